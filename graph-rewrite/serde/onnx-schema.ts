@@ -66,7 +66,9 @@ const msg = (name: string, message: MessageName): FieldSpec => ({ name, kind: 'm
 const msgs = (name: string, message: MessageName): FieldSpec => ({ name, kind: 'message', message, repeated: true });
 const i64 = (name: string): FieldSpec => ({ name, kind: 'int64' });
 const i32 = (name: string): FieldSpec => ({ name, kind: 'int32' });
+/** Only TensorProto's *_data fields are declared [packed = true] in onnx.proto; other repeated numerics are unpacked. */
 const packedOf = (name: string, kind: ScalarKind): FieldSpec => ({ name, kind, repeated: true, packed: true });
+const repeatedOf = (name: string, kind: ScalarKind): FieldSpec => ({ name, kind, repeated: true });
 
 export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
   ModelProto: {
@@ -119,8 +121,9 @@ export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
     6: msg('g', 'GraphProto'),
     22: msg('sparse_tensor', 'SparseTensorProto'),
     14: msg('tp', 'TypeProto'),
-    7: packedOf('floats', 'float'),
-    8: packedOf('ints', 'int64'),
+    // Unpacked in onnx.proto (proto2 default): writing them packed would change the bytes of every exported model.
+    7: repeatedOf('floats', 'float'),
+    8: repeatedOf('ints', 'int64'),
     9: { name: 'strings', kind: 'bytes', repeated: true },
     10: msgs('tensors', 'TensorProto'),
     11: msgs('graphs', 'GraphProto'),
@@ -134,7 +137,7 @@ export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
     4: msgs('metadata_props', 'StringStringEntryProto'),
   },
   TensorProto: {
-    1: packedOf('dims', 'int64'),
+    1: repeatedOf('dims', 'int64'),
     2: i32('data_type'),
     3: msg('segment', 'TensorProto.Segment'),
     4: packedOf('float_data', 'float'),
@@ -154,7 +157,7 @@ export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
   SparseTensorProto: {
     1: msg('values', 'TensorProto'),
     2: msg('indices', 'TensorProto'),
-    3: packedOf('dims', 'int64'),
+    3: repeatedOf('dims', 'int64'),
   },
   TensorShapeProto: { 1: msgs('dim', 'TensorShapeProto.Dimension') },
   'TensorShapeProto.Dimension': { 1: i64('dim_value'), 2: str('dim_param'), 3: str('denotation') },
@@ -202,13 +205,13 @@ export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
   },
   ShardingSpecProto: {
     1: str('tensor_name'),
-    2: packedOf('device', 'int64'),
+    2: repeatedOf('device', 'int64'),
     3: msgs('index_to_device_group_map', 'IntIntListEntryProto'),
     4: msgs('sharded_dim', 'ShardedDimProto'),
   },
   ShardedDimProto: { 1: i64('axis'), 2: msgs('simple_sharding', 'SimpleShardedDimProto') },
   SimpleShardedDimProto: { 1: i64('dim_value'), 2: str('dim_param'), 3: i64('num_shards') },
-  IntIntListEntryProto: { 1: i64('key'), 2: packedOf('value', 'int64') },
+  IntIntListEntryProto: { 1: i64('key'), 2: repeatedOf('value', 'int64') },
 };
 
 /** Raw bytes of fields the schema does not know, kept so that a round trip loses nothing. */
@@ -387,6 +390,9 @@ export interface NodeDeviceConfigurationProto extends WithUnknown {
 export interface ShardingSpecProto extends WithUnknown {
   tensor_name?: string;
   device: bigint[];
-  index_to_device_group_map: { key?: bigint; value: bigint[] }[];
-  sharded_dim: { axis?: bigint; simple_sharding: { dim_value?: bigint; dim_param?: string; num_shards?: bigint }[] }[];
+  index_to_device_group_map: ({ key?: bigint; value: bigint[] } & WithUnknown)[];
+  sharded_dim: ({
+    axis?: bigint;
+    simple_sharding: ({ dim_value?: bigint; dim_param?: string; num_shards?: bigint } & WithUnknown)[];
+  } & WithUnknown)[];
 }

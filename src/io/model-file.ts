@@ -1,0 +1,245 @@
+/**
+ * Reading and writing .onnx files in Node: external data resolved next to the model (never outside its
+ * folder, symlinks included), and atomic writes (temp file in the same folder + rename), so a crash or
+ * an error never leaves a half-written model where a good one was.
+ */
+import { randomBytes } from 'node:crypto';
+import { lstat, open, readFile, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { ExternalDataError, VitlinIoError } from '../../graph-rewrite/errors.js';
+import { decodeModelProto } from '../../graph-rewrite/serde/decode.js';
+import { MAX_MESSAGE_BYTES, encodeModelProto, serializedSize } from '../../graph-rewrite/serde/encode.js';
+import {
+  DEFAULT_EXTERNAL_SIZE_THRESHOLD, collectTensors, externalizeTensors, isExternalTensor, parseExternalDataInfo,
+  resolveExternalData, validateExternalLocation,
+} from '../../graph-rewrite/serde/external-data.js';
+import type { ModelProto } from '../../graph-rewrite/serde/onnx-schema.js';
+
+export interface ReadModelOptions {
+  /** Replace external tensors by their bytes from the side files (default true). */
+  loadExternalData?: boolean;
+}
+
+export interface WriteModelOptions {
+  /**
+   * Store large initializers in a side file. `true` uses `<model file name>.data` and onnx's 1024-byte
+   * threshold. Models over protobuf's 2 GiB limit get external data even when this is not set.
+   */
+  externalData?: boolean | { location?: string; sizeThreshold?: number };
+}
+
+export interface WrittenModel {
+  modelPath: string;
+  /** The side file, when external data was written. */
+  externalDataPath: string | undefined;
+}
+
+const REASONS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'it is a directory',
+  ENOTDIR: 'a parent of the path is not a directory',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EEXIST: 'already exists',
+  ERR_FS_FILE_TOO_LARGE: 'the file is larger than 2 GiB, beyond what protobuf can hold',
+};
+
+function ioError(action: 'read' | 'write', path: string, error: unknown): VitlinIoError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const reason = code === 'ENOENT' ? (action === 'read' ? 'no such file' : 'no such directory')
+    : (code !== undefined ? REASONS[code] : undefined) ?? (error as Error).message;
+  return new VitlinIoError(`cannot ${action} ${path}: ${reason}`, { cause: error });
+}
+
+function asUint8Array(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/** Reads an ONNX model; external data is loaded from files inside the model's folder. */
+export async function readModelFile(path: string, options: ReadModelOptions = {}): Promise<ModelProto> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw ioError('read', path, error);
+  }
+  const source = basename(path);
+  const model = decodeModelProto(asUint8Array(bytes), { source });
+  if (options.loadExternalData ?? true) {
+    const reader = new ExternalFileReader(dirname(resolve(path)));
+    try {
+      await resolveExternalData(model, (location, offset, length) => reader.read(location, offset, length), { source });
+    } finally {
+      await reader.close();
+    }
+  }
+  return model;
+}
+
+/** Reads side files, keeping one handle per file, and refuses any that resolves outside the model's folder. */
+class ExternalFileReader {
+  private readonly files = new Map<string, Promise<{ handle: FileHandle; size: number }>>();
+  private realFolder: Promise<string> | undefined;
+
+  constructor(private readonly folder: string) {}
+
+  async read(location: string, offset: number, length: number | undefined): Promise<Uint8Array> {
+    let opened = this.files.get(location);
+    if (opened === undefined) {
+      opened = this.openInsideFolder(location);
+      this.files.set(location, opened);
+    }
+    const { handle, size } = await opened;
+    if (offset > size) throw new Error(`offset is past the end of the file (${size} bytes)`);
+    const count = length ?? size - offset;
+    if (offset + count > size) {
+      throw new Error(`offset + length = ${offset + count} is past the end of the file (${size} bytes)`);
+    }
+    const out = new Uint8Array(count);
+    for (let done = 0; done < count;) { // read() returns at most 2 GiB per call
+      const { bytesRead } = await handle.read(out, done, Math.min(count - done, 1 << 30), offset + done);
+      if (bytesRead === 0) throw new Error(`the file ended early at byte ${offset + done}`);
+      done += bytesRead;
+    }
+    return out;
+  }
+
+  private async openInsideFolder(location: string): Promise<{ handle: FileHandle; size: number }> {
+    // Location is already validated as relative without escaping `..`; a symlink can still point out.
+    const path = join(this.folder, location);
+    this.realFolder ??= realpath(this.folder);
+    const folder = await this.realFolder;
+    let real: string;
+    try {
+      real = await realpath(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new Error(code === 'ENOENT' ? `missing: no file ${path}` : `cannot open ${path}: ${(error as Error).message}`);
+    }
+    if (!real.startsWith(folder.endsWith(sep) ? folder : folder + sep)) {
+      throw new Error(`escapes the model's folder through a symbolic link (${path} resolves to ${real})`);
+    }
+    const handle = await open(real, 'r').catch((error: unknown) => {
+      throw new Error(`cannot open ${path}: ${ioError('read', path, error).message}`);
+    });
+    const stats = await handle.stat();
+    if (!stats.isFile()) {
+      await handle.close();
+      throw new Error(`${path} is not a regular file`);
+    }
+    return { handle, size: stats.size };
+  }
+
+  async close(): Promise<void> {
+    for (const opened of this.files.values()) {
+      await opened.then(({ handle }) => handle.close(), () => undefined);
+    }
+    this.files.clear();
+  }
+}
+
+/** A file written under a temporary name in its final folder, then renamed into place (atomic on POSIX). */
+interface StagedFile {
+  commit(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+async function stageFile(target: string, chunks: readonly Uint8Array[]): Promise<StagedFile> {
+  const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const discard = (): Promise<void> => rm(temp, { force: true }).catch(() => undefined);
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(temp, 'wx');
+    for (const chunk of chunks) {
+      for (let done = 0; done < chunk.length;) {
+        const { bytesWritten } = await handle.write(chunk, done, Math.min(chunk.length - done, 1 << 30));
+        done += bytesWritten;
+      }
+    }
+    await handle.sync(); // the data must be on disk before the rename makes it visible
+    await handle.close();
+    handle = undefined;
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    await discard();
+    throw ioError('write', target, error);
+  }
+  return {
+    commit: async () => {
+      try {
+        await rename(temp, target);
+      } catch (error) {
+        await discard();
+        throw ioError('write', target, error);
+      }
+    },
+    discard,
+  };
+}
+
+/**
+ * Writes a model atomically. With external data (requested, or needed because the model is over 2 GiB),
+ * large initializers go to a side file written the same way, and only the saved model refers to it:
+ * the caller's model is not modified.
+ */
+export async function writeModelFile(path: string, model: ModelProto, options: WriteModelOptions = {}): Promise<WrittenModel> {
+  const request = options.externalData ?? false;
+  const wantExternal = request !== false || serializedSize('ModelProto', model) > MAX_MESSAGE_BYTES;
+  if (!wantExternal) {
+    const staged = await stageFile(path, encodeModelProto(model));
+    await staged.commit();
+    return { modelPath: path, externalDataPath: undefined };
+  }
+  const settings = typeof request === 'object' ? request : {};
+  const location = validateSideFileLocation(settings.location ?? `${basename(path)}.data`, path, model);
+  const externalized = externalizeTensors(model, {
+    location, sizeThreshold: settings.sizeThreshold ?? DEFAULT_EXTERNAL_SIZE_THRESHOLD,
+  });
+  const modelChunks = encodeModelProto(externalized.model); // throws before anything is written if still too large
+  const dataPath = join(dirname(path), location);
+  const stagedData = await stageFile(dataPath, externalized.data);
+  let stagedModel: StagedFile;
+  try {
+    stagedModel = await stageFile(path, modelChunks);
+  } catch (error) {
+    await stagedData.discard();
+    throw error;
+  }
+  // Data first: a model must never be visible before the data it refers to.
+  const dataExisted = await lstat(dataPath).then(() => true, () => false);
+  try {
+    await stagedData.commit();
+  } catch (error) {
+    await stagedModel.discard();
+    throw error;
+  }
+  try {
+    await stagedModel.commit();
+  } catch (error) {
+    // Leave nothing behind; a side file that was there before is already replaced and stays.
+    if (!dataExisted) await rm(dataPath, { force: true }).catch(() => undefined);
+    throw error;
+  }
+  return { modelPath: path, externalDataPath: dataPath };
+}
+
+function validateSideFileLocation(location: string, modelPath: string, model: ModelProto): string {
+  let normalized: string;
+  try {
+    normalized = validateExternalLocation(location);
+  } catch (error) {
+    throw new ExternalDataError(`cannot write ${modelPath} with external data: ${(error as Error).message}`);
+  }
+  if (normalized === basename(modelPath)) {
+    throw new ExternalDataError(`cannot write ${modelPath}: the external data location ${JSON.stringify(location)} is the model file itself`);
+  }
+  // Overwriting a side file that unresolved external tensors still point into would corrupt them.
+  for (const { tensor, path } of collectTensors(model)) {
+    if (isExternalTensor(tensor) && parseExternalDataInfo(tensor, path).location === normalized) {
+      throw new ExternalDataError(`cannot write ${modelPath}: tensor '${tensor.name ?? path}' still refers to ` +
+        `${JSON.stringify(normalized)}, which would be overwritten; read the model with loadExternalData: true first`);
+    }
+  }
+  return normalized;
+}

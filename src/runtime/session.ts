@@ -1,0 +1,135 @@
+/**
+ * A thin layer over onnxruntime-node sessions: one place that knows how to ask for the CPU or WebGPU
+ * execution provider, validates feeds with errors that name the bad argument, and cleans up.
+ */
+import { readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import ort from 'onnxruntime-node';
+import { InvalidArgumentError, VitlinError } from '../../graph-rewrite/errors.js';
+import { prepareWebGpuEnvironment } from './webgpu-env.js';
+
+export type ExecutionProvider = 'cpu' | 'webgpu';
+export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'webgpu'];
+
+export interface SessionOptions {
+  /** Execution provider; default 'cpu'. */
+  readonly ep?: ExecutionProvider;
+  /** Intra-op threads (CPU EP); default: onnxruntime's choice. */
+  readonly intraOpThreads?: number;
+  /** Write an onnxruntime profile (JSON) with this path prefix; see {@link measureNodePlacement}. */
+  readonly profileFilePrefix?: string;
+  /** onnxruntime log severity: 0 verbose … 4 fatal; default 3 (errors only). */
+  readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /** Graph optimization level; default 'all'. */
+  readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+/** A failure inside onnxruntime (load or run), with the model named. */
+export class RuntimeError extends VitlinError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RUNTIME', message, options);
+  }
+}
+
+export type Feeds = Record<string, ort.Tensor>;
+
+export interface RuntimeSession {
+  readonly ep: ExecutionProvider;
+  readonly inputs: readonly ort.InferenceSession.ValueMetadata[];
+  readonly outputs: readonly ort.InferenceSession.ValueMetadata[];
+  run(feeds: Feeds): Promise<Record<string, ort.Tensor>>;
+  /** Ends profiling (when enabled) and returns the profile file's path. */
+  endProfiling(): string | undefined;
+  release(): Promise<void>;
+}
+
+function checkEp(ep: unknown): ExecutionProvider {
+  if (ep === undefined) return 'cpu';
+  if (typeof ep === 'string' && (EXECUTION_PROVIDERS as readonly string[]).includes(ep)) return ep as ExecutionProvider;
+  throw new InvalidArgumentError(`'ep' must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${JSON.stringify(ep)}`);
+}
+
+/** Checks `feeds` against the session's inputs: every input present, each an ort.Tensor of the declared type and rank. */
+export function checkFeeds(inputs: readonly ort.InferenceSession.ValueMetadata[], feeds: unknown): Feeds {
+  if (typeof feeds !== 'object' || feeds === null || Array.isArray(feeds)) {
+    throw new InvalidArgumentError(`'feeds' must be an object mapping input names to tensors`);
+  }
+  const record = feeds as Record<string, unknown>;
+  for (const name of Object.keys(record)) {
+    if (!inputs.some((input) => input.name === name)) {
+      throw new InvalidArgumentError(`'feeds' has '${name}', which is not a model input (inputs: ${inputs.map((i) => i.name).join(', ')})`);
+    }
+  }
+  for (const input of inputs) {
+    const tensor = record[input.name];
+    if (!(tensor instanceof ort.Tensor)) throw new InvalidArgumentError(`'feeds.${input.name}' must be an ort.Tensor`);
+    if (!input.isTensor) continue;
+    if (tensor.type !== input.type) {
+      throw new InvalidArgumentError(`'feeds.${input.name}' must be ${input.type}, got ${tensor.type}`);
+    }
+    if (input.shape.length > 0 && tensor.dims.length !== input.shape.length) {
+      throw new InvalidArgumentError(`'feeds.${input.name}' must have rank ${input.shape.length} [${input.shape.join(', ')}], got [${tensor.dims.join(', ')}]`);
+    }
+    input.shape.forEach((dim, axis) => {
+      if (typeof dim === 'number' && dim >= 0 && tensor.dims[axis] !== dim) {
+        throw new InvalidArgumentError(`'feeds.${input.name}' dim ${axis} must be ${dim}, got ${tensor.dims[axis]} (shape [${tensor.dims.join(', ')}])`);
+      }
+    });
+  }
+  return record as Feeds;
+}
+
+/**
+ * Creates an onnxruntime-node session on the CPU or WebGPU EP. `model` is a file path or the model's bytes;
+ * `label` names the model in errors (defaults to the path).
+ */
+export async function createSession(model: string | Uint8Array, options: SessionOptions = {}, label?: string): Promise<RuntimeSession> {
+  const ep = checkEp(options.ep);
+  const name = label ?? (typeof model === 'string' ? model : '<bytes>');
+  if (ep === 'webgpu') prepareWebGpuEnvironment();
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: [ep],
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    logSeverityLevel: options.logSeverityLevel ?? 3,
+    ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+    ...(options.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix } : {}),
+  };
+  let session: ort.InferenceSession;
+  try {
+    session = typeof model === 'string'
+      ? await ort.InferenceSession.create(model, sessionOptions)
+      : await ort.InferenceSession.create(model, sessionOptions);
+  } catch (cause) {
+    throw new RuntimeError(`${name}: onnxruntime could not load the model on ${ep}: ${(cause as Error).message}`, { cause });
+  }
+  let profilePath: string | undefined;
+  return {
+    ep,
+    inputs: session.inputMetadata,
+    outputs: session.outputMetadata,
+    async run(feeds) {
+      const checked = checkFeeds(session.inputMetadata, feeds);
+      try {
+        return await session.run(checked);
+      } catch (cause) {
+        throw new RuntimeError(`${name}: onnxruntime run failed on ${ep}: ${(cause as Error).message}`, { cause });
+      }
+    },
+    endProfiling() {
+      if (!options.profileFilePrefix) return undefined;
+      // onnxruntime-node's endProfiling returns nothing; the file is `<prefix>_<timestamp>.json`.
+      session.endProfiling();
+      profilePath ??= findProfileFile(options.profileFilePrefix);
+      return profilePath;
+    },
+    release: () => session.release(),
+  };
+}
+
+function findProfileFile(prefix: string): string | undefined {
+  const folder = dirname(prefix);
+  const stem = basename(prefix);
+  const candidates = readdirSync(folder).filter((f) => f.startsWith(stem) && f.endsWith('.json')).sort();
+  const last = candidates.at(-1);
+  return last === undefined ? undefined : join(folder, last);
+}
