@@ -10,10 +10,11 @@ export class UsageError extends VitlinError {
 }
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+type ParsedArgs<T extends OptionSpec> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>>;
 
-export function parseCommandArgs(argv: string[], options: OptionSpec, command: string) {
+export function parseCommandArgs<T extends OptionSpec>(argv: string[], options: T, command: string): ParsedArgs<T> {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: argv, options, allowPositionals: true as const, strict: true as const });
   } catch (error) {
     throw new UsageError(`${command}: ${(error as Error).message.replace(/\. To specify.*$/s, '')}`);
   }

@@ -1,0 +1,59 @@
+/**
+ * Runs an image classifier over a labelled sample: batched when the model's batch axis is dynamic,
+ * image by image when it is fixed. Returns the logits of every image, so two models can be compared
+ * on exactly the same inputs.
+ */
+import ort from 'onnxruntime-node';
+import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
+import type { LabelledSample } from '../data/sample-file.js';
+import { argmaxRows } from '../runtime/compare.js';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../runtime/float16.js';
+import type { RuntimeSession } from '../runtime/session.js';
+
+export interface SampleRun {
+  /** Logits, [count, classes] row-major, as float32. */
+  readonly logits: Float32Array;
+  readonly classes: number;
+  readonly accuracy: number;
+}
+
+function toFloat32(tensor: ort.Tensor): Float32Array {
+  if (tensor.type === 'float32') return tensor.data as Float32Array;
+  if (tensor.type === 'float16') return Float32Array.from(tensor.data as Uint16Array, float16BitsToFloat32);
+  throw new InvalidArgumentError(`model output must be float32 or float16 logits, got ${tensor.type}`);
+}
+
+export async function classifySample(session: RuntimeSession, sample: LabelledSample, maxBatch = 100): Promise<SampleRun> {
+  const [input] = session.inputs;
+  if (!input?.isTensor || session.inputs.length !== 1) {
+    throw new InvalidArgumentError(`classification needs a model with one image input, this one has ${session.inputs.length}`);
+  }
+  const [count, ...imageDims] = sample.shape;
+  const batchDim = input.shape[0];
+  const batch = typeof batchDim === 'number' && batchDim > 0 ? batchDim : maxBatch;
+  const perImage = imageDims.reduce((a, b) => a * b, 1);
+  const outputName = session.outputs[0]!.name;
+  const chunks: Float32Array[] = [];
+  for (let start = 0; start < count; start += batch) {
+    const size = Math.min(batch, count - start);
+    if (typeof batchDim === 'number' && batchDim > 0 && size !== batchDim) break; // fixed batch: drop a ragged tail
+    const pixels = sample.images.subarray(start * perImage, (start + size) * perImage);
+    const tensor = input.type === 'float16'
+      ? new ort.Tensor('float16', Uint16Array.from(pixels, float32ToFloat16Bits), [size, ...imageDims])
+      : new ort.Tensor('float32', pixels, [size, ...imageDims]);
+    const outputs = await session.run({ [input.name]: tensor });
+    chunks.push(Float32Array.from(toFloat32(outputs[outputName]!)));
+  }
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const logits = new Float32Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    logits.set(chunk, offset);
+    offset += chunk.length;
+  }
+  const evaluated = Math.min(count, chunks.length * batch);
+  const classes = total / evaluated;
+  const predictions = argmaxRows(logits, classes);
+  const correct = predictions.filter((label, i) => label === sample.labels[i]).length;
+  return { logits, classes, accuracy: correct / evaluated };
+}

@@ -1,0 +1,182 @@
+/**
+ * The public entry points for getting models in and out of the IR: `loadModel` (a file or bytes),
+ * `saveModel` (an atomic file write, optionally with external data) and `modelToBytes`.
+ * They are thin: the work is done by the serde codec (lossless, zero-copy for tensor bytes), the IR
+ * conversion (lossless by contract) and src/io/model-file.ts (external data, atomic writes).
+ */
+import { ExternalDataError, GraphValidationError, InvalidArgumentError } from '../graph-rewrite/errors.js';
+import { modelFromProto } from '../graph-rewrite/ir/from-proto.js';
+import { Model } from '../graph-rewrite/ir/model.js';
+import { modelToProto } from '../graph-rewrite/ir/to-proto.js';
+import { decodeModelProto } from '../graph-rewrite/serde/decode.js';
+import { encodeModelProtoToBytes } from '../graph-rewrite/serde/encode.js';
+import { collectTensors, isExternalTensor, parseExternalDataInfo } from '../graph-rewrite/serde/external-data.js';
+import type { ModelProto } from '../graph-rewrite/serde/onnx-schema.js';
+import { readModelFile, writeModelFile } from './io/model-file.js';
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /**
+   * Read tensors stored in external-data side files (default `true`). With `false` the tensors keep
+   * their references (`Tensor.storage === 'external'`): the model can be inspected and rewritten, but
+   * only saved next to the side files it refers to.
+   */
+  loadExternalData?: boolean;
+}
+
+/** Options of {@link saveModel}. */
+export interface SaveModelOptions {
+  /**
+   * Store large initializers in a side file next to the model. `true`: `<model file name>.data`, and
+   * initializers of at least 1024 bytes (onnx's defaults). `{ location, sizeThreshold }` overrides
+   * either. Models over protobuf's 2 GiB limit are always saved with external data.
+   */
+  externalData?: boolean | { location?: string; sizeThreshold?: number };
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return `an object (${Object.getPrototypeOf(value)?.constructor?.name ?? 'no prototype'})`;
+  if (typeof value === 'string') return JSON.stringify(value);
+  return `${typeof value} ${String(value)}`;
+}
+
+function checkOptionsObject(options: unknown): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidArgumentError(`'options' must be an object, got ${describe(options)}`);
+  }
+  return options as Record<string, unknown>;
+}
+
+function checkLoadOptions(options: unknown): { loadExternalData: boolean } {
+  const { loadExternalData } = checkOptionsObject(options);
+  if (loadExternalData !== undefined && typeof loadExternalData !== 'boolean') {
+    throw new InvalidArgumentError(`'options.loadExternalData' must be a boolean, got ${describe(loadExternalData)}`);
+  }
+  return { loadExternalData: loadExternalData ?? true };
+}
+
+function checkSaveOptions(options: unknown): SaveModelOptions {
+  const { externalData } = checkOptionsObject(options);
+  if (externalData === undefined || typeof externalData === 'boolean') return { externalData };
+  if (typeof externalData !== 'object' || externalData === null || Array.isArray(externalData)) {
+    throw new InvalidArgumentError(`'options.externalData' must be a boolean or { location?, sizeThreshold? }, got ${describe(externalData)}`);
+  }
+  const { location, sizeThreshold } = externalData as Record<string, unknown>;
+  if (location !== undefined && (typeof location !== 'string' || location.length === 0)) {
+    throw new InvalidArgumentError(`'options.externalData.location' must be a non-empty file name, got ${describe(location)}`);
+  }
+  if (sizeThreshold !== undefined && !(typeof sizeThreshold === 'number' && Number.isFinite(sizeThreshold) && sizeThreshold >= 0)) {
+    throw new InvalidArgumentError(`'options.externalData.sizeThreshold' must be a non-negative number of bytes, got ${describe(sizeThreshold)}`);
+  }
+  return { externalData: { location: location as string | undefined, sizeThreshold: sizeThreshold as number | undefined } };
+}
+
+function checkModel(model: unknown): Model {
+  if (!(model instanceof Model)) throw new InvalidArgumentError(`'model' must be a Model (from loadModel or new Model()), got ${describe(model)}`);
+  return model;
+}
+
+/** Graph errors found while building the IR get the file name in front, like the decoder's. */
+function toModel(proto: ModelProto, source: string): Model {
+  try {
+    return modelFromProto(proto);
+  } catch (error) {
+    if (error instanceof GraphValidationError) throw new GraphValidationError(`${source}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Bytes have no folder to resolve side files against: say so, naming the tensor and the side file. */
+function refuseExternalReferences(proto: ModelProto, source: string): void {
+  const external = collectTensors(proto).filter(({ tensor }) => isExternalTensor(tensor));
+  if (external.length === 0) return;
+  const { tensor, path } = external[0]!;
+  const { location } = parseExternalDataInfo(tensor, path);
+  const others = external.length > 1 ? ` (and ${external.length - 1} more tensor${external.length > 2 ? 's' : ''})` : '';
+  throw new ExternalDataError(
+    `${source}: tensor '${tensor.name ?? path}'${others} stores its data in the external file ${JSON.stringify(location)}, ` +
+    'but the model was given as bytes, so there is no folder to read it from; pass the model\'s file path to loadModel, ' +
+    'or { loadExternalData: false } to keep the references');
+}
+
+/**
+ * Reads an ONNX model into the IR, losslessly: saving it unchanged gives back the same ModelProto.
+ *
+ * `source` is a file path, or the bytes of a `.onnx` file. From a path, tensors stored in external-data
+ * side files are read from the model's folder (never outside it). Bytes have no folder, so a model
+ * with external references is refused unless `loadExternalData: false`. Tensor bytes are views into
+ * the file's buffer (or into `source`), not copies: do not modify `source` afterwards.
+ *
+ * @throws {@link InvalidArgumentError} for a bad argument; {@link VitlinIoError} when the file cannot be
+ * read (missing, a directory, no permission); {@link OnnxDecodeError} for bytes that are not an ONNX model
+ * (the message names the file and byte offset); {@link UnsupportedIrVersionError};
+ * {@link ExternalDataError} for a missing or escaping side file; {@link GraphValidationError}.
+ *
+ * @example
+ * ```ts
+ * const model = await loadModel('vit.onnx');
+ * console.log(model.graph.nodes.length, model.opsetImports.get(''));
+ * ```
+ */
+export async function loadModel(source: string | Uint8Array, options?: LoadModelOptions): Promise<Model> {
+  const { loadExternalData } = checkLoadOptions(options);
+  if (typeof source === 'string') {
+    if (source.length === 0) throw new InvalidArgumentError(`'source' must be a file path or a Uint8Array, got an empty string`);
+    const proto = await readModelFile(source, { loadExternalData });
+    return toModel(proto, source);
+  }
+  if (source instanceof Uint8Array) {
+    const name = '<bytes>';
+    const proto = decodeModelProto(source, { source: name });
+    if (loadExternalData) refuseExternalReferences(proto, name);
+    return toModel(proto, name);
+  }
+  throw new InvalidArgumentError(`'source' must be a file path or a Uint8Array, got ${describe(source)}`);
+}
+
+/**
+ * Writes a model to `path` atomically: the bytes go to a temporary file in the same folder, which is
+ * synced and then renamed over `path`, so a crash or an error never leaves a half-written model (nor a
+ * model without its side file). The model is not modified.
+ *
+ * With `externalData`, initializers of at least `sizeThreshold` bytes (default 1024) go to one side file
+ * (`location`, default `<file name>.data`, relative to the model's folder), 4096-byte aligned as onnx does.
+ *
+ * @throws {@link InvalidArgumentError} for a bad argument; {@link VitlinIoError} when the file cannot be
+ * written (the message names the path); {@link OnnxEncodeError}; {@link ExternalDataError} for a bad
+ * `location` or one that unresolved external tensors of the model still refer to.
+ *
+ * @example
+ * ```ts
+ * const model = await loadModel('vit.onnx');
+ * await saveModel(model, 'out/vit.onnx');                                   // one file
+ * await saveModel(model, 'out/vit-ext.onnx', { externalData: true });      // + out/vit-ext.onnx.data
+ * ```
+ */
+export async function saveModel(model: Model, path: string, options?: SaveModelOptions): Promise<void> {
+  const checked = checkModel(model);
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new InvalidArgumentError(`'path' must be a non-empty file path, got ${describe(path)}`);
+  }
+  const { externalData } = checkSaveOptions(options);
+  await writeModelFile(path, modelToProto(checked), { externalData });
+}
+
+/**
+ * The model serialized as one `.onnx` buffer (e.g. for `InferenceSession.create(bytes)` or a browser
+ * download). External references are kept as they are; models over 2 GiB cannot be one buffer.
+ *
+ * @throws {@link InvalidArgumentError} when `model` is not a Model; {@link OnnxEncodeError} when the
+ * model is over protobuf's 2 GiB limit (use {@link saveModel} with `externalData`).
+ *
+ * @example
+ * ```ts
+ * const session = await ort.InferenceSession.create(modelToBytes(model));
+ * ```
+ */
+export function modelToBytes(model: Model): Uint8Array {
+  return encodeModelProtoToBytes(modelToProto(checkModel(model)));
+}
