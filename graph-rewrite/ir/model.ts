@@ -1,0 +1,55 @@
+/**
+ * A whole model: the main graph, model-local functions and the model-level fields. Fields vitlin
+ * does not interpret (training_info, configuration, unknown fields) are kept for a lossless save.
+ */
+
+import type { DeviceConfigurationProto, TrainingInfoProto } from '../serde/onnx-schema.js';
+import type { Function } from './function.js';
+import { Graph } from './graph.js';
+
+export interface ModelInit {
+  readonly graph?: Graph;
+  readonly irVersion?: number;
+  /** domain → version; '' is the default ONNX domain. */
+  readonly opsetImports?: Iterable<readonly [string, number]>;
+  readonly producerName?: string;
+  readonly producerVersion?: string;
+  readonly functions?: readonly Function[];
+}
+
+export class Model {
+  /** ONNX IR version (`ir_version`). */
+  irVersion: number | undefined;
+  /** domain → opset version, in file order ('' = default ONNX domain). */
+  readonly opsetImports: Map<string, number>;
+  producerName: string | undefined;
+  producerVersion: string | undefined;
+  domain: string | undefined;
+  modelVersion: bigint | undefined;
+  docString: string | undefined;
+  readonly metadataProps = new Map<string, string>();
+  graph: Graph;
+  /** Model-local functions, in file order. */
+  functions: Function[];
+  /** Kept as read. */
+  trainingInfo: TrainingInfoProto[] = [];
+  /** Kept as read. */
+  configuration: DeviceConfigurationProto[] = [];
+  unknownFields: Uint8Array[] | undefined;
+  /** @internal The proto had no graph (a function library); saved without one while the graph stays empty. */
+  _graphAbsentInProto = false;
+
+  constructor(init: ModelInit = {}) {
+    this.graph = init.graph ?? new Graph();
+    this.irVersion = init.irVersion;
+    this.opsetImports = new Map(init.opsetImports ?? []);
+    this.producerName = init.producerName;
+    this.producerVersion = init.producerVersion;
+    this.functions = [...(init.functions ?? [])];
+  }
+
+  /** The model-local function a node of (domain, opType, overload) calls, if any. */
+  findFunction(domain: string, name: string, overload?: string): Function | undefined {
+    return this.functions.find((f) => (f.domain ?? '') === domain && f.name === name && (f.overload ?? '') === (overload ?? ''));
+  }
+}
