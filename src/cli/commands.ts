@@ -1,5 +1,10 @@
 /** The command table: each command is a name, a one-line summary, its --help text, and a run function returning the exit code. */
+import { benchCommand } from './bench.js';
+import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
+import { inspectCommand } from './inspect.js';
+import { serveCommand } from './serve.js';
+import { verifyCommand } from './verify.js';
 
 export interface Command {
   readonly name: string;
@@ -8,4 +13,11 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-export const COMMANDS: readonly Command[] = [demoCommand];
+export const COMMANDS: readonly Command[] = [
+  inspectCommand,
+  convertCommand,
+  verifyCommand,
+  benchCommand,
+  demoCommand,
+  serveCommand,
+];

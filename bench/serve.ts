@@ -1,0 +1,192 @@
+/**
+ * `vitlin serve` load benchmark (not a test): throughput and p50 / p99 latency of
+ * POST /v2/models/{name}/infer on loopback, with and without dynamic batching, for the original model and
+ * its linear-attention (Hydra) conversion, plus the server's resident memory after loading, after warm-up
+ * and after each of two identical rounds of runs (flat: round 2 ends where round 1 did).
+ *
+ *     npx tsx bench/serve.ts [--model fmnist_softmax] [--duration 8] [--connections 16] [--max-batch 16] [--max-delay-ms 2]
+ *
+ * The server is its own process (`vitlin serve ... --quiet`, from the TypeScript sources) on 127.0.0.1 with
+ * a free port; its memory is read from its own /metrics (`vitlin_process_resident_memory_bytes`). The load
+ * comes from autocannon in this process: bounded by --duration seconds per run (plus a 3 s warm-up per model) and
+ * --connections concurrent connections. Each request is one Fashion-MNIST test image from the bundled
+ * sample (or a deterministic random image for a non-28×28 model). The converted model is made with the
+ * converter in graph-rewrite/attention when it can be loaded; otherwise the table says so. Results: a table
+ * on stdout and bench/out/serve.json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { parseSampleFile } from '../src/data/sample-file.js';
+import { loadModel, modelToBytes } from '../src/model-io.js';
+import { seededRandom } from '../src/runtime/random-feeds.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = join(ROOT, 'bench', 'out');
+const MODELS_DIR = join(OUT, 'serve-models');
+const MAIN = "import { main } from './src/cli/main.ts'; process.exitCode = await main(process.argv.slice(1));";
+
+const { values } = parseArgs({ options: {
+  model: { type: 'string', default: existsSync(join(ROOT, 'models', 'fmnist_softmax.onnx')) ? 'fmnist_softmax' : 'hf_vit_op17_dyn' },
+  duration: { type: 'string', default: '8' },
+  connections: { type: 'string', default: '16' },
+  'max-batch': { type: 'string', default: '16' },
+  'max-delay-ms': { type: 'string', default: '2' },
+} });
+const DURATION = Math.min(60, Number(values.duration)); // bounded whatever is asked
+const CONNECTIONS = Math.min(64, Number(values.connections));
+
+/** Original and (when the converter is there) converted copies in bench/out/serve-models/. */
+async function prepareModels(name: string): Promise<{ names: string[]; note: string }> {
+  rmSync(MODELS_DIR, { recursive: true, force: true });
+  mkdirSync(MODELS_DIR, { recursive: true });
+  copyFileSync(join(ROOT, 'models', `${name}.onnx`), join(MODELS_DIR, `${name}.onnx`));
+  try {
+    // A computed specifier: the converter is optional here, and its absence must not break type-checking.
+    const spec = '../graph-rewrite/attention/index.js';
+    const attention = (await import(spec)) as { convertAttention(model: unknown, options: { attention: string }): { model: unknown; converted: unknown[] } };
+    const result = attention.convertAttention(await loadModel(join(ROOT, 'models', `${name}.onnx`)), { attention: 'hydra' });
+    if (result.converted.length === 0) return { names: [name], note: `the converter found no attention block in ${name}` };
+    writeFileSync(join(MODELS_DIR, `${name}_hydra.onnx`), modelToBytes(result.model as Parameters<typeof modelToBytes>[0]));
+    return { names: [name, `${name}_hydra`], note: `${name}_hydra: ${result.converted.length} softmax attention blocks → HydraAttention (graph-rewrite/attention, not retrained)` };
+  } catch (error) {
+    return { names: [name], note: `no converted model: the converter could not run (${(error as Error).message})` };
+  }
+}
+
+/** One request body: a v2 inference request for one image. */
+function requestBody(shape: number[]): string {
+  const [, channels, height, width] = shape as [number, number, number, number];
+  let data: number[];
+  if (channels === 1 && height === 28 && width === 28) {
+    const sample = parseSampleFile(readFileSync(join(ROOT, 'models', 'data', 'fashion-mnist-test-1000.bin')));
+    data = Array.from(sample.images.subarray(0, 784));
+  } else {
+    const next = seededRandom(1);
+    data = Array.from({ length: channels * height * width }, () => next() * 2 - 1);
+  }
+  return JSON.stringify({ inputs: [{ name: 'pixel_values', shape: [1, channels, height, width], datatype: 'FP32', data }] });
+}
+
+interface Server {
+  readonly url: string;
+  readonly child: ChildProcess;
+}
+
+async function startServer(args: string[]): Promise<Server> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', MAIN, 'serve', MODELS_DIR, '--port', '0', '--quiet', ...args],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 60_000);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+  });
+  return { url, child };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  const exited = new Promise((resolve) => server.child.on('exit', resolve));
+  server.child.kill('SIGTERM');
+  await exited;
+}
+
+async function metrics(url: string): Promise<string> {
+  return (await fetch(`${url}/metrics`)).text();
+}
+function sample(text: string, name: string, model?: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(name) && (model === undefined || l.includes(`model="${model}"`)));
+  return line ? Number(line.split(' ').at(-1)) : NaN;
+}
+const rssMiB = async (url: string) => sample(await metrics(url), 'vitlin_process_resident_memory_bytes') / 2 ** 20;
+
+interface Row {
+  batching: string;
+  round: number;
+  model: string;
+  requests: number;
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  meanBatch: number;
+  rssMiB: number;
+}
+
+async function load(url: string, model: string, body: string, seconds: number): Promise<autocannon.Result> {
+  return autocannon({
+    url: `${url}/v2/models/${model}/infer`, method: 'POST', body, headers: { 'content-type': 'application/json' },
+    connections: CONNECTIONS, duration: seconds, timeout: 10,
+  });
+}
+
+async function main(): Promise<void> {
+  const { names, note } = await prepareModels(values.model!);
+  const shape = (JSON.parse(readFileSync(join(ROOT, 'models', 'manifest.json'), 'utf8')) as { models: { name: string; inputs: { shape: (number | string)[] }[] }[] })
+    .models.find((m) => m.name === values.model)?.inputs[0]?.shape.map((d) => (typeof d === 'number' ? d : 1)) ?? [1, 1, 28, 28];
+  const body = requestBody(shape);
+  const configs = [
+    { label: 'off (--max-batch 1)', args: ['--max-batch', '1'] },
+    { label: `on (--max-batch ${values['max-batch']}, --max-delay-ms ${values['max-delay-ms']})`, args: ['--max-batch', values['max-batch']!, '--max-delay-ms', values['max-delay-ms']!] },
+  ];
+  const rows: Row[] = [];
+  const memory: { when: string; rssMiB: number }[] = [];
+  console.log(`vitlin serve load test: ${CONNECTIONS} connections, ${DURATION} s per run, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}`);
+  console.log(note);
+  for (const config of configs) {
+    const server = await startServer(config.args);
+    memory.push({ when: `batching ${config.label}: models loaded`, rssMiB: await rssMiB(server.url) });
+    try {
+      // Warm-up, not reported: onnxruntime's arena and V8 grow to their working size on the first requests.
+      for (const model of names) await load(server.url, model, body, 3);
+      memory.push({ when: `batching ${config.label}: after warm-up`, rssMiB: await rssMiB(server.url) });
+      // Two identical rounds: the table reports both; memory is flat when round 2 ends where round 1 did.
+      for (const round of [1, 2]) {
+        for (const model of names) {
+          const before = await metrics(server.url);
+          const result = await load(server.url, model, body, DURATION);
+          const after = await metrics(server.url);
+          const runs = sample(after, 'vitlin_batch_size_count', model) - sample(before, 'vitlin_batch_size_count', model);
+          const batchRows = sample(after, 'vitlin_batch_size_sum', model) - sample(before, 'vitlin_batch_size_sum', model);
+          const rss = sample(after, 'vitlin_process_resident_memory_bytes') / 2 ** 20;
+          rows.push({ batching: config.label, round, model, requests: result.requests.total, reqPerSec: result.requests.average, p50: result.latency.p50,
+            p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors, meanBatch: batchRows / runs, rssMiB: rss });
+        }
+        memory.push({ when: `batching ${config.label}: after round ${round}`, rssMiB: sample(await metrics(server.url), 'vitlin_process_resident_memory_bytes') / 2 ** 20 });
+      }
+    } finally {
+      await stopServer(server);
+    }
+  }
+  const header = ['batching', 'round', 'model', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'mean batch', 'server RSS MiB'];
+  const table = rows.map((r) => [r.batching, String(r.round), r.model, String(r.requests), r.reqPerSec.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1),
+    String(r.non2xx), String(r.errors), r.meanBatch.toFixed(2), r.rssMiB.toFixed(0)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(['', line(header), line(widths.map((w) => '-'.repeat(w))), ...table.map(line)].join('\n'));
+  console.log('\nserver resident memory (MiB):');
+  for (const m of memory) console.log(`  ${m.when.padEnd(72)} ${m.rssMiB.toFixed(0)}`);
+  for (const config of configs) {
+    // Flat means: the second, identical round ends where the first did (warm-up growth excluded).
+    const mine = memory.filter((m) => m.when.startsWith(`batching ${config.label}`));
+    const growth = mine.at(-1)!.rssMiB / mine.at(-2)!.rssMiB - 1;
+    console.log(`  batching ${config.label}: round 2 vs round 1: ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %${growth > 0.05 ? '  ← not flat' : ' (flat)'}`);
+  }
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, 'serve.json'), JSON.stringify({ connections: CONNECTIONS, durationSeconds: DURATION, note, rows, memory }, null, 2) + '\n');
+  if (rows.some((r) => r.non2xx > 0 || r.errors > 0)) process.exitCode = 1;
+}
+
+await main();

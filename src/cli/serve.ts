@@ -1,0 +1,101 @@
+/**
+ * `vitlin serve <model | folder>...`: the inference server on the command line. Runs until SIGTERM or
+ * SIGINT, then shuts down gracefully (in-flight requests finish) and exits 0.
+ */
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../runtime/session.js';
+import { DEFAULTS, startServer, type ServerOptions } from '../server/server.js';
+import { parseCommandArgs, UsageError } from './args.js';
+import type { Command } from './commands.js';
+
+const OPTIONS = {
+  port: { type: 'string' },
+  name: { type: 'string' },
+  host: { type: 'string' },
+  ep: { type: 'string' },
+  threads: { type: 'string' },
+  'max-batch': { type: 'string' },
+  'max-delay-ms': { type: 'string' },
+  'max-body': { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  'max-queue': { type: 'string' },
+  quiet: { type: 'boolean' },
+} as const;
+
+function integer(flag: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min) throw new UsageError(`serve: --${flag} must be an integer ≥ ${min}, got '${value}'`);
+  return n;
+}
+
+/** Parses `vitlin serve` arguments into server options. */
+export function parseServeArgs(argv: string[]): ServerOptions {
+  const { values, positionals } = parseCommandArgs(argv, OPTIONS, 'serve');
+  if (positionals.length === 0) throw new UsageError('serve: name at least one model file or folder');
+  const ep = values.ep ?? 'cpu';
+  if (!(EXECUTION_PROVIDERS as readonly string[]).includes(ep)) throw new UsageError(`serve: --ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got '${ep}'`);
+  const numbers = {
+    port: integer('port', values.port, 0),
+    intraOpThreads: integer('threads', values.threads, 1),
+    maxBatch: integer('max-batch', values['max-batch'], 1),
+    maxDelayMs: integer('max-delay-ms', values['max-delay-ms'], 0),
+    maxBodyBytes: integer('max-body', values['max-body'], 1),
+    timeoutMs: integer('timeout-ms', values['timeout-ms'], 1),
+    maxQueue: integer('max-queue', values['max-queue'], 1),
+  };
+  const defined = Object.fromEntries(Object.entries(numbers).filter(([, v]) => v !== undefined));
+  return {
+    models: positionals,
+    ...(values.name !== undefined ? { name: values.name } : {}),
+    host: values.host ?? DEFAULTS.host,
+    ep: ep as ExecutionProvider,
+    ...defined,
+    ...(values.quiet ? { log: false as const } : {}),
+  };
+}
+
+async function runServe(argv: string[]): Promise<number> {
+  const options = parseServeArgs(argv);
+  const server = await startServer(options);
+  if (options.log === false) process.stderr.write(`vitlin serve: listening on ${server.url} (${server.models.join(', ')})\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  await server.close();
+  return 0;
+}
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'serve models over HTTP (Open Inference Protocol v2, as KServe / Triton speak it)',
+  help: [
+    'Usage: vitlin serve <model.onnx | folder>... [options]',
+    '',
+    'Serves ONNX models over HTTP: the Open Inference Protocol v2 REST API (/v2/...), image classification',
+    '(POST /v1/models/{name}/classify with a PNG or JPEG body, ?k=5) and Prometheus metrics (/metrics).',
+    'A folder holds .onnx files and/or Hugging Face style model folders (config.json, preprocessor_config.json,',
+    'onnx/model.onnx or model.onnx); a model is named after its file (without .onnx) or its folder.',
+    '',
+    'Options:',
+    `  --host HOST          address to listen on (default ${DEFAULTS.host})`,
+    '  --name NAME          serve the single model found under this name',
+    `  --port N             port; 0 picks a free one (default ${DEFAULTS.port})`,
+    '  --ep cpu|webgpu      onnxruntime execution provider (default cpu)',
+    '  --threads N          onnxruntime intra-op threads (default: onnxruntime\'s choice)',
+    `  --max-batch N        most rows per run for models with a dynamic batch axis; 1 = no batching (default ${DEFAULTS.maxBatch})`,
+    `  --max-delay-ms T     longest wait for a batch to fill (default ${DEFAULTS.maxDelayMs})`,
+    `  --max-body BYTES     largest request body; larger is 413 (default ${DEFAULTS.maxBodyBytes})`,
+    `  --timeout-ms T       deadline per request: 408 while the body arrives, 504 after (default ${DEFAULTS.timeoutMs})`,
+    `  --max-queue N        most requests waiting per model; more is 503 (default ${DEFAULTS.maxQueue})`,
+    '  --quiet              no request log (default: one JSON line per request on stderr)',
+    '',
+    'SIGTERM / SIGINT: stop accepting, finish in-flight requests, release the models, exit 0.',
+  ].join('\n'),
+  run: runServe,
+};

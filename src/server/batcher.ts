@@ -1,0 +1,221 @@
+/**
+ * Dynamic batching for one model: requests wait in a queue; one batch runs at a time (onnxruntime already
+ * spreads one run over the intra-op threads, so a second concurrent run only competes for the same cores).
+ * When the model's batch axis is dynamic, a batch takes the oldest request plus every later one with the
+ * same non-batch shapes, up to `maxBatch` rows, waiting at most `maxDelayMs` after the oldest arrived;
+ * each request gets its own rows of the outputs back.
+ */
+import ort from 'onnxruntime-node';
+import type { Feeds } from '../runtime/session.js';
+import { HttpError, QueueFullError } from './errors.js';
+
+export type Outputs = Record<string, ort.Tensor>;
+
+export interface BatcherOptions {
+  readonly model: string;
+  /** Runs one (possibly batched) set of feeds: a RuntimeSession's run. */
+  readonly run: (feeds: Feeds) => Promise<Outputs>;
+  /** Whether every input and output has a dynamic leading (batch) axis. */
+  readonly batchable: boolean;
+  /** Most rows in one batch; 1 turns batching off. */
+  readonly maxBatch: number;
+  readonly maxDelayMs: number;
+  /** Most requests waiting (not counting the running batch); one more is refused with 503. */
+  readonly maxQueue: number;
+  /** Called after every run: rows in the batch, requests in it, seconds onnxruntime took. */
+  readonly onBatch?: (rows: number, requests: number, seconds: number) => void;
+  readonly onQueueDepth?: (depth: number) => void;
+}
+
+interface Pending {
+  readonly feeds: Feeds;
+  readonly rows: number;
+  /** Requests with equal keys can share a batch: same input types and non-batch dims. */
+  readonly key: string;
+  readonly enqueued: number;
+  settled: boolean;
+  resolve(outputs: Outputs): void;
+  reject(error: unknown): void;
+}
+
+type TypedArray = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
+
+/** Concatenates tensors of one input along axis 0. */
+function concatRows(tensors: readonly ort.Tensor[]): ort.Tensor {
+  const first = tensors[0]!;
+  const rows = tensors.reduce((n, t) => n + t.dims[0]!, 0);
+  const dims = [rows, ...first.dims.slice(1)];
+  if (first.type === 'string') return new ort.Tensor('string', tensors.flatMap((t) => t.data as string[]), dims);
+  const total = tensors.reduce((n, t) => n + t.data.length, 0);
+  const Kind = (first.data as TypedArray).constructor as new (length: number) => TypedArray;
+  const data = new Kind(total);
+  let offset = 0;
+  for (const tensor of tensors) {
+    data.set(tensor.data as never, offset);
+    offset += tensor.data.length;
+  }
+  return new ort.Tensor(first.type as 'float32', data as Float32Array, dims);
+}
+
+/** Rows [start, start + count) of a tensor, as a view. */
+function sliceRows(tensor: ort.Tensor, start: number, count: number): ort.Tensor {
+  const perRow = tensor.dims.slice(1).reduce((a, b) => a * b, 1);
+  const dims = [count, ...tensor.dims.slice(1)];
+  const data = tensor.type === 'string'
+    ? (tensor.data as string[]).slice(start * perRow, (start + count) * perRow)
+    : (tensor.data as TypedArray).subarray(start * perRow, (start + count) * perRow);
+  return new ort.Tensor(tensor.type as 'float32', data as Float32Array, dims);
+}
+
+export class Batcher {
+  private readonly queue: Pending[] = [];
+  private running = false;
+  private draining = false;
+  private timer: NodeJS.Timeout | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: BatcherOptions) {}
+
+  /** Requests waiting, not counting the batch that runs. */
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * Queues `feeds` (already validated against the model) and resolves with this request's outputs.
+   * Rejects with QueueFullError when the queue is full, or with `signal.reason` when aborted first.
+   */
+  submit(feeds: Feeds, signal?: AbortSignal): Promise<Outputs> {
+    if (this.queue.length >= this.options.maxQueue) return Promise.reject(new QueueFullError(this.options.model, this.options.maxQueue));
+    const tensors = Object.entries(feeds).sort(([a], [b]) => (a < b ? -1 : 1));
+    const rows = this.options.batchable ? tensors[0]?.[1].dims[0] ?? 1 : 1;
+    const key = tensors.map(([name, t]) => `${name}:${t.type}:${t.dims.slice(1).join('x')}`).join('|');
+    return new Promise<Outputs>((resolve, reject) => {
+      const pending: Pending = {
+        feeds, rows, key, enqueued: performance.now(), settled: false,
+        resolve: (outputs) => { if (!pending.settled) { pending.settled = true; resolve(outputs); } },
+        reject: (error) => { if (!pending.settled) { pending.settled = true; reject(error); } },
+      };
+      signal?.addEventListener('abort', () => {
+        // Still queued: take it out. Running: answer now, drop the result when the batch ends.
+        const index = this.queue.indexOf(pending);
+        if (index >= 0) this.queue.splice(index, 1);
+        this.options.onQueueDepth?.(this.queue.length);
+        pending.reject(signal.reason);
+      }, { once: true });
+      if (signal?.aborted) return pending.reject(signal.reason);
+      this.queue.push(pending);
+      this.options.onQueueDepth?.(this.queue.length);
+      this.schedule();
+    });
+  }
+
+  /** Stops waiting for batches to fill and resolves once nothing is queued or running. */
+  drain(): Promise<void> {
+    this.draining = true;
+    this.schedule();
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * The requests the next batch would take: the head, then every later request with the same key that
+   * still fits under maxBatch (greedy, in arrival order). Only the head when batching is off.
+   */
+  private pick(): { batch: Pending[]; rows: number } {
+    const head = this.queue[0]!;
+    const batch = [head];
+    let rows = head.rows;
+    if (!this.options.batchable) return { batch, rows };
+    for (let i = 1; i < this.queue.length && rows < this.options.maxBatch; i++) {
+      const candidate = this.queue[i]!;
+      if (candidate.key === head.key && rows + candidate.rows <= this.options.maxBatch) {
+        batch.push(candidate);
+        rows += candidate.rows;
+      }
+    }
+    return { batch, rows };
+  }
+
+  private schedule(): void {
+    if (this.running) return;
+    const head = this.queue[0];
+    if (!head) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+      return;
+    }
+    const { batchable, maxBatch, maxDelayMs } = this.options;
+    const waited = performance.now() - head.enqueued;
+    if (this.draining || !batchable || maxBatch <= 1 || waited >= maxDelayMs || this.pick().rows >= maxBatch) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      void this.dispatch();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.schedule();
+      }, Math.max(1, Math.ceil(maxDelayMs - waited)));
+    }
+  }
+
+  /** Takes the head request and every compatible later one that fits, runs them as one batch, hands out rows. */
+  private async dispatch(): Promise<void> {
+    const { batch, rows } = this.pick();
+    const head = batch[0]!;
+    for (const taken of batch) this.queue.splice(this.queue.indexOf(taken), 1);
+    this.options.onQueueDepth?.(this.queue.length);
+    this.running = true;
+    try {
+      if (batch.length === 1) {
+        head.resolve(await this.timedRun(head.feeds, head.rows, 1));
+      } else {
+        await this.runBatch(batch, rows);
+      }
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+    } finally {
+      this.running = false;
+      this.schedule();
+    }
+  }
+
+  private async timedRun(feeds: Feeds, rows: number, requests: number): Promise<Outputs> {
+    const start = performance.now();
+    const outputs = await this.options.run(feeds);
+    this.options.onBatch?.(rows, requests, (performance.now() - start) / 1000);
+    return outputs;
+  }
+
+  private async runBatch(batch: readonly Pending[], rows: number): Promise<void> {
+    const feeds: Feeds = {};
+    for (const name of Object.keys(batch[0]!.feeds)) feeds[name] = concatRows(batch.map((p) => p.feeds[name]!));
+    let outputs: Outputs;
+    try {
+      outputs = await this.timedRun(feeds, rows, batch.length);
+    } catch {
+      // One bad request must not fail the others: run them one by one, each with its own error.
+      for (const p of batch) {
+        try {
+          p.resolve(await this.timedRun(p.feeds, p.rows, 1));
+        } catch (error) {
+          p.reject(error);
+        }
+      }
+      return;
+    }
+    for (const [name, tensor] of Object.entries(outputs)) {
+      if (tensor.dims[0] !== rows) {
+        throw new HttpError(500, `model '${this.options.model}' output '${name}' has ${tensor.dims[0]} rows for a batch of ${rows}; start the server with --max-batch 1`);
+      }
+    }
+    let start = 0;
+    for (const p of batch) {
+      const mine: Outputs = {};
+      for (const [name, tensor] of Object.entries(outputs)) mine[name] = sliceRows(tensor, start, p.rows);
+      start += p.rows;
+      p.resolve(mine);
+    }
+  }
+}

@@ -1,0 +1,8 @@
+/** The inference server as a library: `startServer(options)` → `{ url, close() }`, plus its parts. */
+export * from './server.js';
+export * from './errors.js';
+export { Batcher, type BatcherOptions, type Outputs } from './batcher.js';
+export { oipDatatype, oipShape, tensorFromJson, tensorToJson, OIP_DATATYPES } from './datatypes.js';
+export { discoverModels, MODEL_VERSION, PLATFORM, type ModelMetadata, type ModelSource, type ServedModel, type TensorMetadata } from './models.js';
+export type { LogEntry, Logger } from './http.js';
+export type { Prediction } from './infer.js';

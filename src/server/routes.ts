@@ -1,0 +1,156 @@
+/**
+ * The routes: the Open Inference Protocol v2 REST endpoints, vitlin's classify endpoint and /metrics.
+ * A route is a path pattern plus a handler per method; a known path with another method is a 405.
+ */
+import type { IncomingMessage } from 'node:http';
+import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
+import { ImageDecodeError } from '../data/images.js';
+import { RuntimeError } from '../runtime/session.js';
+import type { Outputs } from './batcher.js';
+import { badRequest, HttpError, notFound } from './errors.js';
+import { readBody } from './http.js';
+import { imageFeeds, inferResponse, parseInferRequest, topK } from './infer.js';
+import type { ServerMetrics } from './metrics.js';
+import { MODEL_VERSION, type ServedModel } from './models.js';
+
+/** What a handler needs from the server. */
+export interface RouteContext {
+  readonly req: IncomingMessage;
+  readonly url: URL;
+  readonly models: ReadonlyMap<string, ServedModel>;
+  readonly metrics: ServerMetrics;
+  readonly serverName: string;
+  readonly serverVersion: string;
+  readonly maxBodyBytes: number;
+  readonly maxImagePixels: number;
+  /** Aborted when the request's deadline passes. */
+  readonly signal: AbortSignal;
+  /** True once the server is draining for shutdown. */
+  readonly draining: () => boolean;
+  /** Marks the end of body reading: a timeout after this is the server's (504), not the client's (408). */
+  readonly bodyRead: () => void;
+  /** The model the request addressed (set by the handler; labels metrics and logs). */
+  model?: ServedModel;
+  /** The inference request's id, for the log. */
+  requestId?: string;
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Record<string, string>;
+  readonly contentType?: string;
+}
+
+/** `params` are the pattern's groups: the model name, then the version (undefined when the path has none). */
+type Handler = (ctx: RouteContext, params: ReadonlyArray<string | undefined>) => Promise<Reply> | Reply;
+
+interface Route {
+  readonly name: string;
+  readonly pattern: RegExp;
+  readonly methods: Readonly<Record<string, Handler>>;
+}
+
+const MODEL = '/v2/models/([^/]+)(?:/versions/([^/]+))?';
+
+function findModel(ctx: RouteContext, rawName: string, version: string | undefined): ServedModel {
+  let name: string;
+  try {
+    name = decodeURIComponent(rawName);
+  } catch {
+    throw badRequest(`the model name in the path is not valid percent-encoding: ${rawName}`);
+  }
+  const model = ctx.models.get(name);
+  if (!model) throw notFound(`unknown model '${name}' (models: ${[...ctx.models.keys()].join(', ')})`);
+  if (version !== undefined && version !== MODEL_VERSION) throw notFound(`model '${name}' has no version '${version}' (versions: ${MODEL_VERSION})`);
+  ctx.model = model;
+  return model;
+}
+
+/** Runs feeds through the model's batcher, mapping onnxruntime's complaints to 400 and its failures to 500. */
+async function run(ctx: RouteContext, model: ServedModel, feeds: Parameters<ServedModel['batcher']['submit']>[0]): Promise<Outputs> {
+  try {
+    return await model.batcher.submit(feeds, ctx.signal);
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    if (error instanceof InvalidArgumentError) throw new HttpError(400, error.message);
+    if (error instanceof RuntimeError) throw new HttpError(500, error.message, {}, { cause: error });
+    throw error;
+  }
+}
+
+function parseJson(bytes: Buffer): unknown {
+  if (bytes.length === 0) throw badRequest('the request body is empty; expected an inference request JSON object');
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw badRequest(`malformed JSON: ${(error as Error).message}`);
+  }
+}
+
+async function infer(ctx: RouteContext, [rawName, version]: ReadonlyArray<string | undefined>): Promise<Reply> {
+  const model = findModel(ctx, rawName!, version);
+  if (ctx.req.headers['inference-header-content-length'] !== undefined) {
+    throw badRequest('the binary tensor data extension is not supported; send tensors as JSON');
+  }
+  const body = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
+  ctx.bodyRead();
+  const call = parseInferRequest(parseJson(body), model);
+  if (call.id !== undefined) ctx.requestId = call.id;
+  const outputs = await run(ctx, model, call.feeds);
+  return { status: 200, body: inferResponse(model, call, outputs) };
+}
+
+async function classify(ctx: RouteContext, [rawName]: ReadonlyArray<string | undefined>): Promise<Reply> {
+  const model = findModel(ctx, rawName!, undefined);
+  const kParam = ctx.url.searchParams.get('k') ?? '5';
+  const k = Number(kParam);
+  if (!/^\d+$/.test(kParam) || k < 1) throw badRequest(`'k' must be a positive integer, got '${kParam}'`);
+  const body = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
+  ctx.bodyRead();
+  if (body.length === 0) throw badRequest('the request body is empty; send a PNG or JPEG image');
+  let feeds;
+  try {
+    feeds = imageFeeds(model, body, ctx.maxImagePixels);
+  } catch (error) {
+    if (error instanceof ImageDecodeError) throw badRequest(`undecodable image: ${error.message}`);
+    if (error instanceof InvalidArgumentError) throw badRequest(error.message);
+    throw error;
+  }
+  const outputs = await run(ctx, model, feeds);
+  return { status: 200, body: { model_name: model.name, model_version: MODEL_VERSION, predictions: topK(model, outputs, k) } };
+}
+
+const ROUTES: readonly Route[] = [
+  { name: 'server_metadata', pattern: /^\/v2\/?$/, methods: {
+    GET: (ctx) => ({ status: 200, body: { name: ctx.serverName, version: ctx.serverVersion, extensions: [] } }) } },
+  { name: 'live', pattern: /^\/v2\/health\/live$/, methods: { GET: () => ({ status: 200, body: { live: true } }) } },
+  { name: 'ready', pattern: /^\/v2\/health\/ready$/, methods: {
+    GET: (ctx) => (ctx.draining() ? { status: 503, body: { ready: false } } : { status: 200, body: { ready: true } }) } },
+  { name: 'model_metadata', pattern: new RegExp(`^${MODEL}$`), methods: {
+    GET: (ctx, [name, version]) => ({ status: 200, body: findModel(ctx, name!, version).metadata }) } },
+  { name: 'model_ready', pattern: new RegExp(`^${MODEL}/ready$`), methods: {
+    GET: (ctx, [name, version]) => {
+      const model = findModel(ctx, name!, version);
+      return ctx.draining() ? { status: 503, body: { name: model.name, ready: false } } : { status: 200, body: { name: model.name, ready: true } };
+    } } },
+  { name: 'infer', pattern: new RegExp(`^${MODEL}/infer$`), methods: { POST: infer } },
+  { name: 'classify', pattern: /^\/v1\/models\/([^/]+)\/classify$/, methods: { POST: classify } },
+  { name: 'metrics', pattern: /^\/metrics$/, methods: {
+    GET: async (ctx) => ({ status: 200, body: await ctx.metrics.registry.metrics(), contentType: ctx.metrics.registry.contentType }) } },
+];
+
+/**
+ * Finds the route for a path (404 when none). `handler` is undefined when the path exists but not for this
+ * method (the caller answers 405 with `allowed`); HEAD is served by the GET handler (node drops the body).
+ */
+export function matchRoute(method: string, path: string): { name: string; handler?: Handler; params: ReadonlyArray<string | undefined>; allowed: string[] } {
+  for (const route of ROUTES) {
+    const match = route.pattern.exec(path);
+    if (!match) continue;
+    const allowed = Object.keys(route.methods);
+    if (allowed.includes('GET')) allowed.push('HEAD');
+    return { name: route.name, handler: route.methods[method === 'HEAD' ? 'GET' : method], params: match.slice(1), allowed };
+  }
+  throw notFound(`no route for ${path} (see GET /v2, /v2/models/{name}, POST /v2/models/{name}/infer, POST /v1/models/{name}/classify, GET /metrics)`);
+}

@@ -1,0 +1,232 @@
+/**
+ * `startServer`: an Open Inference Protocol v2 (KServe / Triton / MLServer) REST server for ONNX models on
+ * node:http. It owns the lifecycle: load every model once, listen, give each request a deadline, answer
+ * every failure as `{"error": "..."}`, log one JSON line per request, and shut down gracefully (stop taking
+ * work, finish what is in flight, release the sessions).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
+import { DEFAULT_MAX_PIXELS } from '../data/images.js';
+import type { ExecutionProvider } from '../runtime/session.js';
+import { HttpError, RequestTimeoutError, ShuttingDownError } from './errors.js';
+import { ClientGoneError, logEntry, send, stderrLogger, type Logger } from './http.js';
+import { createMetrics, type ServerMetrics } from './metrics.js';
+import type { BatcherOptions } from './batcher.js';
+import { discoverModels, loadModels, type ModelSource } from './models.js';
+import { matchRoute, type Reply, type RouteContext } from './routes.js';
+
+export interface ServerOptions {
+  /** Model files (`x.onnx`), folders of them, or Hugging Face style folders. */
+  readonly models: readonly string[];
+  /** Serve the one model found under this name instead of its file or folder name (e.g. KServe's `{{.Name}}`). */
+  readonly name?: string;
+  /** Default 127.0.0.1: listening on all interfaces is a decision, not a default. */
+  readonly host?: string;
+  /** Default 8080; 0 picks a free port. */
+  readonly port?: number;
+  readonly ep?: ExecutionProvider;
+  readonly intraOpThreads?: number;
+  /** Most rows in one onnxruntime run for models with a dynamic batch axis; 1 turns batching off. Default 8. */
+  readonly maxBatch?: number;
+  /** Longest wait for a batch to fill after its first request arrives. Default 2 ms. */
+  readonly maxDelayMs?: number;
+  /** Largest request body. Default 32 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Deadline per request, from its first byte. Default 30 s. */
+  readonly timeoutMs?: number;
+  /** Most requests waiting per model. Default 256. */
+  readonly maxQueue?: number;
+  /** Largest image (pixels) the classify endpoint decodes. Default 40 M. */
+  readonly maxImagePixels?: number;
+  /** Where request logs go; `false` silences them. Default: one JSON line per request on stderr. */
+  readonly log?: Logger | false;
+}
+
+export interface RunningServer {
+  /** `http://host:port`, with the port actually bound. */
+  readonly url: string;
+  readonly port: number;
+  readonly models: readonly string[];
+  readonly metrics: ServerMetrics;
+  /** Stops accepting, lets in-flight requests finish, releases the sessions. Idempotent. */
+  close(): Promise<void>;
+}
+
+export const SERVER_NAME = 'vitlin';
+export const SERVER_VERSION = '0.1.0';
+
+export const DEFAULTS = {
+  host: '127.0.0.1', port: 8080, maxBatch: 8, maxDelayMs: 2, maxBodyBytes: 32 * 2 ** 20, timeoutMs: 30_000, maxQueue: 256,
+} as const;
+
+function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`'${name}' must be an integer ≥ ${min}, got ${v}`);
+  return v;
+}
+
+/** Loads the models and starts listening; resolves once the server is ready. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const maxBatch = positiveInt('maxBatch', options.maxBatch, DEFAULTS.maxBatch);
+  const maxDelayMs = positiveInt('maxDelayMs', options.maxDelayMs, DEFAULTS.maxDelayMs, 0);
+  const maxBodyBytes = positiveInt('maxBodyBytes', options.maxBodyBytes, DEFAULTS.maxBodyBytes);
+  const timeoutMs = positiveInt('timeoutMs', options.timeoutMs, DEFAULTS.timeoutMs);
+  const maxQueue = positiveInt('maxQueue', options.maxQueue, DEFAULTS.maxQueue);
+  const maxImagePixels = positiveInt('maxImagePixels', options.maxImagePixels, DEFAULT_MAX_PIXELS);
+  const port = positiveInt('port', options.port, DEFAULTS.port, 0);
+  const host = options.host ?? DEFAULTS.host;
+  const log: Logger = options.log === false ? () => {} : options.log ?? stderrLogger;
+  const metrics = createMetrics();
+  const models = await loadModels(renamed(discoverModels(options.models), options.name), {
+    ep: options.ep ?? 'cpu',
+    ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
+    batching: { maxBatch, maxDelayMs, maxQueue },
+    observe: (model) => batchObservers(model, metrics),
+  });
+
+  let draining = false;
+  const inFlight = new Set<Promise<void>>();
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    let phase: 'body' | 'inference' = 'body';
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new RequestTimeoutError(phase, timeoutMs)), timeoutMs);
+    // A client that hangs up gives its queued request up: it leaves the queue instead of costing a run.
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort(new ClientGoneError('the client closed the connection before the answer'));
+    });
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const ctx: RouteContext = {
+      req, url, models, metrics, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, maxBodyBytes, maxImagePixels,
+      signal: controller.signal, draining: () => draining, bodyRead: () => { phase = 'inference'; },
+    };
+    let route = 'unknown';
+    let reply: Reply;
+    try {
+      const matched = matchRoute(req.method ?? 'GET', url.pathname);
+      route = matched.name;
+      if (!matched.handler) {
+        throw new HttpError(405, `${req.method} is not allowed on ${url.pathname} (allowed: ${matched.allowed.join(', ')})`, { Allow: matched.allowed.join(', ') });
+      }
+      // Health and metrics stay available while draining (probes must see "not ready"); new work does not.
+      if (draining && (route === 'infer' || route === 'classify')) throw new ShuttingDownError();
+      reply = await matched.handler(ctx, matched.params);
+    } catch (error) {
+      if (error instanceof ClientGoneError) {
+        reply = { status: 499, body: { error: error.message } };
+      } else if (error instanceof HttpError) {
+        reply = { status: error.status, body: { error: error.message }, headers: { ...error.headers } };
+      } else {
+        reply = { status: 500, body: { error: `internal error: ${error instanceof Error ? error.message : String(error)}` } };
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    // An error before the body was read (404, 413, 408, shutdown, …): do not spend time reading a body nobody
+    // will use; close the connection once the reply is out. Draining: tell keep-alive clients to go away.
+    const unread = reply.status >= 400 && !req.complete;
+    const headers = { ...reply.headers, ...(draining || unread ? { Connection: 'close' } : {}) };
+    const bytesOut = send(res, reply.status, reply.body, headers, reply.contentType);
+    if (unread) res.once('finish', () => req.socket.destroySoon());
+    const seconds = (performance.now() - started) / 1000;
+    const model = ctx.model?.name ?? '';
+    metrics.requests.inc({ model, route, status: String(reply.status) });
+    metrics.latency.observe({ model, route }, seconds);
+    const level = reply.status >= 500 ? 'error' : reply.status >= 400 ? 'warn' : 'info';
+    log(logEntry(level, 'request', {
+      method: req.method, path: url.pathname, route, model: model || undefined, status: reply.status,
+      ms: Math.round(seconds * 10000) / 10, bytes_out: bytesOut, id: ctx.requestId,
+      error: reply.status >= 400 ? (reply.body as { error?: string }).error : undefined,
+    }));
+  }
+
+  const server: Server = createServer((req, res) => {
+    metrics.inFlight.inc();
+    const task = handle(req, res).catch((error: unknown) => {
+      // handle() answers every error itself; this is the last line against a crash.
+      log(logEntry('error', 'unhandled', { error: String(error) }));
+      send(res, 500, { error: 'internal error' });
+    }).finally(() => {
+      metrics.inFlight.dec();
+      inFlight.delete(task);
+    });
+    inFlight.add(task);
+  });
+  // Malformed HTTP never reaches the handler: answer it in the protocol's error shape too.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const body = JSON.stringify({ error: `malformed HTTP request: ${error.message}` });
+    socket.end(`HTTP/1.1 ${status} ${status === 400 ? 'Bad Request' : status === 408 ? 'Request Timeout' : 'Request Header Fields Too Large'}\r\n`
+      + `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  // node's own backstop deadlines, above ours so ours answer first.
+  server.requestTimeout = timeoutMs + 5_000;
+  server.headersTimeout = Math.min(60_000, timeoutMs + 5_000);
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    // e.g. EADDRINUSE: the sessions were loaded for nothing; release them before failing.
+    await Promise.all([...models.values()].map((m) => m.session.release()));
+    throw error;
+  }
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  log(logEntry('info', 'listening', { url, models: [...models.keys()], ep: options.ep ?? 'cpu', max_batch: maxBatch, max_delay_ms: maxDelayMs }));
+
+  let closing: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    draining = true;
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    // In-flight requests finish (their own deadlines bound them; the backstop bounds a stuck run); batchers
+    // flush what is queued at once instead of waiting for batches to fill.
+    const settled = Promise.all([...[...models.values()].map((m) => m.batcher.drain()), ...inFlight]);
+    const backstop = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs + 1_000).unref());
+    await Promise.race([settled, backstop]);
+    server.closeAllConnections();
+    await stopped;
+    await Promise.all([...models.values()].map((m) => m.session.release()));
+    log(logEntry('info', 'stopped', {}));
+  }
+  return {
+    url,
+    port: address.port,
+    models: [...models.keys()],
+    metrics,
+    close: () => (closing ??= close()),
+  };
+}
+
+function renamed(sources: ModelSource[], name: string | undefined): ModelSource[] {
+  if (name === undefined) return sources;
+  if (sources.length !== 1) throw new InvalidArgumentError(`'name' renames a single model, but ${sources.length} were found (${sources.map((s) => s.name).join(', ')})`);
+  if (name === '' || name.includes('/')) throw new InvalidArgumentError(`'name' must be non-empty and without '/', got ${JSON.stringify(name)}`);
+  return [{ ...sources[0]!, name }];
+}
+
+/** A model's batcher hooks, writing its metrics with the model's name as label. */
+function batchObservers(model: string, metrics: ServerMetrics): Pick<BatcherOptions, 'onBatch' | 'onQueueDepth'> {
+  const labels = { model };
+  metrics.queueDepth.set(labels, 0);
+  return {
+    onBatch: (rows, requests, seconds) => {
+      metrics.batchSize.observe(labels, rows);
+      metrics.batchRequests.observe(labels, requests);
+      metrics.inference.observe(labels, seconds);
+    },
+    onQueueDepth: (depth) => metrics.queueDepth.set(labels, depth),
+  };
+}
