@@ -1,0 +1,47 @@
+/**
+ * The page's view of the attention rewriter (graph-rewrite/attention): the blocks of a model as table
+ * rows — recognised blocks, and Softmax / attention ops no rule recognised, each with its reason.
+ */
+import { convertAttention, findAttentionBlocks, type ConvertAttentionResult, type Model } from '../../src/web/index.js';
+
+export interface BlockRow {
+  /** The block's index for convertAttention; undefined for an op that is not a recognised block. */
+  readonly index?: number;
+  readonly style: string;
+  readonly heads?: number;
+  readonly headDim?: number;
+  readonly tokens?: number | string;
+  readonly convertible: boolean;
+  readonly reason?: string;
+}
+
+export type AttentionKind = 'hydra' | 'linear-angular';
+
+export interface BlocksReport {
+  readonly rows: BlockRow[];
+  /** Recognised attention blocks (convertible or not). */
+  readonly blocks: number;
+  readonly convertible: number;
+}
+
+export function findBlocks(model: Model): BlocksReport {
+  const { blocks, unmatched } = findAttentionBlocks(model);
+  const rows: BlockRow[] = blocks.map((block) => ({
+    index: block.index,
+    style: block.style,
+    heads: block.heads,
+    headDim: block.headDim,
+    ...(block.tokens === undefined ? {} : { tokens: block.tokens }),
+    convertible: block.convertible,
+    ...(block.reason === undefined ? {} : { reason: block.reason }),
+  }));
+  for (const anchor of unmatched) {
+    rows.push({ style: `${anchor.opType} (not recognised)`, convertible: false, reason: anchor.reason });
+  }
+  return { rows, blocks: blocks.length, convertible: blocks.filter((b) => b.convertible).length };
+}
+
+/** A converted copy of `model` (the rewriter never edits its input). */
+export function convert(model: Model, attention: AttentionKind, blocks: readonly number[]): ConvertAttentionResult {
+  return convertAttention(model, { attention, blocks });
+}
