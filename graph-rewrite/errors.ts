@@ -79,3 +79,14 @@ export class VitlinIoError extends VitlinError {
     super('IO', message, options);
   }
 }
+
+/**
+ * A graph rewrite produced an invalid model (a bug in a rewrite rule, never the user's fault): the
+ * message names the node and what is wrong, e.g. `node '/blocks.0/attn/HydraAttention' calls
+ * ai.vitlin::HydraAttention, but the model has no such function`.
+ */
+export class RewriteError extends VitlinError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('REWRITE', message, options);
+  }
+}

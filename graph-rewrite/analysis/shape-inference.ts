@@ -1,0 +1,156 @@
+/**
+ * Symbolic shape inference for the ops Vision Transformer exports use. Seeded from graph inputs,
+ * initializers and value_info annotations; symbolic dims (`'batch'`) stay strings and products of them
+ * stay canonical (`'4*batch'`, see dims.ts). Alongside shapes it folds the small integer tensors of
+ * shape subgraphs (Shape → Gather → Unsqueeze → Concat → Reshape), so a Reshape whose target is
+ * computed at run time still has a known — possibly symbolic — target.
+ *
+ * Unknown ops, and rules that cannot decide, leave their outputs unknown (or as annotated): inference
+ * never throws on a valid model.
+ */
+
+import { stableTopologicalOrder } from '../passes/dependencies.js';
+import { isIntegerType } from '../ir/dtypes.js';
+import type { Graph } from '../ir/graph.js';
+import type { Node } from '../ir/node.js';
+import type { Value } from '../ir/value.js';
+import { constantTensorOf, integerTensorToNumbers } from './constants.js';
+import { canonicalDim, productOfDims, type Dim } from './dims.js';
+import { DATA_MOVEMENT_RULES } from './shape-rules-data.js';
+import { COMPUTE_RULES } from './shape-rules-compute.js';
+
+/** Element type (a `DataType` code) and shape of a tensor value; either may be unknown. */
+export interface TensorInfo {
+  readonly elemType: number | undefined;
+  /** undefined = unknown rank; dims may be numbers, canonical symbolic strings, or undefined. */
+  readonly shape: readonly Dim[] | undefined;
+}
+
+const UNKNOWN: TensorInfo = Object.freeze({ elemType: undefined, shape: undefined });
+
+/** Integer tensors up to this many elements have their contents folded. */
+export const MAX_FOLDED_ELEMENTS = 64;
+
+/** What shape inference knows about each value of one graph. */
+export class ShapeInfo {
+  readonly #types = new Map<Value, TensorInfo>();
+  readonly #values = new Map<Value, readonly Dim[]>();
+
+  typeOf(value: Value | undefined): TensorInfo {
+    return (value && this.#types.get(value)) ?? UNKNOWN;
+  }
+
+  shapeOf(value: Value | undefined): readonly Dim[] | undefined {
+    return this.typeOf(value).shape;
+  }
+
+  elemTypeOf(value: Value | undefined): number | undefined {
+    return this.typeOf(value).elemType;
+  }
+
+  /**
+   * The contents of a small integer tensor (shape vectors, axes, indices), flattened, when known:
+   * constants and folded shape subgraphs. Entries may be symbolic (`'batch'`) or unknown.
+   */
+  intValues(value: Value | undefined): readonly Dim[] | undefined {
+    return value && this.#values.get(value);
+  }
+
+  /** Records what is known about a value (used by inference and by rewrites that create values). */
+  set(value: Value, info: TensorInfo, intValues?: readonly Dim[]): void {
+    const shape = info.shape?.map(canonicalDim);
+    this.#types.set(value, Object.freeze({ elemType: info.elemType, shape: shape && Object.freeze(shape) }));
+    if (intValues !== undefined && (info.elemType === undefined || isIntegerType(info.elemType))) {
+      this.#values.set(value, Object.freeze(intValues.map(canonicalDim)));
+    }
+  }
+}
+
+/** What a shape rule sees of one node. */
+export interface ShapeRuleContext {
+  readonly node: Node;
+  input(index: number): TensorInfo;
+  shape(index: number): readonly Dim[] | undefined;
+  /** Folded contents of input `index` (see {@link ShapeInfo.intValues}). */
+  values(index: number): readonly Dim[] | undefined;
+  /** Sets output `index`; `intValues` are kept only for small integer tensors. */
+  output(index: number, info: TensorInfo, intValues?: readonly Dim[]): void;
+}
+
+export type ShapeRule = (context: ShapeRuleContext) => void;
+
+const RULES: ReadonlyMap<string, ShapeRule> = new Map([...DATA_MOVEMENT_RULES, ...COMPUTE_RULES]);
+
+function annotatedInfo(value: Value): TensorInfo | undefined {
+  const type = value.type;
+  if (type === undefined || type.kind !== 'tensor') return undefined;
+  return { elemType: type.elemType === 0 ? undefined : type.elemType, shape: type.shape };
+}
+
+/** Fills unknown parts of `inferred` from an annotation (value_info), which exporters write from their own inference. */
+function merged(inferred: TensorInfo | undefined, annotated: TensorInfo | undefined): TensorInfo | undefined {
+  if (inferred === undefined) return annotated;
+  if (annotated === undefined) return inferred;
+  const shape = inferred.shape === undefined
+    ? annotated.shape
+    : annotated.shape !== undefined && annotated.shape.length === inferred.shape.length
+      ? inferred.shape.map((dim, i) => dim ?? annotated.shape![i])
+      : inferred.shape;
+  return { elemType: inferred.elemType ?? annotated.elemType, shape };
+}
+
+function seedConstant(info: ShapeInfo, value: Value): void {
+  const tensor = constantTensorOf(value);
+  if (tensor === undefined) return;
+  const foldable = isIntegerType(tensor.dataType) && tensor.elementCount <= MAX_FOLDED_ELEMENTS && tensor.storage !== 'external';
+  info.set(value, { elemType: tensor.dataType, shape: tensor.dims }, foldable ? integerTensorToNumbers(tensor) : undefined);
+}
+
+/**
+ * Infers element types, shapes and small integer contents for every value of `graph` (not its
+ * subgraphs). Nodes are visited in dependency order, so an unsorted graph works too.
+ */
+export function inferShapes(graph: Graph): ShapeInfo {
+  const info = new ShapeInfo();
+  for (const value of graph.inputs) {
+    const annotated = annotatedInfo(value);
+    if (annotated !== undefined) info.set(value, annotated);
+  }
+  for (const value of graph.initializers.values()) seedConstant(info, value);
+  const order = stableTopologicalOrder(graph).order ?? graph.nodes;
+  for (const node of order) {
+    const inferred = new Map<number, { info: TensorInfo; values?: readonly Dim[] }>();
+    const rule = RULES.get(`${node.domain}::${node.opType}`);
+    if (rule !== undefined) {
+      try {
+        rule(ruleContext(info, node, inferred));
+      } catch {
+        // A rule that meets something it does not understand leaves the outputs unknown.
+      }
+    }
+    node.outputs.forEach((output, i) => {
+      const found = inferred.get(i);
+      const best = merged(found?.info, annotatedInfo(output));
+      if (best !== undefined) info.set(output, best, found?.values);
+    });
+  }
+  return info;
+}
+
+function ruleContext(
+  info: ShapeInfo,
+  node: Node,
+  inferred: Map<number, { info: TensorInfo; values?: readonly Dim[] }>,
+): ShapeRuleContext {
+  return {
+    node,
+    input: (index) => info.typeOf(node.inputs[index]),
+    shape: (index) => info.shapeOf(node.inputs[index]),
+    values: (index) => info.intValues(node.inputs[index]),
+    output: (index, tensorInfo, intValues) => {
+      const count = tensorInfo.shape === undefined ? undefined : productOfDims(tensorInfo.shape);
+      const keep = intValues !== undefined && typeof count === 'number' && count <= MAX_FOLDED_ELEMENTS && intValues.length === count;
+      inferred.set(index, { info: tensorInfo, ...(keep ? { values: intValues } : {}) });
+    },
+  };
+}

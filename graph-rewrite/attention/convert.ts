@@ -1,0 +1,122 @@
+/**
+ * Converting softmax attention blocks to fused linear attention (HydraAttention or
+ * LinearAngularAttention in `ai.vitlin`). Works on a copy of the model; the copy is validated before
+ * it is returned, and a model where nothing was converted is returned exactly as it came.
+ */
+
+import { InvalidArgumentError, RewriteError, VitlinError } from '../errors.js';
+import { modelFromProto } from '../ir/from-proto.js';
+import type { Model } from '../ir/model.js';
+import { modelToProto } from '../ir/to-proto.js';
+import { topologicalSort } from '../passes/topological-sort.js';
+import { dimsEqual } from '../analysis/dims.js';
+import { commitRewrite } from '../rewrite/engine.js';
+import { describeNode } from '../rewrite/match-context.js';
+import { validateRewrittenModel } from '../rewrite/validate.js';
+import { LINEAR_ANGULAR_MODES } from '../../custom-ops/index.js';
+import type { FusedAttentionOptions } from './emit.js';
+import { analyseAttention } from './find.js';
+import type { AttentionBlock, ConvertAttentionOptions } from './types.js';
+
+export interface ConvertAttentionResult {
+  /** The converted copy (the input model is not modified). */
+  readonly model: Model;
+  /** The blocks that were converted, as found before conversion. */
+  readonly converted: AttentionBlock[];
+  /** Selected blocks that were left as they are, and why. */
+  readonly skipped: { readonly block: AttentionBlock; readonly reason: string }[];
+}
+
+function describe(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'string' ? JSON.stringify(value) : `${typeof value} ${String(value)}`;
+}
+
+function checkOptions(options: unknown): ConvertAttentionOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidArgumentError(`'options' must be an object like { attention: 'hydra' }, got ${describe(options)}`);
+  }
+  const { attention, blocks, eps, linearAngularMode } = options as Record<string, unknown>;
+  if (attention !== 'hydra' && attention !== 'linear-angular') {
+    throw new InvalidArgumentError(`'options.attention' must be 'hydra' or 'linear-angular', got ${describe(attention)}`);
+  }
+  if (blocks !== undefined && blocks !== 'all' && !(Array.isArray(blocks) && blocks.every((b) => Number.isInteger(b)))) {
+    throw new InvalidArgumentError(`'options.blocks' must be 'all' or an array of block indices (integers), got ${describe(blocks)}`);
+  }
+  if (eps !== undefined && !(typeof eps === 'number' && Number.isFinite(eps) && eps > 0)) {
+    throw new InvalidArgumentError(`'options.eps' must be a positive number, got ${describe(eps)}`);
+  }
+  if (linearAngularMode !== undefined && !(LINEAR_ANGULAR_MODES as readonly unknown[]).includes(linearAngularMode)) {
+    throw new InvalidArgumentError(`'options.linearAngularMode' must be one of ${LINEAR_ANGULAR_MODES.join(', ')}, got ${describe(linearAngularMode)}`);
+  }
+  return options as ConvertAttentionOptions;
+}
+
+/** The selected block indices, or an InvalidArgumentError naming those out of range and the valid range. */
+function selectedIndices(selection: ConvertAttentionOptions['blocks'], count: number): number[] {
+  if (selection === undefined || selection === 'all') return Array.from({ length: count }, (_, i) => i);
+  const outside = selection.filter((index) => index < 0 || index >= count);
+  if (outside.length > 0) {
+    const valid = count === 0 ? 'it has none' : count === 1 ? 'the only valid index is 0' : `valid indices 0–${count - 1}`;
+    throw new InvalidArgumentError(
+      `'options.blocks' has ${outside.length === 1 ? 'index' : 'indices'} ${outside.join(', ')} out of range: the model has ${count} attention block${count === 1 ? '' : 's'} (${valid})`,
+    );
+  }
+  return [...new Set(selection)].sort((a, b) => a - b);
+}
+
+/** Why a convertible block still cannot take the requested op, or undefined. */
+function optionBlocker(block: AttentionBlock, options: FusedAttentionOptions): string | undefined {
+  if (options.attention === 'linear-angular' && (options.linearAngularMode ?? 'reference') === 'reference' && !dimsEqual(block.tokens, block.keyTokens)) {
+    return `block ${block.index}: LinearAngularAttention in 'reference' mode needs as many query as key tokens (${String(block.tokens)} vs ${String(block.keyTokens)}); use linearAngularMode 'kernel_normalized'`;
+  }
+  return undefined;
+}
+
+/**
+ * Replaces softmax attention blocks of `model` with fused linear-attention nodes (with their function
+ * bodies for the model's opset and dtype, `ai.vitlin` imported). Returns a converted **copy**; `model`
+ * is not modified. Blocks are those of {@link findAttentionBlocks}; `options.blocks` selects by index
+ * (out-of-range indices throw InvalidArgumentError). Selected blocks that cannot be converted (a bias
+ * or mask, an unsupported dtype, …) are listed in `skipped` with the reason; when none is converted,
+ * the copy is identical to the input. The result passes validateRewrittenModel — a failure there is a
+ * bug and throws RewriteError naming the node.
+ */
+export function convertAttention(model: Model, options: ConvertAttentionOptions): ConvertAttentionResult {
+  checkOptions(options);
+  const copy = modelFromProto(modelToProto(model));
+  const analysis = analyseAttention(copy);
+  const fused: FusedAttentionOptions = {
+    attention: options.attention,
+    ...(options.eps === undefined ? {} : { eps: options.eps }),
+    ...(options.linearAngularMode === undefined ? {} : { linearAngularMode: options.linearAngularMode }),
+  };
+  const converted: AttentionBlock[] = [];
+  const skipped: { block: AttentionBlock; reason: string }[] = [];
+  const toConvert: number[] = [];
+  for (const index of selectedIndices(options.blocks, analysis.blocks.length)) {
+    const block = analysis.blocks[index]!;
+    const reason = block.reason ?? optionBlocker(block, fused);
+    if (reason !== undefined) skipped.push({ block, reason });
+    else toConvert.push(index);
+  }
+  if (toConvert.length === 0) return { model: copy, converted, skipped };
+  for (const index of toConvert) {
+    const match = analysis.matches[index]!;
+    try {
+      commitRewrite(copy, analysis.shapes, match, fused);
+    } catch (error) {
+      if (error instanceof RewriteError) throw error;
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new RewriteError(`converting block ${index} (${describeNode(match.anchor)}) failed: ${detail}`, { cause: error });
+    }
+    converted.push(analysis.blocks[index]!);
+  }
+  try {
+    topologicalSort(copy.graph);
+  } catch (error) {
+    if (!(error instanceof VitlinError)) throw error;
+    throw new RewriteError(`the converted model has a cycle: ${error.message}`, { cause: error });
+  }
+  validateRewrittenModel(copy);
+  return { model: copy, converted, skipped };
+}

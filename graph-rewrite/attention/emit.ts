@@ -1,0 +1,179 @@
+/**
+ * The rewrite every attention rule shares: materialise q, k, v as [B, N, D] (reusing values that
+ * already are; slicing a packed projection; transposing torch's [N, B, E]), add the fused `ai.vitlin`
+ * node with its function body for the model's opset and dtype, and hand its [B, N, D] output to the
+ * readers of the block's merged-heads output, rearranged to the layout they expect.
+ */
+
+import { RewriteError } from '../errors.js';
+import { Attr } from '../ir/attributes.js';
+import { DataType } from '../ir/dtypes.js';
+import type { Value } from '../ir/value.js';
+import type { AttributeProto } from '../serde/onnx-schema.js';
+import { dimsEqual, formatShape, type Dim } from '../analysis/dims.js';
+import { describeNode } from '../rewrite/match-context.js';
+import { ensureModelFunction, ensureOpsetImport } from '../rewrite/model-functions.js';
+import type { RewriteContext } from '../rewrite/rewrite-context.js';
+import {
+  VITLIN_DOMAIN,
+  VITLIN_OPSET_VERSION,
+  getOpFunction,
+  makeVitlinNode,
+  opFunctionKey,
+  type LinearAngularMode,
+} from '../../custom-ops/index.js';
+import type { AttentionMatch, OperandView } from './types.js';
+
+/** What to replace softmax attention with (see ConvertAttentionOptions). */
+export interface FusedAttentionOptions {
+  readonly attention: 'hydra' | 'linear-angular';
+  readonly eps?: number;
+  readonly linearAngularMode?: LinearAngularMode;
+}
+
+/** How the fused [B, N, D] output becomes the block's output: a Transpose, then a Reshape, each if needed. */
+export interface OutputArrangement {
+  readonly perm: readonly number[] | undefined;
+  readonly reshape: readonly number[] | undefined;
+}
+
+/**
+ * The arrangement for `match`'s output target, or a reason it cannot be built with static
+ * Reshape targets (two symbolic dims that move).
+ */
+export function outputArrangement(match: AttentionMatch): OutputArrangement | string {
+  const target = match.output;
+  const order = target.axes.slice(0, -1).flat();
+  const tokensFirst = order.indexOf('N') >= 0 && order.indexOf('B') >= 0 && order.indexOf('N') < order.indexOf('B');
+  const embed = match.heads * match.headDim;
+  const current: Dim[] = tokensFirst ? [match.tokens, match.batch, embed] : [match.batch, match.tokens, embed];
+  const same = current.length === target.shape.length && current.every((dim, i) => dimsEqual(dim, target.shape[i]));
+  if (same) return { perm: tokensFirst ? [1, 0, 2] : undefined, reshape: undefined };
+  const reshape = target.shape.map((dim, i) => (typeof dim === 'number' ? dim : dimsEqual(dim, current[i]) ? 0 : -1));
+  if (reshape.filter((dim) => dim === -1).length > 1) {
+    return `the block's output ${formatShape(target.shape)} cannot be rebuilt from [B, N, D] = ${formatShape(current)} with one Reshape`;
+  }
+  return { perm: tokensFirst ? [1, 0, 2] : undefined, reshape };
+}
+
+function onnxOpsetOf(context: RewriteContext): number {
+  return context.model.opsetImports.get('') ?? context.model.opsetImports.get('ai.onnx') ?? 0;
+}
+
+function unsqueeze(context: RewriteContext, input: Value, axes: readonly number[], name: string): Value {
+  return onnxOpsetOf(context) >= 13
+    ? context.op('Unsqueeze', [input, context.int64(axes, `${name}_axes`)], { name })
+    : context.op('Unsqueeze', [input], { name, attributes: [Attr.ints('axes', axes)] });
+}
+
+/** The operand as [B, N, D] in the fused op's element type. */
+function materialise(context: RewriteContext, view: OperandView, embed: number, elemType: number, name: string): Value {
+  let value = view.value;
+  const rank = context.shapes.shapeOf(value)?.length ?? 3;
+  if (view.packed !== undefined) {
+    const { part } = view.packed;
+    value = context.op('Slice', [
+      value,
+      context.int64([part * embed], `${name}_start`),
+      context.int64([(part + 1) * embed], `${name}_end`),
+      context.int64([-1], `${name}_axis`),
+    ], { name: `${name}_slice` });
+  }
+  if (rank === 2) {
+    value = unsqueeze(context, value, [0], `${name}_add_batch`);
+  } else if (view.batchAxis !== undefined && (view.batchAxis !== 0 || view.tokensAxis !== 1)) {
+    value = context.op('Transpose', [value], { name: `${name}_to_BND`, attributes: [Attr.ints('perm', [view.batchAxis, view.tokensAxis, 2])] });
+  }
+  if (view.bias !== undefined) {
+    const { part } = view.bias;
+    const bias = part === undefined ? view.bias.value : context.op('Slice', [
+      view.bias.value,
+      context.int64([part * embed], `${name}_bias_start`),
+      context.int64([(part + 1) * embed], `${name}_bias_end`),
+      context.int64([0], `${name}_bias_axis`),
+    ], { name: `${name}_bias_slice` });
+    value = context.op('Add', [value, bias], { name: `${name}_bias` });
+  }
+  if (context.shapes.elemTypeOf(view.value) !== elemType) value = context.op('Cast', [value], { name: `${name}_cast`, attributes: [Attr.int('to', elemType)] });
+  return value;
+}
+
+function attrFromProto(proto: AttributeProto): Attr {
+  const name = proto.name ?? '';
+  if (proto.s !== undefined) return Attr.string(name, proto.s);
+  if (proto.i !== undefined) return Attr.int(name, proto.i);
+  return Attr.float(name, proto.f ?? 0);
+}
+
+/** Adds the fused node (and its function) reading q, k, v; returns its [B, N, D] output. */
+function fusedNode(context: RewriteContext, match: AttentionMatch, options: FusedAttentionOptions, inputs: readonly Value[], elemType: number): Value {
+  const opset = onnxOpsetOf(context);
+  const elem = elemType === DataType.FLOAT16 ? 'float16' : 'float';
+  const eps = options.eps === undefined ? {} : { eps: options.eps };
+  const names = { Q: 'q', K: 'k', V: 'v' };
+  let opType: 'HydraAttention' | 'LinearAngularAttention';
+  let overload: string | undefined;
+  let attributes: AttributeProto[];
+  if (options.attention === 'hydra') {
+    opType = 'HydraAttention';
+    const key = opFunctionKey(opType, { opset, elemType: elem, attributes: eps });
+    overload = ensureModelFunction(context.model, VITLIN_DOMAIN, opType, key, (o) =>
+      getOpFunction('HydraAttention', { opset, elemType: elem, attributes: eps, ...(o === undefined ? {} : { overload: o }) }));
+    attributes = makeVitlinNode('HydraAttention', { inputs: names, output: 'y', attributes: eps }).attribute;
+  } else {
+    opType = 'LinearAngularAttention';
+    const attrs = { num_heads: match.heads, ...eps, ...(options.linearAngularMode === undefined ? {} : { mode: options.linearAngularMode }) };
+    const key = opFunctionKey(opType, { opset, elemType: elem, attributes: attrs });
+    overload = ensureModelFunction(context.model, VITLIN_DOMAIN, opType, key, (o) =>
+      getOpFunction('LinearAngularAttention', { opset, elemType: elem, attributes: attrs, ...(o === undefined ? {} : { overload: o }) }));
+    attributes = makeVitlinNode('LinearAngularAttention', { inputs: names, output: 'y', attributes: attrs }).attribute;
+  }
+  ensureOpsetImport(context.model, VITLIN_DOMAIN, VITLIN_OPSET_VERSION);
+  const shape = [match.batch, match.tokens, match.heads * match.headDim];
+  return context.op(opType, inputs, {
+    domain: VITLIN_DOMAIN,
+    attributes: attributes.map(attrFromProto),
+    ...(overload === undefined ? {} : { overload }),
+    outputTypes: [{ elemType, shape }],
+  });
+}
+
+/** x·W (+ b): the packed q/k/v projection a fused op (com.microsoft Attention) computed inside. */
+function packedProjection(context: RewriteContext, projection: NonNullable<AttentionMatch['projection']>): Value {
+  const { input, weight, bias } = projection;
+  const product = context.op('MatMul', [input, weight], { name: 'qkv_proj' });
+  const [batch, tokens] = context.shapes.shapeOf(input) ?? [];
+  const width = context.shapes.shapeOf(weight)?.[1];
+  const shape = [batch, tokens, width];
+  const elemType = context.shapes.elemTypeOf(input);
+  context.shapes.set(product, { elemType, shape });
+  if (bias === undefined) return product;
+  const sum = context.op('Add', [product, bias], { name: 'qkv_bias' });
+  context.shapes.set(sum, { elemType, shape });
+  return sum;
+}
+
+/** The rewrite of every attention rule (see the file comment). */
+export function emitFusedAttention(context: RewriteContext, match: AttentionMatch, options: FusedAttentionOptions): void {
+  const elemType = match.elemType ?? DataType.FLOAT;
+  const embed = match.heads * match.headDim;
+  const projection = match.projection === undefined ? undefined : packedProjection(context, match.projection);
+  const inputs = (['q', 'k', 'v'] as const).map((name) => {
+    const view = projection === undefined ? match[name] : { ...match[name], value: projection };
+    return materialise(context, view, embed, elemType, name);
+  });
+  let output = fusedNode(context, match, options, inputs, elemType);
+  const target = match.output;
+  if (target.elemType !== undefined && target.elemType !== elemType) {
+    output = context.op('Cast', [output], { name: 'output_cast', attributes: [Attr.int('to', target.elemType)] });
+  }
+  const arrangement = outputArrangement(match);
+  if (typeof arrangement === 'string') throw new RewriteError(`${describeNode(match.anchor)}: ${arrangement}`); // the check rejects this first
+  if (arrangement.perm !== undefined) {
+    output = context.op('Transpose', [output], { name: 'output_to_NBD', attributes: [Attr.ints('perm', arrangement.perm)] });
+  }
+  if (arrangement.reshape !== undefined) {
+    output = context.op('Reshape', [output, context.int64(arrangement.reshape, 'output_shape')], { name: 'output_reshape' });
+  }
+  context.replace(target.value, output);
+}

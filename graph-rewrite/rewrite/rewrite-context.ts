@@ -1,0 +1,92 @@
+/**
+ * What a rule's rewrite edits the graph with. New nodes are collected (named after the block, fresh
+ * names guaranteed) and inserted together before the first reader of a replaced value; replacements
+ * are applied after the insertion. Shapes of new values are recorded so later steps can read them.
+ */
+
+import type { Attr } from '../ir/attributes.js';
+import type { Graph } from '../ir/graph.js';
+import type { Model } from '../ir/model.js';
+import { DataType } from '../ir/dtypes.js';
+import { Node } from '../ir/node.js';
+import { Tensor } from '../ir/tensor.js';
+import type { Value } from '../ir/value.js';
+import type { ShapeInfo, TensorInfo } from '../analysis/shape-inference.js';
+
+export interface NewNodeOptions {
+  readonly domain?: string;
+  readonly attributes?: readonly Attr[];
+  /** Types of the outputs, recorded in the shape info. */
+  readonly outputTypes?: readonly TensorInfo[];
+  readonly outputCount?: number;
+  readonly overload?: string;
+  /** Name hint (the prefix is added); default the op type. */
+  readonly name?: string;
+}
+
+export class RewriteContext {
+  readonly #created: Node[] = [];
+  readonly #replacements: [Value, Value][] = [];
+
+  /** `prefix` starts the names of new nodes and values, e.g. '/blocks.0/attn/'. */
+  constructor(readonly model: Model, readonly shapes: ShapeInfo, readonly prefix: string) {}
+
+  get graph(): Graph {
+    return this.model.graph;
+  }
+
+  /** The nodes created so far, in creation (= dependency) order. */
+  get created(): readonly Node[] {
+    return this.#created;
+  }
+
+  /** The `[old, new]` value replacements to apply. */
+  get replacements(): readonly (readonly [Value, Value])[] {
+    return this.#replacements;
+  }
+
+  /** Creates a node reading `inputs`; returns its outputs. */
+  node(opType: string, inputs: readonly (Value | undefined)[], options: NewNodeOptions = {}): Value[] {
+    const allocator = this.graph.nameAllocator;
+    const hint = `${this.prefix}${options.name ?? opType}`;
+    const count = options.outputCount ?? 1;
+    const node = new Node({
+      opType,
+      domain: options.domain ?? '',
+      inputs,
+      attributes: options.attributes ?? [],
+      name: allocator.freshNodeName(hint),
+      outputs: Array.from({ length: count }, (_, i) => allocator.freshValueName(`${hint}_output_${i}`)),
+      ...(options.overload === undefined ? {} : { overload: options.overload }),
+    });
+    this.#created.push(node);
+    node.outputs.forEach((output, i) => {
+      const info = options.outputTypes?.[i];
+      if (info !== undefined) this.shapes.set(output, info);
+    });
+    return [...node.outputs];
+  }
+
+  /** A single-output node. */
+  op(opType: string, inputs: readonly (Value | undefined)[], options: NewNodeOptions = {}): Value {
+    return this.node(opType, inputs, { ...options, outputCount: 1 })[0]!;
+  }
+
+  /** A new int64 initializer (shape vectors, axes, slice bounds). */
+  int64(values: readonly number[], hint: string, dims: readonly number[] = [values.length]): Value {
+    return this.initializer(Tensor.fromInt64Array(values, dims), hint);
+  }
+
+  /** A new initializer holding `tensor`, under a fresh name. */
+  initializer(tensor: Tensor, hint: string): Value {
+    const name = this.graph.nameAllocator.freshValueName(`${this.prefix}${hint}`);
+    const value = this.graph.addInitializer(tensor, name);
+    this.shapes.set(value, { elemType: tensor.dataType, shape: tensor.dims }, tensor.elementCount <= 64 && tensor.dataType === DataType.INT64 ? tensor.toNumberArray() : undefined);
+    return value;
+  }
+
+  /** Every reader of `old` (and its place among graph outputs) will read `replacement` instead. */
+  replace(old: Value, replacement: Value): void {
+    this.#replacements.push([old, replacement]);
+  }
+}
