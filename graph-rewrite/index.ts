@@ -12,3 +12,4 @@ export * from './attention/index.js';
 // Both the IR (a tensor's reference) and the codec (a parsed entry) define ExternalDataInfo: the IR's is the public one.
 export type { ExternalDataInfo } from './ir/index.js';
 export type { ExternalDataInfo as ExternalDataEntry } from './serde/index.js';
+export * from './fusions/index.js';

@@ -5,4 +5,5 @@ export { removeDeadNodes } from './remove-dead-nodes.js';
 export { removeUnusedInitializers } from './remove-unused-initializers.js';
 export { topologicalSort } from './topological-sort.js';
 export { uniqueNames } from './unique-names.js';
+export { inlineFunctions } from './inline-functions.js';
 export { findGraphProblems, validateGraph, validateModel, type ValidateOptions } from './validate-graph.js';

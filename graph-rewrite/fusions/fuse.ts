@@ -1,0 +1,130 @@
+/**
+ * Exact fusion: finding decomposed Hydra / linear-angular attention (and Castling's training form) in
+ * a model, and replacing it with the fused `ai.vitlin` op that computes the same thing. Works on a
+ * copy; the copy is validated before it is returned.
+ */
+
+import { InvalidArgumentError, RewriteError, VitlinError } from '../errors.js';
+import { modelFromProto } from '../ir/from-proto.js';
+import type { Model } from '../ir/model.js';
+import { modelToProto } from '../ir/to-proto.js';
+import { topologicalSort } from '../passes/topological-sort.js';
+import { inferShapes, type ShapeInfo } from '../analysis/shape-inference.js';
+import { commitRewrite, matchRules, type RuleMatch } from '../rewrite/engine.js';
+import { describeNode } from '../rewrite/match-context.js';
+import type { RewriteRule } from '../rewrite/rule.js';
+import { validateRewrittenModel } from '../rewrite/validate.js';
+import { fusedEps } from './exactness.js';
+import { hydraAttentionRule } from './hydra.js';
+import { linearAngularAttentionRule } from './linear-angular.js';
+import type {
+  ExactAttentionMatch, ExactFusionBlock, ExactFusionsReport, FuseExactAttentionOptions, FuseExactAttentionResult, FusedBlock,
+} from './types.js';
+
+/** The exact-fusion rules, tried in this order at each anchor. */
+export const EXACT_FUSION_RULES: readonly RewriteRule<ExactAttentionMatch, unknown>[] = [hydraAttentionRule, linearAngularAttentionRule];
+
+type ExactMatch = RuleMatch<ExactAttentionMatch, unknown>;
+
+function nodeName(node: { name: string | undefined; opType: string }): string {
+  return node.name ?? `<unnamed ${node.opType}>`;
+}
+
+function toBlock(match: ExactMatch, index: number): ExactFusionBlock {
+  const found = match.value;
+  const eps = fusedEps(found.normalizations);
+  const rejection = match.rejection;
+  return {
+    index,
+    kind: found.exactKind,
+    heads: found.heads,
+    headDim: found.headDim,
+    anchor: nodeName(match.anchor),
+    nodes: found.interior.map(nodeName),
+    fusable: rejection === undefined,
+    ...(rejection === undefined ? {} : { reason: `${describeNode(match.anchor)}: ${rejection.reason}` }),
+    ...(rejection === undefined && 'eps' in eps ? { eps: eps.eps } : {}),
+    ...(found.gatedBranches.length === 0 ? {} : { droppedBranches: found.gatedBranches.map((branch) => nodeName(branch.softmax)) }),
+  };
+}
+
+function analyse(model: Model): { matches: ExactMatch[]; blocks: ExactFusionBlock[]; shapes: ShapeInfo } {
+  const shapes = inferShapes(model.graph);
+  const { matches } = matchRules(model.graph, EXACT_FUSION_RULES, { opsets: model.opsetImports, shapes });
+  return { matches, blocks: matches.map(toBlock), shapes };
+}
+
+/**
+ * Finds the decomposed Hydra and linear-angular attention blocks of `model` (read-only), in graph
+ * order: kind, heads, head dim, nodes, and whether each can be fused exactly (if not, why).
+ */
+export function findExactFusions(model: Model): ExactFusionsReport {
+  return { blocks: analyse(model).blocks };
+}
+
+function selectedIndices(selection: FuseExactAttentionOptions['blocks'], count: number): number[] {
+  if (selection === undefined || selection === 'all') return Array.from({ length: count }, (_, i) => i);
+  if (!Array.isArray(selection) || !selection.every((index) => Number.isInteger(index))) {
+    throw new InvalidArgumentError(`'options.blocks' must be 'all' or an array of block indices (integers), got ${JSON.stringify(selection)}`);
+  }
+  const outside = selection.filter((index) => index < 0 || index >= count);
+  if (outside.length > 0) {
+    const valid = count === 0 ? 'it has none' : count === 1 ? 'the only valid index is 0' : `valid indices 0–${count - 1}`;
+    throw new InvalidArgumentError(`'options.blocks' has ${outside.length === 1 ? 'index' : 'indices'} ${outside.join(', ')} out of range: the model has ${count} exact-fusion block${count === 1 ? '' : 's'} (${valid})`);
+  }
+  return [...new Set(selection)].sort((a, b) => a - b);
+}
+
+/**
+ * Replaces decomposed attention that `model` computes exactly as a fused op with that op:
+ * - Hydra (`q̂ ⊙ Σ_t k̂_t ⊙ v_t`, norms over the feature dim) → `ai.vitlin.HydraAttention`;
+ * - linear-angular in Castling-ViT's reference form (per head `x = ½·v + (1/π)·q̂(k̂ᵀv)`, then
+ *   x / ‖x‖) → `ai.vitlin.LinearAngularAttention` (mode 'reference'); a depthwise conv of v added
+ *   to it stays as ordinary nodes, added to the fused output;
+ * - Castling's training form: the same, with the auxiliary softmax branch dropped when its gate is
+ *   the constant 0 (kind 'castling-switch'; a nonzero gate is refused, naming its value).
+ *
+ * Returns a fused **copy**; `model` is not modified. `options.blocks` selects blocks by their index in
+ * {@link findExactFusions} (out-of-range indices throw InvalidArgumentError). A block is fused only
+ * when the check proves the op computes the same: same reduction axes, a ½ / 1/π weighting, one
+ * eps matching every normalisation's guard (F.normalize's clamp → that eps; no guard → 2⁻¹²⁶, equal
+ * except on all-zero vectors, where the decomposed block gives NaN and the op 0). Other selected
+ * blocks are listed in `skipped` with the reason. The result passes validateRewrittenModel — a
+ * failure there is a bug and throws RewriteError naming the node.
+ */
+export function fuseExactAttention(model: Model, options: FuseExactAttentionOptions = {}): FuseExactAttentionResult {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`'options' must be an object like { blocks: 'all' }`);
+  const copy = modelFromProto(modelToProto(model));
+  const { matches, blocks, shapes } = analyse(copy);
+  const fused: FusedBlock[] = [];
+  const skipped: { block: ExactFusionBlock; reason: string }[] = [];
+  for (const index of selectedIndices(options.blocks, blocks.length)) {
+    const block = blocks[index]!;
+    if (block.reason !== undefined) {
+      skipped.push({ block, reason: block.reason });
+      continue;
+    }
+    const match = matches[index]!;
+    const before = copy.graph.nodes;
+    let context: ReturnType<typeof commitRewrite>;
+    try {
+      context = commitRewrite(copy, shapes, match, undefined);
+    } catch (error) {
+      if (error instanceof RewriteError) throw error;
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new RewriteError(`fusing block ${index} (${describeNode(match.anchor)}) failed: ${detail}`, { cause: error });
+    }
+    const node = context.created.find((created) => created.domain !== '')!;
+    const removedNodes = before.filter((candidate) => candidate.graph !== copy.graph).map(nodeName);
+    fused.push({ ...block, fusedNode: nodeName(node), opType: node.opType as FusedBlock['opType'], removedNodes });
+  }
+  if (fused.length === 0) return { model: copy, fused, skipped };
+  try {
+    topologicalSort(copy.graph);
+  } catch (error) {
+    if (!(error instanceof VitlinError)) throw error;
+    throw new RewriteError(`the fused model has a cycle: ${error.message}`, { cause: error });
+  }
+  validateRewrittenModel(copy);
+  return { model: copy, fused, skipped };
+}
