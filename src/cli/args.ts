@@ -19,3 +19,85 @@ export function parseCommandArgs<T extends OptionSpec>(argv: string[], options: 
     throw new UsageError(`${command}: ${(error as Error).message.replace(/\. To specify.*$/s, '')}`);
   }
 }
+
+/** The positional arguments, checked for count: `names` are how the usage line calls them. */
+export function positionalArgs(positionals: readonly string[], command: string, names: readonly string[], options: { variadic?: boolean } = {}): string[] {
+  if (positionals.length < names.length) {
+    throw new UsageError(`${command}: missing ${names.slice(positionals.length).map((n) => `<${n}>`).join(' ')} (see 'vitlin ${command} --help')`);
+  }
+  if (!options.variadic && positionals.length > names.length) {
+    throw new UsageError(`${command}: unexpected argument '${positionals[names.length]}'`);
+  }
+  return [...positionals];
+}
+
+/** An integer option within [min, max]; the message names the flag. */
+export function intOption(value: string | undefined, flag: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^[-+]?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag}: expected an integer${max === Number.MAX_SAFE_INTEGER ? ` ≥ ${min}` : ` in ${min}-${max}`}, got '${value}'`);
+  }
+  return n;
+}
+
+/** A number option within [min, max]. */
+export function numberOption(value: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new UsageError(`${flag}: expected a number in [${min}, ${max}], got '${value}'`);
+  return n;
+}
+
+/** "1%", "0.5 %" or "0.01" → a fraction in [0, 1]. */
+export function fractionOption(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const match = /^\s*([\d.]+)\s*(%?)\s*$/.exec(value);
+  const n = match ? Number(match[1]) / (match[2] ? 100 : 1) : NaN;
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`${flag}: expected a fraction like 1% or 0.01, got '${value}'`);
+  return n;
+}
+
+/** One of `choices`; the message lists them. */
+export function choiceOption<T extends string>(value: string | undefined, flag: string, choices: readonly T[], fallback?: T): T {
+  if (value === undefined) {
+    if (fallback !== undefined) return fallback;
+    throw new UsageError(`${flag} is required (${choices.join(' | ')})`);
+  }
+  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${flag}: unknown value '${value}' (expected ${choices.join(' | ')})`);
+  return value as T;
+}
+
+/** A comma-separated list of choices, e.g. `--ep cpu,webgpu`. */
+export function choiceListOption<T extends string>(value: string | undefined, flag: string, choices: readonly T[], fallback: readonly T[]): T[] {
+  if (value === undefined) return [...fallback];
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new UsageError(`${flag}: expected one or more of ${choices.join(', ')}`);
+  return [...new Set(items.map((item) => choiceOption(item, flag, choices)))];
+}
+
+/** What `--blocks` asked for: every convertible block, none, a list, or a greedy search. */
+export type BlockSelection = { readonly kind: 'all' } | { readonly kind: 'none' } | { readonly kind: 'auto' } | { readonly kind: 'list'; readonly indices: readonly number[] };
+
+/**
+ * Parses `--blocks all|none|auto|0,3,10-11` against the model's `count` attention blocks; an index
+ * outside 0…count−1 is a usage error naming the block and the range.
+ */
+export function parseBlockSelection(spec: string | undefined, count: number): BlockSelection {
+  const text = (spec ?? 'all').trim();
+  if (text === 'all' || text === 'none' || text === 'auto') return { kind: text };
+  const indices = new Set<number>();
+  const range = count === 0 ? 'out of range: the model has no attention blocks' : `out of range 0-${count - 1}`;
+  for (const part of text.split(',')) {
+    const match = /^\s*(\d+)\s*(?:-\s*(\d+))?\s*$/.exec(part);
+    if (!match) throw new UsageError(`--blocks: expected all, none, auto or a list like 0,3,10-11, got '${part.trim() || text}'`);
+    const from = Number(match[1]);
+    const to = match[2] === undefined ? from : Number(match[2]);
+    if (to < from) throw new UsageError(`--blocks: range '${part.trim()}' is backwards`);
+    for (let i = from; i <= to; i++) {
+      if (i >= count) throw new UsageError(`--blocks: block ${i} is ${range}`);
+      indices.add(i);
+    }
+  }
+  return { kind: 'list', indices: [...indices].sort((a, b) => a - b) };
+}

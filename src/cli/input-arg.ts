@@ -1,0 +1,47 @@
+/**
+ * `--inputs` / `--calibration` arguments: `random`, a labelled sample file (models/data/*.bin), or a
+ * folder of images preprocessed for the model (with `--labels` for accuracy).
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { VitlinIoError } from '../../graph-rewrite/errors.js';
+import { parseSampleFile } from '../data/sample-file.js';
+import { imageFolderInputs } from '../eval/image-folder.js';
+import { randomInputs, sampleInputs, type InputSet } from '../eval/inputs.js';
+import type { RuntimeSession } from '../runtime/session.js';
+import { UsageError } from './args.js';
+import type { ModelArg } from './paths.js';
+
+export interface InputArgOptions {
+  /** Flag name for messages (`--inputs`, `--calibration`). */
+  readonly flag: string;
+  /** Items to use (random: how many; sample / images: at most). */
+  readonly count?: number;
+  /** Default number of random inputs. */
+  readonly randomCount?: number;
+  readonly seed?: number;
+  readonly labelsFile?: string;
+  /** The model the images are for: preprocessing and labels come from its folder. */
+  readonly model: ModelArg;
+  readonly session: RuntimeSession;
+}
+
+/** Resolves an inputs argument to an input set. */
+export function resolveInputsArg(arg: string | undefined, options: InputArgOptions): InputSet {
+  if (arg === undefined || arg === 'random') {
+    if (options.labelsFile) throw new UsageError(`--labels needs --inputs <image folder>; random inputs have no labels`);
+    return randomInputs(options.count ?? options.randomCount ?? 16, options.seed ?? 0);
+  }
+  const path = resolve(arg);
+  if (!existsSync(path)) throw new VitlinIoError(`${options.flag}: '${arg}': no such file or folder (expected random, a sample file or an image folder)`);
+  if (statSync(path).isDirectory()) {
+    const input = options.session.inputs[0];
+    if (!input?.isTensor) throw new UsageError(`${options.flag}: the model has no tensor input to feed images to`);
+    return imageFolderInputs(path, {
+      inputShape: input.shape, modelName: options.model.name, hf: options.model.folder, labelsFile: options.labelsFile, limit: options.count,
+    });
+  }
+  if (options.labelsFile) throw new UsageError(`--labels is for image folders; the sample file '${arg}' carries its own labels`);
+  const sample = parseSampleFile(readFileSync(path), arg);
+  return sampleInputs(sample, basename(arg), 0, Math.min(sample.shape[0], options.count ?? Infinity));
+}

@@ -1,0 +1,95 @@
+/**
+ * Runs models over an input set and measures how far a converted model is from its original: max and
+ * mean absolute error, cosine similarity, top-1 agreement, and accuracy when the inputs are labelled.
+ * These are the figures `verify`, `convert`'s quick check, `--blocks auto` and the demo report.
+ */
+import ort from 'onnxruntime-node';
+import { argmaxRows, compareOutputs } from '../runtime/compare.js';
+import { float16BitsToFloat32 } from '../runtime/float16.js';
+import type { RuntimeSession } from '../runtime/session.js';
+import { batchSizeFor, type InputSet } from './inputs.js';
+
+/** A model's outputs over an input set: the first output, [items, …] row-major as float32. */
+export interface ModelRun {
+  readonly output: Float32Array;
+  /** Elements per item (classes for a classifier). */
+  readonly perItem: number;
+  readonly items: number;
+}
+
+function toFloat32(tensor: ort.Tensor): Float32Array {
+  if (tensor.type === 'float32') return tensor.data as Float32Array;
+  if (tensor.type === 'float16') return Float32Array.from(tensor.data as Uint16Array, float16BitsToFloat32);
+  if (tensor.type === 'int64') return Float32Array.from(tensor.data as BigInt64Array, Number);
+  return Float32Array.from(tensor.data as ArrayLike<number>);
+}
+
+/**
+ * Runs `session` on every item of `inputs` (batched when the batch axis is dynamic) and returns its
+ * first output. `onBatch` reports progress in items.
+ */
+export async function runModel(session: RuntimeSession, inputs: InputSet, options: { maxBatch?: number; onBatch?: (items: number) => void } = {}): Promise<ModelRun> {
+  const batch = batchSizeFor(session.inputs, options.maxBatch ?? 64);
+  const fixedBatch = batchSizeFor(session.inputs, 0) > 0;
+  const outputName = session.outputs[0]!.name;
+  const chunks: Float32Array[] = [];
+  let items = 0;
+  for (let start = 0; start < inputs.count; start += batch) {
+    const size = Math.min(batch, inputs.count - start);
+    if (size !== batch && fixedBatch) break; // a fixed batch axis: drop the ragged tail
+    const outputs = await session.run(inputs.feeds(session.inputs, start, size));
+    chunks.push(Float32Array.from(toFloat32(outputs[outputName]!)));
+    items += size;
+    options.onBatch?.(size);
+  }
+  const output = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    output.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return { output, perItem: items ? output.length / items : 0, items };
+}
+
+/** Share of items whose arg-max equals the label. */
+export function accuracyOf(run: ModelRun, labels: ArrayLike<number>): number {
+  const predictions = argmaxRows(run.output, run.perItem);
+  let correct = 0;
+  predictions.forEach((p, i) => { if (p === labels[i]) correct++; });
+  return predictions.length ? correct / predictions.length : NaN;
+}
+
+export interface Fidelity {
+  readonly items: number;
+  readonly maxAbsError: number;
+  readonly meanAbsError: number;
+  readonly cosine: number;
+  /** Share of items whose top-1 class agrees (classifier outputs: more than one value per item). */
+  readonly top1Agreement?: number;
+  /** With labels: accuracy of the original and of the converted model. */
+  readonly accuracy?: { readonly original: number; readonly converted: number };
+}
+
+/** Compares the converted model's run against the original's on the same items. */
+export function fidelityOf(original: ModelRun, converted: ModelRun, labels?: ArrayLike<number>): Fidelity {
+  const items = Math.min(original.items, converted.items);
+  const a = original.output.subarray(0, items * original.perItem);
+  const b = converted.output.subarray(0, items * converted.perItem);
+  const cmp = compareOutputs(a, b, original.perItem > 1 ? original.perItem : undefined);
+  const result: Fidelity = { items, maxAbsError: cmp.maxAbsError, meanAbsError: cmp.meanAbsError, cosine: cmp.cosine, top1Agreement: cmp.top1Agreement };
+  if (!labels || labels.length < items || original.perItem < 2) return result;
+  const trimmed = Array.from({ length: items }, (_, i) => labels[i]!);
+  return { ...result, accuracy: { original: accuracyOf({ ...original, items }, trimmed), converted: accuracyOf({ ...converted, items }, trimmed) } };
+}
+
+/** Per-item cosine similarity is dominated by large logits; this is the mean over items instead. */
+export function meanItemCosine(original: ModelRun, converted: ModelRun): number {
+  let sum = 0;
+  const n = Math.min(original.items, converted.items);
+  for (let i = 0; i < n; i++) {
+    const a = original.output.subarray(i * original.perItem, (i + 1) * original.perItem);
+    const b = converted.output.subarray(i * converted.perItem, (i + 1) * converted.perItem);
+    sum += compareOutputs(a, b).cosine;
+  }
+  return n ? sum / n : NaN;
+}

@@ -1,0 +1,108 @@
+/**
+ * Input sets that verify, bench, calibration and `--blocks auto` run models on: seeded random tensors,
+ * the bundled labelled sample file, or preprocessed images. Each item is produced on demand for a
+ * session's own input metadata, so two models with different batch axes see identical items.
+ */
+import ort from 'onnxruntime-node';
+import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
+import type { LabelledSample } from '../data/sample-file.js';
+import { float32ToFloat16Bits } from '../runtime/float16.js';
+import { gaussian, resolveShape, seededRandom } from '../runtime/random-feeds.js';
+import type { Feeds } from '../runtime/session.js';
+
+type Metadata = ort.InferenceSession.ValueMetadata;
+
+/** A set of model inputs, addressed by item index. */
+export interface InputSet {
+  /** How reports name it: "16 random inputs", "fashion-mnist-test-1000.bin (1000 images)". */
+  readonly description: string;
+  readonly count: number;
+  /** Class labels per item, when known. */
+  readonly labels?: ArrayLike<number>;
+  /** Class names by label, when known. */
+  readonly classes?: readonly string[];
+  /** Feeds holding items [start, start + size) stacked on the batch axis. */
+  feeds(inputs: readonly Metadata[], start: number, size: number): Feeds;
+}
+
+function tensorOf(type: string, values: Float32Array, dims: number[], name: string): ort.Tensor {
+  if (type === 'float32') return new ort.Tensor('float32', values, dims);
+  if (type === 'float16') return new ort.Tensor('float16', Uint16Array.from(values, float32ToFloat16Bits), dims);
+  throw new InvalidArgumentError(`input '${name}' has type ${type}; image inputs must be float32 or float16`);
+}
+
+/**
+ * Seeded random inputs: item i is the same tensor whatever the batch size (each item has its own
+ * seed), floats ~ N(0, 1), integer inputs small non-negative values, as runtime/randomFeeds does.
+ */
+export function randomInputs(count: number, seed = 0, dims: Readonly<Record<string, number>> = {}): InputSet {
+  return {
+    description: `${count} random input${count === 1 ? '' : 's'} (seed ${seed})`,
+    count,
+    feeds(inputs, start, size) {
+      const feeds: Feeds = {};
+      for (const input of inputs) {
+        if (!input.isTensor) throw new InvalidArgumentError(`input '${input.name}' is not a tensor`);
+        const shape = resolveShape(input.name, input.shape, { dims, defaultDim: 1 });
+        const perItem = shape.slice(1).reduce((a, b) => a * b, 1);
+        const isInt = input.type === 'int64' || input.type === 'int32' || input.type === 'bool';
+        const values = new Float32Array(perItem * size);
+        for (let item = 0; item < size; item++) {
+          const next = gaussian(seededRandom(seed * 1_000_003 + start + item));
+          for (let j = 0; j < perItem; j++) values[item * perItem + j] = isInt ? Math.floor(Math.abs(next()) * 3) % 10 : next();
+        }
+        const batchDims = [size, ...shape.slice(1)];
+        if (input.type === 'int64') feeds[input.name] = new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), batchDims);
+        else if (input.type === 'int32') feeds[input.name] = new ort.Tensor('int32', Int32Array.from(values), batchDims);
+        else if (input.type === 'bool') feeds[input.name] = new ort.Tensor('bool', new Uint8Array(values.length), batchDims);
+        else feeds[input.name] = tensorOf(input.type, values, batchDims, input.name);
+      }
+      return feeds;
+    },
+  };
+}
+
+/** Checks a model's single image input against the images' [C, H, W]; the message names both shapes. */
+function checkImageInput(inputs: readonly Metadata[], imageDims: readonly number[], what: string): Extract<Metadata, { isTensor: true }> {
+  const [input] = inputs;
+  if (!input?.isTensor || inputs.length !== 1) {
+    throw new InvalidArgumentError(`${what}: images need a model with one image input, this one has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')})`);
+  }
+  const expected = input.shape.slice(1);
+  const fits = expected.length === imageDims.length && expected.every((d, i) => typeof d !== 'number' || d < 0 || d === imageDims[i]);
+  if (!fits) {
+    throw new InvalidArgumentError(`${what}: images are ${imageDims.join('×')}, but input '${input.name}' expects ${expected.map((d) => (typeof d === 'number' && d >= 0 ? d : '?')).join('×')}`);
+  }
+  return input;
+}
+
+/** Items of a stacked NCHW float32 image array (sample files, preprocessed image folders). */
+export function imageArrayInputs(description: string, images: Float32Array, shape: readonly [number, number, number, number], labels?: ArrayLike<number>, classes?: readonly string[]): InputSet {
+  const perImage = shape[1] * shape[2] * shape[3];
+  return {
+    description,
+    count: shape[0],
+    labels,
+    classes,
+    feeds(inputs, start, size) {
+      const input = checkImageInput(inputs, shape.slice(1), description);
+      const pixels = images.subarray(start * perImage, (start + size) * perImage);
+      return { [input.name]: tensorOf(input.type, pixels, [size, shape[1], shape[2], shape[3]], input.name) };
+    },
+  };
+}
+
+/** The bundled labelled sample (or a slice of it: `[from, to)`). */
+export function sampleInputs(sample: LabelledSample, name: string, from = 0, to = sample.shape[0]): InputSet {
+  const [, c, h, w] = sample.shape;
+  const per = c * h * w;
+  const count = to - from;
+  return imageArrayInputs(`${name} (${count} image${count === 1 ? '' : 's'})`, sample.images.subarray(from * per, to * per),
+    [count, c, h, w], sample.labels.subarray(from, to), sample.header.classes);
+}
+
+/** The batch size to run `inputs` with: the model's fixed batch, or `maxBatch` for a dynamic one. */
+export function batchSizeFor(inputs: readonly Metadata[], maxBatch: number): number {
+  const dim = inputs[0]?.isTensor ? inputs[0].shape[0] : undefined;
+  return typeof dim === 'number' && dim > 0 ? dim : maxBatch;
+}
