@@ -34,8 +34,13 @@ const REASON_CATEGORY: Readonly<Record<string, RegExp>> = {
   'softmax+mask': /additive input \(Add '[^']+' with a \[[^\]]+\] mask computed from graph input '[^']+'\).*attention mask/,
 };
 
-/** Manifest blocks the softmax / fused-op rules find (decomposed Hydra and linear-angular blocks are for exact-fusion rules). */
-const FOUND_KINDS = new Set(['softmax', 'onnx-attention', 'ms-multiheadattention', 'ms-attention', 'softmax+relpos-bias', 'softmax+mask', 'linear-angular+softmax-aux']);
+/**
+ * Manifest blocks the softmax / fused-op rules find. Decomposed Hydra and linear-angular blocks belong to
+ * the exact-fusion rules, and so does Castling's gated auxiliary softmax branch: it is not a softmax block
+ * of its own, and must be explained as unmatched instead (checked below).
+ */
+const FOUND_KINDS = new Set(['softmax', 'onnx-attention', 'ms-multiheadattention', 'ms-attention', 'softmax+relpos-bias', 'softmax+mask']);
+const GATED_AUX_KIND = 'linear-angular+softmax-aux';
 
 describe('findAttentionBlocks on the fixtures', () => {
   it('has fixtures to test', () => {
@@ -66,6 +71,18 @@ describe('findAttentionBlocks on the fixtures', () => {
         const { blocks, unmatched } = findAttentionBlocks(await loadFixture(entry));
         expect(blocks.filter((block) => !block.convertible).map((block) => block.reason)).toEqual([]);
         expect(unmatched).toEqual([]);
+      });
+    }
+
+    const gatedBranches = entry.blocks.filter((block) => block.kind === GATED_AUX_KIND);
+    if (gatedBranches.length > 0) {
+      it('explains each gated auxiliary Softmax as unmatched: its output is gated before the heads merge', async () => {
+        const { unmatched } = findAttentionBlocks(await loadFixture(entry));
+        expect(unmatched).toHaveLength(gatedBranches.length);
+        for (const anchor of unmatched) {
+          expect(anchor.opType).toBe('Softmax');
+          expect(anchor.reason).toMatch(/^Softmax '[^']+': the attention output .* goes to Mul '[^']+' before its heads are merged/);
+        }
       });
     }
 
