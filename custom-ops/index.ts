@@ -40,6 +40,7 @@ export {
   type VitlinOpType,
 } from './schemas.js';
 export {
+  functionBodyNodeName,
   getOpFunction,
   makeVitlinNode,
   opFunctionKey,

@@ -1,9 +1,13 @@
 /**
- * vitlin's public API (the package's main entry point). Re-exports only: the graph IR and its passes,
- * the typed errors, the onnxruntime layer, and loading / saving models.
+ * vitlin's public API (the package's main entry point). Re-exports only: the browser-safe core (typed
+ * errors, ONNX codec, IR and passes, analyses, rewrite engine, attention conversion, exact fusions), the
+ * custom ops, the onnxruntime layer, loading / saving models, and the inference server.
  */
-export * from '../graph-rewrite/errors.js';
-export * from '../graph-rewrite/ir/index.js';
-export * from '../graph-rewrite/passes/index.js';
+export * from '../graph-rewrite/index.js';
+export {
+  VITLIN_DOMAIN, VITLIN_OPSET_VERSION, VITLIN_OP_SCHEMAS, getOpFunction, hydraAttentionReference,
+  linearAngularAttentionReference,
+} from '../custom-ops/index.js';
 export * from './runtime/index.js';
 export { loadModel, modelToBytes, saveModel, type LoadModelOptions, type SaveModelOptions } from './model-io.js';
+export { startServer, type ServerOptions, type RunningServer } from './server/index.js';

@@ -90,6 +90,22 @@ export function dimArithmetic(op: 'Add' | 'Sub' | 'Mul' | 'Div', a: Dim, b: Dim)
   return undefined;
 }
 
+/**
+ * A dim as a number, its symbols bound by `bindings` (`'4*batch'` with `{ batch: 2 }` → 8); symbols
+ * not bound take `fallback`. Unknown stays undefined. For consumers that need concrete sizes (FLOPs).
+ */
+export function resolveDim(dim: Dim, bindings: Readonly<Record<string, number>> = {}, fallback = 1): number | undefined {
+  if (dim === undefined || typeof dim === 'number') return dim;
+  const { coefficient, symbols } = parse(dim);
+  return symbols.reduce((value, symbol) => value * (bindings[symbol] ?? fallback), coefficient);
+}
+
+/** A shape with every dim resolved (see {@link resolveDim}); undefined when any dim is unknown or not a size. */
+export function resolveShape(shape: readonly Dim[] | undefined, bindings?: Readonly<Record<string, number>>, fallback?: number): number[] | undefined {
+  const dims = shape?.map((dim) => resolveDim(dim, bindings, fallback));
+  return dims?.every((dim): dim is number => dim !== undefined && Number.isFinite(dim) && dim >= 0) ? dims : undefined;
+}
+
 /** `[1,'batch',?]`-style text for messages. */
 export function formatShape(shape: readonly Dim[] | undefined): string {
   if (shape === undefined) return '[?]';

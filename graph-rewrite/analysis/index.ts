@@ -2,7 +2,7 @@
 
 export { constantIntsOf, constantNodeTensor, constantScalarOf, constantTensorOf, integerTensorToNumbers } from './constants.js';
 export {
-  canonicalDim, dimArithmetic, dimsEqual, divideDims, formatShape, isStaticDim, mulDims, productOfDims, type Dim,
+  canonicalDim, dimArithmetic, dimsEqual, divideDims, formatShape, isStaticDim, mulDims, productOfDims, resolveDim, resolveShape, type Dim,
 } from './dims.js';
 export {
   describeHeadView, formatRoles, mergedHeadsOrder, roleLayout, type BlockSizes, type HeadView, type OperandKind, type Role,

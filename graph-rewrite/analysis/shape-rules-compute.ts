@@ -1,6 +1,6 @@
 /**
  * Shape rules of the computing ops of ViT exports: elementwise ops with multidirectional broadcasting
- * (folding integer arithmetic of shape subgraphs), MatMul / Gemm / Conv, reductions, normalisations,
+ * (folding integer arithmetic of shape subgraphs), MatMul / Gemm / Conv, pooling, reductions, normalisations,
  * Softmax, and the fused attention ops (ONNX Attention, com.microsoft MultiHeadAttention / Attention).
  */
 
@@ -57,6 +57,10 @@ function elementwise(outputType?: number, fold?: (values: Dim[]) => Dim): ShapeR
 
 const arithmetic = (op: 'Add' | 'Sub' | 'Mul' | 'Div'): ShapeRule => elementwise(undefined, ([a, b]) => dimArithmetic(op, a, b));
 
+/** Folds on numbers only: a symbolic or unknown operand leaves the result unknown. */
+const numeric = (fn: (...args: number[]) => number) => (values: Dim[]): Dim =>
+  (values.every((v): v is number => typeof v === 'number') ? fn(...values) : undefined);
+
 /** Equal on dims: a symbolic size is never negative, so it differs from any negative number. */
 function equalDims([a, b]: Dim[]): Dim {
   if (dimsEqual(a, b)) return 1;
@@ -80,10 +84,15 @@ const expand: ShapeRule = (c) => {
   c.output(0, { elemType: c.input(0).elemType, shape: target === undefined ? undefined : broadcastShapes([c.shape(0), target]) });
 };
 
+/** The last two dims swapped (com.microsoft FusedMatMul's transA / transB). */
+const swapLast = (shape: readonly Dim[]): readonly Dim[] => (shape.length < 2 ? shape : [...shape.slice(0, -2), shape[shape.length - 1], shape[shape.length - 2]]);
+
+/** MatMul, MatMulInteger (int32 out) and com.microsoft FusedMatMul (optionally transposed operands). */
 const matMul: ShapeRule = (c) => {
-  const a = c.shape(0);
-  const b = c.shape(1);
-  const elemType = c.input(0).elemType;
+  const fused = c.node.opType === 'FusedMatMul';
+  const a = fused && c.node.getInt('transA', 0) && c.shape(0) ? swapLast(c.shape(0)!) : c.shape(0);
+  const b = fused && c.node.getInt('transB', 0) && c.shape(1) ? swapLast(c.shape(1)!) : c.shape(1);
+  const elemType = c.node.opType === 'MatMulInteger' ? DataType.INT32 : c.input(0).elemType;
   if (a === undefined || b === undefined) return c.output(0, { elemType, shape: undefined });
   const left = a.length === 1 ? [1, a[0]] : a;
   const right = b.length === 1 ? [b[0], 1] : b;
@@ -102,29 +111,48 @@ const gemm: ShapeRule = (c) => {
   c.output(0, { elemType: c.input(0).elemType, shape: [rows, cols] });
 };
 
-const conv: ShapeRule = (c) => {
-  const x = c.shape(0);
-  const w = c.shape(1);
-  if (x === undefined || w === undefined) return c.output(0, { elemType: c.input(0).elemType, shape: undefined });
+/** Spatial output dims of a windowed op (Conv, pooling): kernel, strides, dilations, pads or auto_pad, ceil_mode. */
+function windowedDims(c: ShapeRuleContext, x: readonly Dim[], kernel: readonly number[]): Dim[] {
   const spatial = x.length - 2;
-  const kernel = c.node.getInts('kernel_shape', w.slice(2).map((d) => (typeof d === 'number' ? d : -1)));
   const strides = c.node.getInts('strides', new Array<number>(spatial).fill(1));
   const dilations = c.node.getInts('dilations', new Array<number>(spatial).fill(1));
   const pads = c.node.getInts('pads', new Array<number>(2 * spatial).fill(0));
   const autoPad = c.node.getString('auto_pad', 'NOTSET');
-  const out: Dim[] = [x[0], w[0]];
+  const round = c.node.getInt('ceil_mode', 0) === 1 ? Math.ceil : Math.floor;
+  const out: Dim[] = [];
   for (let i = 0; i < spatial; i++) {
     const size = x[i + 2];
-    if (typeof size !== 'number' || kernel[i]! < 0) {
+    if (typeof size !== 'number' || !(kernel[i]! >= 0)) {
       out.push(undefined);
     } else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
       out.push(Math.ceil(size / strides[i]!));
     } else {
       const padded = autoPad === 'VALID' ? size : size + pads[i]! + pads[i + spatial]!;
-      out.push(Math.floor((padded - dilations[i]! * (kernel[i]! - 1) - 1) / strides[i]!) + 1);
+      out.push(round((padded - dilations[i]! * (kernel[i]! - 1) - 1) / strides[i]!) + 1);
     }
   }
-  c.output(0, { elemType: c.input(0).elemType, shape: out });
+  return out;
+}
+
+const conv: ShapeRule = (c) => {
+  const x = c.shape(0);
+  const w = c.shape(1);
+  if (x === undefined || w === undefined) return c.output(0, { elemType: c.input(0).elemType, shape: undefined });
+  const kernel = c.node.getInts('kernel_shape', w.slice(2).map((d) => (typeof d === 'number' ? d : -1)));
+  c.output(0, { elemType: c.input(0).elemType, shape: [x[0], w[0], ...windowedDims(c, x, kernel)] });
+};
+
+/** AveragePool / MaxPool (MaxPool's optional second output holds int64 indices of the same shape). */
+const pool: ShapeRule = (c) => {
+  const x = c.shape(0);
+  const shape = x === undefined ? undefined : [x[0], x[1], ...windowedDims(c, x, c.node.getInts('kernel_shape'))];
+  c.output(0, { elemType: c.input(0).elemType, shape });
+  if (c.node.opType === 'MaxPool') c.output(1, { elemType: DataType.INT64, shape });
+};
+
+const globalPool: ShapeRule = (c) => {
+  const x = c.shape(0);
+  c.output(0, { elemType: c.input(0).elemType, shape: x === undefined ? undefined : x.map((dim, i) => (i < 2 ? dim : 1)) });
 };
 
 const reduce: ShapeRule = (c) => {
@@ -138,6 +166,14 @@ const reduce: ShapeRule = (c) => {
     : axes.map((axis) => normalizeAxis(axis, input.length));
   const shape = keepDims ? input.map((dim, i) => (reduced.includes(i) ? 1 : dim)) : input.filter((_, i) => !reduced.includes(i));
   c.output(0, { elemType: c.input(0).elemType, shape });
+};
+
+const argReduce: ShapeRule = (c) => {
+  const input = c.shape(0);
+  if (input === undefined) return c.output(0, { elemType: DataType.INT64, shape: undefined });
+  const axis = normalizeAxis(c.node.getInt('axis', 0), input.length);
+  const keepDims = c.node.getInt('keepdims', 1) === 1;
+  c.output(0, { elemType: DataType.INT64, shape: keepDims ? input.map((dim, i) => (i === axis ? 1 : dim)) : input.filter((_, i) => i !== axis) });
 };
 
 const layerNormalization: ShapeRule = (c) => {
@@ -179,11 +215,15 @@ const msAttention: ShapeRule = (c) => {
   c.output(0, { elemType: c.input(0).elemType, shape: x === undefined ? undefined : [x[0], x[1], valueHidden] });
 };
 
-const UNARY_OPS = ['Relu', 'Sigmoid', 'Tanh', 'Erf', 'Sqrt', 'Exp', 'Log', 'Abs', 'Neg', 'Reciprocal', 'Softmax', 'LogSoftmax',
-  'Gelu', 'HardSigmoid', 'LeakyRelu', 'Clip', 'Floor', 'Ceil', 'Round', 'Sin', 'Cos', 'Not', 'Softplus', 'Elu', 'Selu',
-  'HardSwish', 'Mish', 'LpNormalization', 'BatchNormalization', 'InstanceNormalization'];
-const BROADCAST_OPS = ['Pow', 'Max', 'Min', 'Sum', 'Mean', 'Mod', 'PRelu', 'BitShift'];
-const COMPARISON_OPS = ['Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor'];
+const UNARY_OPS = ['Relu', 'Sigmoid', 'Tanh', 'Erf', 'Sqrt', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Softmax', 'LogSoftmax',
+  'Gelu', 'HardSigmoid', 'LeakyRelu', 'Clip', 'Floor', 'Ceil', 'Round', 'Sign', 'Sin', 'Cos', 'Not', 'Softplus', 'Elu', 'Selu',
+  'HardSwish', 'Mish', 'LpNormalization', 'BatchNormalization', 'InstanceNormalization',
+  // onnxruntime's contrib op in the default domain.
+  'SimplifiedLayerNormalization'];
+/** onnxruntime contrib ops whose first output has the first input's shape and type. */
+const MS_UNARY_OPS = ['Gelu', 'FastGelu', 'QuickGelu', 'BiasGelu', 'SkipLayerNormalization'];
+const BROADCAST_OPS = ['Sum', 'Mean', 'PRelu', 'BitShift'];
+const COMPARISON_OPS = ['And', 'Or', 'Xor'];
 const REDUCE_OPS = ['ReduceMean', 'ReduceSum', 'ReduceL2', 'ReduceL1', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceSumSquare', 'ReduceLogSumExp'];
 
 export const COMPUTE_RULES: ReadonlyArray<readonly [string, ShapeRule]> = [
@@ -193,11 +233,30 @@ export const COMPUTE_RULES: ReadonlyArray<readonly [string, ShapeRule]> = [
   ['::Div', arithmetic('Div')],
   ['::Equal', elementwise(DataType.BOOL, equalDims)],
   ['::Where', where],
+  ['::Neg', elementwise(undefined, numeric((a) => -a))],
+  ['::Max', elementwise(undefined, numeric(Math.max))],
+  ['::Min', elementwise(undefined, numeric(Math.min))],
+  ['::Pow', elementwise(undefined, numeric((a, b) => a ** b))],
+  // Integer Mod (fmod = 0): the result takes the divisor's sign.
+  ['::Mod', elementwise(undefined, numeric((a, b) => a - b * Math.floor(a / b)))],
+  ['::Less', elementwise(DataType.BOOL, numeric((a, b) => Number(a < b)))],
+  ['::Greater', elementwise(DataType.BOOL, numeric((a, b) => Number(a > b)))],
+  ['::LessOrEqual', elementwise(DataType.BOOL, numeric((a, b) => Number(a <= b)))],
+  ['::GreaterOrEqual', elementwise(DataType.BOOL, numeric((a, b) => Number(a >= b)))],
+  ['::IsNaN', elementwise(DataType.BOOL)],
   ['::Expand', expand],
   ['::Dropout', dropout],
   ['::MatMul', matMul],
+  ['::MatMulInteger', matMul],
+  ['com.microsoft::FusedMatMul', matMul],
   ['::Gemm', gemm],
   ['::Conv', conv],
+  ['::AveragePool', pool],
+  ['::MaxPool', pool],
+  ['::GlobalAveragePool', globalPool],
+  ['::GlobalMaxPool', globalPool],
+  ['::ArgMax', argReduce],
+  ['::ArgMin', argReduce],
   ['::LayerNormalization', layerNormalization],
   ['::Attention', onnxAttention],
   ['com.microsoft::MultiHeadAttention', msMultiHeadAttention],
@@ -206,6 +265,7 @@ export const COMPUTE_RULES: ReadonlyArray<readonly [string, ShapeRule]> = [
   ['ai.vitlin::HydraAttention', unary],
   ['ai.vitlin::LinearAngularAttention', unary],
   ...UNARY_OPS.map((op) => [`::${op}`, unary] as const),
+  ...MS_UNARY_OPS.map((op) => [`com.microsoft::${op}`, unary] as const),
   ...BROADCAST_OPS.map((op) => [`::${op}`, elementwise()] as const),
   ...COMPARISON_OPS.map((op) => [`::${op}`, elementwise(DataType.BOOL)] as const),
   ...REDUCE_OPS.map((op) => [`::${op}`, reduce] as const),

@@ -1,12 +1,12 @@
 /**
  * Shape rules of the ops that move data without computing on it (Reshape, Transpose, Split, Slice,
- * Gather, Concat, …) and of the shape-subgraph ops (Shape, Constant, ConstantOfShape), with folding
+ * Pad, Gather, Concat, …) and of the shape-subgraph ops (Shape, Size, Range, Constant, ConstantOfShape), with folding
  * of small integer contents. The table is keyed `domain::opType`.
  */
 
 import { DataType } from '../ir/dtypes.js';
 import { constantNodeTensor, integerTensorToNumbers } from './constants.js';
-import { divideDims, productOfDims, type Dim } from './dims.js';
+import { dimArithmetic, divideDims, productOfDims, type Dim } from './dims.js';
 import type { ShapeRule, ShapeRuleContext } from './shape-inference.js';
 
 /** `axis` normalised into [0, rank); throws when out of range (the rule then gives up). */
@@ -30,6 +30,30 @@ function numbersOnly(values: readonly Dim[] | undefined): number[] | undefined {
   return values !== undefined && values.every((v): v is number => typeof v === 'number') ? [...values] : undefined;
 }
 
+/**
+ * Folds small N-D contents: output element (i₀, i₁, …) of `outShape` is the input element at
+ * `source([i₀, i₁, …])`. Transposes and reversing slices of shape tensors (torch's F.pad) use it.
+ */
+function gatherValues(data: readonly Dim[] | undefined, shape: readonly Dim[], outShape: readonly Dim[], source: (index: readonly number[]) => readonly number[]): Dim[] | undefined {
+  const inDims = numbersOnly(shape);
+  const outDims = numbersOnly(outShape);
+  if (data === undefined || inDims === undefined || outDims === undefined) return undefined;
+  const count = outDims.reduce((a, b) => a * b, 1);
+  if (data.length !== inDims.reduce((a, b) => a * b, 1) || count > 64) return undefined; // contents are folded up to 64 elements
+  const strides = inDims.map((_, axis) => inDims.slice(axis + 1).reduce((a, b) => a * b, 1));
+  const index = new Array<number>(outDims.length).fill(0);
+  const out: Dim[] = [];
+  for (let flat = 0; flat < count; flat++) {
+    let rest = flat;
+    for (let axis = outDims.length - 1; axis >= 0; axis--) {
+      index[axis] = rest % outDims[axis]!;
+      rest = Math.floor(rest / outDims[axis]!);
+    }
+    out.push(data[source(index).reduce((offset, i, axis) => offset + i * strides[axis]!, 0)]);
+  }
+  return out;
+}
+
 const passThrough: ShapeRule = (c) => c.output(0, c.input(0), c.values(0));
 
 const reshape: ShapeRule = (c) => {
@@ -50,7 +74,14 @@ const transpose: ShapeRule = (c) => {
   const input = c.shape(0);
   if (input === undefined) return c.output(0, { elemType: c.input(0).elemType, shape: undefined });
   const perm = c.node.getInts('perm', input.map((_, i) => input.length - 1 - i));
-  c.output(0, { elemType: c.input(0).elemType, shape: perm.map((axis) => input[axis]) });
+  const shape = perm.map((axis) => input[axis]);
+  // Output axis a walks input axis perm[a].
+  const values = gatherValues(c.values(0), input, shape, (index) => {
+    const source = new Array<number>(index.length);
+    perm.forEach((axis, a) => { source[axis] = index[a]!; });
+    return source;
+  });
+  c.output(0, { elemType: c.input(0).elemType, shape }, values);
 };
 
 const squeeze: ShapeRule = (c) => {
@@ -97,22 +128,30 @@ const split: ShapeRule = (c) => {
   const axis = normalizeAxis(c.node.getInt('axis', 0), input.length);
   const count = c.node.outputs.length;
   const sizes = intsFromInputOrAttribute(c, 1, 'split');
+  const total = input[axis];
+  // Without sizes, equal chunks; opset 18's num_outputs lets the last one be smaller.
+  const chunk = typeof total === 'number' ? Math.ceil(total / count) : undefined;
   c.node.outputs.forEach((_, i) => {
-    const size: Dim = sizes !== undefined ? sizes[i] : divideDims(input[axis], count);
+    const size: Dim = sizes !== undefined ? sizes[i] : chunk !== undefined ? Math.max(0, Math.min(chunk, (total as number) - i * chunk)) : divideDims(total, count);
     c.output(i, { elemType: c.input(0).elemType, shape: input.map((dim, a) => (a === axis ? size : dim)) });
   });
 };
+
+/** First index and element count of [start, end) with `step` over a dim of `dim` elements, ONNX Slice clamping. */
+function sliceRange(dim: number, start: number, end: number, step: number): { first: number; count: number } {
+  const clamp = (v: number, lo: number, hi: number): number => Math.min(Math.max(v, lo), hi);
+  const s = start < 0 ? start + dim : start;
+  const e = end < 0 ? end + dim : end;
+  const [first, last] = step > 0 ? [clamp(s, 0, dim), clamp(e, 0, dim)] : [clamp(s, 0, dim - 1), clamp(e, -1, dim - 1)];
+  return { first, count: Math.max(0, Math.ceil((last - first) / step)) };
+}
 
 /** Elements [start, end) with `step` of a dim, ONNX Slice clamping; undefined when not decidable. */
 export function slicedLength(dim: Dim, start: number, end: number, step: number): Dim {
   if (typeof dim !== 'number') {
     return start === 0 && step === 1 && end >= Number.MAX_SAFE_INTEGER ? dim : undefined;
   }
-  const clamp = (v: number, lo: number, hi: number): number => Math.min(Math.max(v, lo), hi);
-  const s = start < 0 ? start + dim : start;
-  const e = end < 0 ? end + dim : end;
-  if (step > 0) return Math.max(0, Math.ceil((clamp(e, 0, dim) - clamp(s, 0, dim)) / step));
-  return Math.max(0, Math.ceil((clamp(e, -1, dim - 1) - clamp(s, 0, dim - 1)) / step));
+  return sliceRange(dim, start, end, step).count;
 }
 
 const slice: ShapeRule = (c) => {
@@ -129,23 +168,35 @@ const slice: ShapeRule = (c) => {
     return c.output(0, { elemType, shape: input.map(() => undefined) });
   }
   const shape = [...input];
+  // Where each output axis starts and steps in the input, while every sliced axis is static.
+  let walk: { first: number; step: number }[] | undefined = input.map(() => ({ first: 0, step: 1 }));
   axes.forEach((axis, i) => {
     const a = normalizeAxis(axis, input.length);
-    const [start, end, step] = [starts[i], ends[i], steps[i]!];
+    const [start, end, step, dim] = [starts[i], ends[i], steps[i]!, input[a]];
     // A symbolic end from a shape subgraph (`x[:, :seq_len]`) slices to that length (the model is assumed valid).
     if (start === 0 && step === 1 && typeof end === 'string') shape[a] = end;
-    else shape[a] = typeof start === 'number' && typeof end === 'number' ? slicedLength(input[a], start, end, step) : undefined;
+    else shape[a] = typeof start === 'number' && typeof end === 'number' ? slicedLength(dim, start, end, step) : undefined;
+    if (walk !== undefined && typeof dim === 'number' && typeof start === 'number' && typeof end === 'number') walk[a] = { first: sliceRange(dim, start, end, step).first, step };
+    else walk = undefined;
   });
-  const data = c.values(0);
-  let values: Dim[] | undefined;
-  const [start, end] = [starts[0], ends[0]];
-  if (data !== undefined && input.length === 1 && steps[0] === 1 && typeof input[0] === 'number' && typeof start === 'number' && typeof end === 'number') {
-    const dim = input[0];
-    const from = Math.min(Math.max(start < 0 ? start + dim : start, 0), dim);
-    const to = Math.min(Math.max(end < 0 ? end + dim : end, 0), dim);
-    values = data.slice(from, Math.max(from, to));
-  }
+  const values = walk === undefined ? undefined : gatherValues(c.values(0), input, shape, (index) => index.map((i, a) => walk![a]!.first + i * walk![a]!.step));
   c.output(0, { elemType, shape }, values);
+};
+
+/** Pad (pads as input, or the attribute before opset 11; optional axes from opset 18). */
+const pad: ShapeRule = (c) => {
+  const input = c.shape(0);
+  const elemType = c.input(0).elemType;
+  if (input === undefined) return c.output(0, { elemType, shape: undefined });
+  const pads = intsFromInputOrAttribute(c, 1, 'pads');
+  const axes = c.node.inputs[3] === undefined ? input.map((_, i) => i) : numbersOnly(c.values(3));
+  if (pads === undefined || axes === undefined) return c.output(0, { elemType, shape: input.map(() => undefined) });
+  const shape = [...input];
+  axes.forEach((axis, i) => {
+    const a = normalizeAxis(axis, input.length);
+    shape[a] = dimArithmetic('Add', input[a], pads[i]! + pads[i + axes.length]!);
+  });
+  c.output(0, { elemType, shape });
 };
 
 const gather: ShapeRule = (c) => {
@@ -180,6 +231,19 @@ const shapeOf: ShapeRule = (c) => {
   const end = bound(c.node.getInt('end', rank));
   const values = input.slice(start, Math.max(start, end));
   c.output(0, { elemType: DataType.INT64, shape: [values.length] }, values);
+};
+
+const size: ShapeRule = (c) => {
+  const input = c.shape(0);
+  c.output(0, { elemType: DataType.INT64, shape: [] }, input === undefined ? undefined : [productOfDims(input)]);
+};
+
+const range: ShapeRule = (c) => {
+  const [start, limit, delta] = [0, 1, 2].map((i) => c.values(i)?.[0]);
+  const elemType = c.input(0).elemType;
+  if (typeof start !== 'number' || typeof limit !== 'number' || typeof delta !== 'number' || delta === 0) return c.output(0, { elemType, shape: [undefined] });
+  const count = Math.max(0, Math.ceil((limit - start) / delta));
+  c.output(0, { elemType, shape: [count] }, Array.from({ length: count }, (_, i) => start + i * delta));
 };
 
 const constant: ShapeRule = (c) => {
@@ -225,6 +289,9 @@ export const DATA_MOVEMENT_RULES: ReadonlyArray<readonly [string, ShapeRule]> = 
   ['::Concat', concat],
   ['::Split', split],
   ['::Slice', slice],
+  ['::Pad', pad],
+  ['::Size', size],
+  ['::Range', range],
   ['::Gather', gather],
   ['::Flatten', flatten],
   ['::Shape', shapeOf],

@@ -4,15 +4,13 @@
  * it is returned, and a model where nothing was converted is returned exactly as it came.
  */
 
-import { InvalidArgumentError, RewriteError, VitlinError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { modelFromProto } from '../ir/from-proto.js';
 import type { Model } from '../ir/model.js';
 import { modelToProto } from '../ir/to-proto.js';
-import { topologicalSort } from '../passes/topological-sort.js';
+import { cancelLayoutOps } from '../passes/cancel-layout-ops.js';
 import { dimsEqual } from '../analysis/dims.js';
-import { commitRewrite } from '../rewrite/engine.js';
-import { describeNode } from '../rewrite/match-context.js';
-import { validateRewrittenModel } from '../rewrite/validate.js';
+import { commitBlockRewrite, finishRewrittenModel, selectedBlockIndices } from '../rewrite/blocks.js';
 import { LINEAR_ANGULAR_MODES } from '../../custom-ops/index.js';
 import type { FusedAttentionOptions } from './emit.js';
 import { analyseAttention } from './find.js';
@@ -51,19 +49,6 @@ function checkOptions(options: unknown): ConvertAttentionOptions {
   return options as ConvertAttentionOptions;
 }
 
-/** The selected block indices, or an InvalidArgumentError naming those out of range and the valid range. */
-function selectedIndices(selection: ConvertAttentionOptions['blocks'], count: number): number[] {
-  if (selection === undefined || selection === 'all') return Array.from({ length: count }, (_, i) => i);
-  const outside = selection.filter((index) => index < 0 || index >= count);
-  if (outside.length > 0) {
-    const valid = count === 0 ? 'it has none' : count === 1 ? 'the only valid index is 0' : `valid indices 0–${count - 1}`;
-    throw new InvalidArgumentError(
-      `'options.blocks' has ${outside.length === 1 ? 'index' : 'indices'} ${outside.join(', ')} out of range: the model has ${count} attention block${count === 1 ? '' : 's'} (${valid})`,
-    );
-  }
-  return [...new Set(selection)].sort((a, b) => a - b);
-}
-
 /** Why a convertible block still cannot take the requested op, or undefined. */
 function optionBlocker(block: AttentionBlock, options: FusedAttentionOptions): string | undefined {
   if (options.attention === 'linear-angular' && (options.linearAngularMode ?? 'reference') === 'reference' && !dimsEqual(block.tokens, block.keyTokens)) {
@@ -93,7 +78,7 @@ export function convertAttention(model: Model, options: ConvertAttentionOptions)
   const converted: AttentionBlock[] = [];
   const skipped: { block: AttentionBlock; reason: string }[] = [];
   const toConvert: number[] = [];
-  for (const index of selectedIndices(options.blocks, analysis.blocks.length)) {
+  for (const index of selectedBlockIndices(options.blocks, analysis.blocks.length, 'attention block')) {
     const block = analysis.blocks[index]!;
     const reason = block.reason ?? optionBlocker(block, fused);
     if (reason !== undefined) skipped.push({ block, reason });
@@ -101,22 +86,10 @@ export function convertAttention(model: Model, options: ConvertAttentionOptions)
   }
   if (toConvert.length === 0) return { model: copy, converted, skipped };
   for (const index of toConvert) {
-    const match = analysis.matches[index]!;
-    try {
-      commitRewrite(copy, analysis.shapes, match, fused);
-    } catch (error) {
-      if (error instanceof RewriteError) throw error;
-      const detail = error instanceof Error ? error.message : String(error);
-      throw new RewriteError(`converting block ${index} (${describeNode(match.anchor)}) failed: ${detail}`, { cause: error });
-    }
+    commitBlockRewrite(copy, analysis.shapes, analysis.matches[index]!, fused, index, 'converting');
     converted.push(analysis.blocks[index]!);
   }
-  try {
-    topologicalSort(copy.graph);
-  } catch (error) {
-    if (!(error instanceof VitlinError)) throw error;
-    throw new RewriteError(`the converted model has a cycle: ${error.message}`, { cause: error });
-  }
-  validateRewrittenModel(copy);
+  cancelLayoutOps(copy.graph);
+  finishRewrittenModel(copy, 'converted');
   return { model: copy, converted, skipped };
 }

@@ -14,7 +14,7 @@ import { describeHeadView, type HeadView, type OperandKind } from '../analysis/h
 import { Layout, LayoutError, type Atom } from '../analysis/layout.js';
 import { slicedLength } from '../analysis/shape-rules-data.js';
 import { describeNode, type MatchContext } from '../rewrite/match-context.js';
-import type { OperandView } from './types.js';
+import type { AttentionMatch, OperandView } from './types.js';
 
 /** A scalar factor on the way to the scores. */
 export interface ScaleFactor {
@@ -213,4 +213,27 @@ function asOperandView(value: Value, axes: readonly (readonly Atom[])[], roles: 
   const atoms = leading[batchAxis]!;
   const isBatch = atoms.length === 0 || (atoms.length === 1 && atoms[0] === roles.batch);
   return isBatch ? { value, batchAxis, tokensAxis, packed: undefined } : undefined;
+}
+
+/** A match's operands and sizes read from its traced q, k, v: heads, head dim, tokens and batch are q's; key tokens are k's. */
+export function tracedOperands(q: OperandTrace, k: OperandTrace, v: OperandTrace): Pick<AttentionMatch, 'q' | 'k' | 'v' | 'heads' | 'headDim' | 'tokens' | 'keyTokens' | 'batch'> {
+  return {
+    q: q.operand,
+    k: k.operand,
+    v: v.operand,
+    heads: q.view.heads,
+    headDim: q.view.headDim,
+    tokens: q.view.tokens,
+    keyTokens: k.view.tokens,
+    batch: q.view.batch,
+  };
+}
+
+/**
+ * The block's interior: the nodes `m` bound, but not the operand chains (`q chain`, … — views of the
+ * projections that other readers may share), the output chain excepted; nodes bound under a role in
+ * `kept` stay the model's too.
+ */
+export function interiorNodes(m: MatchContext, kept: ReadonlySet<string> = new Set()): Node[] {
+  return [...m.bound].filter(([, role]) => (!role.endsWith(' chain') || role === 'output chain') && !kept.has(role)).map(([node]) => node);
 }

@@ -16,7 +16,7 @@ import { VALUE_NEUTRAL_OPS, describeNode, isMetadataReader, type MatchContext } 
 import type { RewriteRule } from '../rewrite/rule.js';
 import { checkAttention } from './check.js';
 import { emitFusedAttention, type FusedAttentionOptions } from './emit.js';
-import { traceOperand, type OperandTrace, type ScaleFactor } from './operand.js';
+import { interiorNodes, traceOperand, tracedOperands, type OperandTrace, type ScaleFactor } from './operand.js';
 import { traceOutput } from './output.js';
 import { scaleFromFactors, scaleNotes } from './scale.js';
 import type { AttentionMatch, AttentionStyle } from './types.js';
@@ -159,22 +159,14 @@ function matchSoftmaxAttention(m: MatchContext, softmax: Node): AttentionMatch {
   const output = traceOutput(m, weightsTimesV.outputs[0]!, [...v.view.axes.slice(0, -2), ['N'], ['d']], sizes, 'the attention output');
   const factors = [...scores.factors, ...q.scales, ...k.scales];
   const scale = scaleFromFactors(factors, headDim);
-  const interior = [...m.bound].filter(([, role]) => !role.endsWith(' chain') || role === 'output chain').map(([node]) => node);
   return {
     style: styleOf(q, scale.placement),
     anchor: softmax,
-    q: q.operand,
-    k: k.operand,
-    v: v.operand,
-    heads,
-    headDim,
-    tokens: q.view.tokens,
-    keyTokens: k.view.tokens,
-    batch: q.view.batch,
+    ...tracedOperands(q, k, v),
     scale,
     elemType: m.shapes.elemTypeOf(v.operand.value),
     output,
-    interior,
+    interior: interiorNodes(m),
     notes: scaleNotes(scale, headDim, describeNode(qk)),
     ...(scores.blocker === undefined ? {} : { blocker: scores.blocker }),
   };

@@ -4,16 +4,15 @@
  * copy; the copy is validated before it is returned.
  */
 
-import { InvalidArgumentError, RewriteError, VitlinError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { modelFromProto } from '../ir/from-proto.js';
 import type { Model } from '../ir/model.js';
 import { modelToProto } from '../ir/to-proto.js';
-import { topologicalSort } from '../passes/topological-sort.js';
 import { inferShapes, type ShapeInfo } from '../analysis/shape-inference.js';
-import { commitRewrite, matchRules, type RuleMatch } from '../rewrite/engine.js';
+import { commitBlockRewrite, finishRewrittenModel, selectedBlockIndices } from '../rewrite/blocks.js';
+import { matchRules, type RuleMatch } from '../rewrite/engine.js';
 import { describeNode } from '../rewrite/match-context.js';
 import type { RewriteRule } from '../rewrite/rule.js';
-import { validateRewrittenModel } from '../rewrite/validate.js';
 import { fusedEps } from './exactness.js';
 import { hydraAttentionRule } from './hydra.js';
 import { linearAngularAttentionRule } from './linear-angular.js';
@@ -63,16 +62,10 @@ export function findExactFusions(model: Model): ExactFusionsReport {
 }
 
 function selectedIndices(selection: FuseExactAttentionOptions['blocks'], count: number): number[] {
-  if (selection === undefined || selection === 'all') return Array.from({ length: count }, (_, i) => i);
-  if (!Array.isArray(selection) || !selection.every((index) => Number.isInteger(index))) {
+  if (selection !== undefined && selection !== 'all' && !(Array.isArray(selection) && selection.every((index) => Number.isInteger(index)))) {
     throw new InvalidArgumentError(`'options.blocks' must be 'all' or an array of block indices (integers), got ${JSON.stringify(selection)}`);
   }
-  const outside = selection.filter((index) => index < 0 || index >= count);
-  if (outside.length > 0) {
-    const valid = count === 0 ? 'it has none' : count === 1 ? 'the only valid index is 0' : `valid indices 0–${count - 1}`;
-    throw new InvalidArgumentError(`'options.blocks' has ${outside.length === 1 ? 'index' : 'indices'} ${outside.join(', ')} out of range: the model has ${count} exact-fusion block${count === 1 ? '' : 's'} (${valid})`);
-  }
-  return [...new Set(selection)].sort((a, b) => a - b);
+  return selectedBlockIndices(selection, count, 'exact-fusion block');
 }
 
 /**
@@ -104,27 +97,13 @@ export function fuseExactAttention(model: Model, options: FuseExactAttentionOpti
       skipped.push({ block, reason: block.reason });
       continue;
     }
-    const match = matches[index]!;
     const before = copy.graph.nodes;
-    let context: ReturnType<typeof commitRewrite>;
-    try {
-      context = commitRewrite(copy, shapes, match, undefined);
-    } catch (error) {
-      if (error instanceof RewriteError) throw error;
-      const detail = error instanceof Error ? error.message : String(error);
-      throw new RewriteError(`fusing block ${index} (${describeNode(match.anchor)}) failed: ${detail}`, { cause: error });
-    }
+    const context = commitBlockRewrite(copy, shapes, matches[index]!, undefined, index, 'fusing');
     const node = context.created.find((created) => created.domain !== '')!;
     const removedNodes = before.filter((candidate) => candidate.graph !== copy.graph).map(nodeName);
     fused.push({ ...block, fusedNode: nodeName(node), opType: node.opType as FusedBlock['opType'], removedNodes });
   }
   if (fused.length === 0) return { model: copy, fused, skipped };
-  try {
-    topologicalSort(copy.graph);
-  } catch (error) {
-    if (!(error instanceof VitlinError)) throw error;
-    throw new RewriteError(`the fused model has a cycle: ${error.message}`, { cause: error });
-  }
-  validateRewrittenModel(copy);
+  finishRewrittenModel(copy, 'fused');
   return { model: copy, fused, skipped };
 }

@@ -14,7 +14,7 @@ import { dimsEqual, formatShape } from '../analysis/dims.js';
 import { formatRoles } from '../analysis/head-layout.js';
 import { describeNode, type MatchContext } from '../rewrite/match-context.js';
 import type { RewriteRule } from '../rewrite/rule.js';
-import { traceOperand, type OperandTrace } from '../attention/operand.js';
+import { interiorNodes, traceOperand, tracedOperands, type OperandTrace } from '../attention/operand.js';
 import { makeScale } from '../attention/scale.js';
 import { DEFAULT_ANGULAR_WEIGHT, DEFAULT_VALUE_WEIGHT } from '../../custom-ops/index.js';
 import { checkExactAttention, normalizationConditions } from './exactness.js';
@@ -163,25 +163,17 @@ function matchLinearAngular(m: MatchContext, sum: Node): ExactAttentionMatch {
   ];
   // With side terms, their sums and the merge stay the model's own nodes (see rewrite.ts).
   const kept = path.hasSideTerms ? new Set(['side-term sum', 'output chain']) : new Set<string>();
-  const interior = [...m.bound].filter(([, role]) => (!role.endsWith(' chain') || role === 'output chain') && !kept.has(role)).map(([node]) => node);
   const elemType = m.shapes.elemTypeOf(v.operand.value);
   return {
     kind: 'linear-angular',
     exactKind: path.gatedBranches.length > 0 ? 'castling-switch' : 'linear-angular',
     style: q.view.packed !== undefined ? 'timm-packed' : heads === 1 ? 'single-head' : 'hf',
     anchor: sum,
-    q: q.operand,
-    k: k.operand,
-    v: v.operand,
-    heads,
-    headDim,
-    tokens: q.view.tokens,
-    keyTokens: k.view.tokens,
-    batch: q.view.batch,
+    ...tracedOperands(q, k, v),
     scale: makeScale(1, 'none', headDim),
     elemType,
     output: path.target,
-    interior,
+    interior: interiorNodes(m, kept),
     notes: [],
     normalizations: [angular.q, angular.k, xHat],
     conditions,

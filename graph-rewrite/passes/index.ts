@@ -2,6 +2,7 @@
 
 export { allInputsOf, isDefinedWithin, outerScopeInputs, stableTopologicalOrder, type TopologicalOrder } from './dependencies.js';
 export { removeDeadNodes } from './remove-dead-nodes.js';
+export { cancelLayoutOps } from './cancel-layout-ops.js';
 export { removeUnusedInitializers } from './remove-unused-initializers.js';
 export { topologicalSort } from './topological-sort.js';
 export { uniqueNames } from './unique-names.js';

@@ -19,7 +19,7 @@ import type { Value } from '../../graph-rewrite/ir/value.js';
 import { topologicalSort } from '../../graph-rewrite/passes/topological-sort.js';
 import type { InputSet } from '../eval/inputs.js';
 import { modelToBytes } from '../model-io.js';
-import { float16BitsToFloat32 } from '../runtime/float16.js';
+import { tensorToFloat32 } from '../runtime/float16.js';
 import { createSession, type ExecutionProvider } from '../runtime/session.js';
 import { batchSizeFor } from '../eval/inputs.js';
 import { softmaxAttention, type BlockCapture } from './fit.js';
@@ -82,11 +82,6 @@ export interface BlockInfo {
   readonly scale: number;
 }
 
-function toFloat32(data: unknown, type: string): Float32Array {
-  if (type === 'float16') return Float32Array.from(data as Uint16Array, float16BitsToFloat32);
-  return Float32Array.from(data as Float32Array);
-}
-
 /**
  * Runs the probe on `inputs` and returns one capture per fused node of `converted` (in graph order),
  * with the softmax target computed for `blocks[i]` (heads and scale of the block fused node i replaced).
@@ -105,9 +100,9 @@ export async function captureBlocks(original: Model, converted: Model, blocks: r
       const result = await session.run(inputs.feeds(session.inputs, start, size));
       outputs.forEach((names, b) => {
         const [q, k, v] = names.map((n) => result[n]!);
-        parts[b]!.q.push(toFloat32(q!.data, q!.type));
-        parts[b]!.k.push(toFloat32(k!.data, k!.type));
-        parts[b]!.v.push(toFloat32(v!.data, v!.type));
+        parts[b]!.q.push(tensorToFloat32(q!));
+        parts[b]!.k.push(tensorToFloat32(k!));
+        parts[b]!.v.push(tensorToFloat32(v!));
         parts[b]!.dims = [...q!.dims];
       });
       options.onItems?.(size);

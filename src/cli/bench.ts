@@ -66,7 +66,8 @@ export interface BenchOptions {
 export async function benchModels(models: readonly ModelArg[], options: BenchOptions): Promise<BenchRow[]> {
   const prepared = await Promise.all(models.map(async (m) => {
     const model = await loadModel(m.path);
-    // Unnamed function-body nodes would show up in profiles as 'Mul_5': name them so attention is attributable.
+    // Unnamed function-body nodes (models converted before vitlin named them) would show up in profiles
+    // as 'Mul_5': name them so attention is attributable. Bodies vitlin writes now are named already.
     const source = nameFunctionBodyNodes(model) > 0 ? modelToBytes(model) : m.path;
     // Attention nodes by name: softmax blocks (all their nodes, from the scores to the merged heads) and decomposed linear blocks.
     const names = [...findAttentionBlocks(model).blocks.flatMap((b) => b.nodes), ...findExactFusions(model).blocks.flatMap((b) => b.nodes)];

@@ -10,9 +10,8 @@ import type { Model } from '../../graph-rewrite/ir/model.js';
 import { applyFits, fitBlocks, type BlockFit } from '../calibration/index.js';
 import { greedySelect, type AutoSelection, type Budget, type SelectionScore } from '../eval/auto-select.js';
 import { fidelityOf, runModel, type Fidelity, type ModelRun } from '../eval/fidelity.js';
-import { attentionCores, attentionFlops, countFlops, modelAttentionCores, type AttentionCore, type FlopReport } from '../eval/flops.js';
+import { attentionCores, attentionFlops, concreteShapes, countFlops, modelAttentionCores, type AttentionCore, type FlopReport } from '../eval/flops.js';
 import type { InputSet } from '../eval/inputs.js';
-import { inferShapes } from '../eval/shape-inference.js';
 import { modelToBytes } from '../model-io.js';
 import { createSession, type ExecutionProvider } from '../runtime/session.js';
 import { UsageError, parseBlockSelection, type BlockSelection } from './args.js';
@@ -118,10 +117,10 @@ export async function convertModel(original: Model, request: ConvertRequest): Pr
   if (wanted.length > 0 && !request.attention) throw new UsageError(`--attention is required (hydra | linear-angular) to convert softmax blocks; use --blocks none to only fuse`);
   const attention = request.attention ?? 'hydra';
   const options = { attention, linearAngularMode: request.linearAngularMode, ...(request.eps === undefined ? {} : { eps: request.eps }) } as const;
-  const facts = inferShapes(base);
+  const facts = concreteShapes(base);
   const cores = attentionCores(base, fused.blocks, facts);
   const flopReport = countFlops(base, cores, facts);
-  const originalFacts = inferShapes(original);
+  const originalFacts = concreteShapes(original);
   const beforeFlops = countFlops(original, modelAttentionCores(original, given, findExactFusions(original).blocks, originalFacts), originalFacts).current;
 
   // Calibration coefficients depend only on the original's activations, so they are fitted once for
@@ -177,7 +176,7 @@ export async function convertModel(original: Model, request: ConvertRequest): Pr
     model = calibrated;
   }
   // Counted before inlining, while the fused ops are still recognisable as attention.
-  const afterFacts = inferShapes(model);
+  const afterFacts = concreteShapes(model);
   const after = countFlops(model, modelAttentionCores(model, findAttentionBlocks(model), findExactFusions(model).blocks, afterFacts), afterFacts).current;
   if (request.inlineFunctions) model = await inlineModelFunctions(model);
   return {

@@ -5,9 +5,8 @@
  */
 import { findAttentionBlocks, type AttentionBlock, type AttentionBlocksReport } from '../../graph-rewrite/attention/index.js';
 import { findExactFusions, type ExactFusionBlock } from '../../graph-rewrite/fusions/index.js';
-import { countFlops, modelAttentionCores, projectFlops, type FlopSplit } from '../eval/flops.js';
+import { concreteShapes, countFlops, modelAttentionCores, projectFlops, type FlopSplit } from '../eval/flops.js';
 import { formatSignature, summarizeModel, type ModelSummary } from '../eval/model-summary.js';
-import { inferShapes } from '../eval/shape-inference.js';
 import { loadModel } from '../model-io.js';
 import { UsageError, intOption, parseCommandArgs, positionalArgs } from './args.js';
 import type { Command } from './commands.js';
@@ -69,7 +68,7 @@ export async function inspectModel(path: string, label: string, batch = 1, dims:
   // The batch axis is the first input's first dim, whatever the exporter named it.
   const batchName = model.graph.inputs.find((v) => !v.isInitializer())?.type;
   const batchDim = batchName?.kind === 'tensor' ? batchName.shape?.[0] : undefined;
-  const facts = inferShapes(model, { dims: { ...(typeof batchDim === 'string' ? { [batchDim]: batch } : {}), ...dims } });
+  const facts = concreteShapes(model, { dims: { ...(typeof batchDim === 'string' ? { [batchDim]: batch } : {}), ...dims } });
   // Castling's gated softmax branches (and any other Softmax no rule matched) are attention work too.
   const cores = modelAttentionCores(model, { blocks, unmatched }, exact, facts).map((core) => ({ ...core, dims: { ...core.dims, batch } }));
   const counted = countFlops(model, cores, facts);

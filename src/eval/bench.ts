@@ -5,15 +5,16 @@
  * Attention time is attributed by node name, as onnxruntime's profiler reports it:
  *  - nodes of a softmax block keep their graph names (fusions append, e.g. `…/MatMul/MatMulScaleFusion/`);
  *  - a vitlin fused op is inlined from its model-local function, and its nodes are named
- *    `_inlfunc_<function name>_<unique>_<body node name>` — when the body's nodes have names. Bodies with
- *    unnamed nodes get generic names (`Mul_5`) that point nowhere, so {@link nameFunctionBodyNodes}
- *    names them first.
+ *    `_inlfunc_<function name>_<unique>_<body node name>` — when the body's nodes have names, as vitlin
+ *    writes them (custom-ops' functionBodyNodeName). Unnamed body nodes (models converted before vitlin
+ *    named them, or written by other tools) get generic names (`Mul_5`) that point nowhere, so
+ *    {@link nameFunctionBodyNodes} names them first.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Model } from '../../graph-rewrite/ir/model.js';
-import { VITLIN_DOMAIN } from '../../custom-ops/domain.js';
+import { VITLIN_DOMAIN, functionBodyNodeName } from '../../custom-ops/index.js';
 import { createSession, type ExecutionProvider, type Feeds, type RuntimeSession } from '../runtime/session.js';
 import { softmaxCoreNodes } from './flops.js';
 
@@ -90,8 +91,9 @@ export async function measureInterleaved(entries: readonly { session: RuntimeSes
 }
 
 /**
- * Gives every unnamed node of the model's vitlin function bodies a name (`<function>/<output>`), so
- * that onnxruntime's inlined copies are recognisable in profiles. Returns how many were named.
+ * Gives every unnamed node of the model's vitlin function bodies the name vitlin writes today
+ * (`<function>/<output>`), so that onnxruntime's inlined copies are recognisable in profiles. Bodies
+ * vitlin writes are named already; returns how many were named (0: the model can be used as it is).
  */
 export function nameFunctionBodyNodes(model: Model): number {
   let named = 0;
@@ -99,7 +101,7 @@ export function nameFunctionBodyNodes(model: Model): number {
     if (fn.domain !== VITLIN_DOMAIN) continue;
     fn.body.nodes.forEach((node, i) => {
       if (node.name) return;
-      node.name = `${fn.name}/${node.outputs[0]?.name ?? i}`;
+      node.name = functionBodyNodeName(String(fn.name), node.outputs[0]?.name ?? String(i));
       named++;
     });
   }

@@ -7,7 +7,7 @@ import ort from 'onnxruntime-node';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import type { LabelledSample } from '../data/sample-file.js';
 import { argmaxRows } from '../runtime/compare.js';
-import { float16BitsToFloat32, float32ToFloat16Bits } from '../runtime/float16.js';
+import { float32ToFloat16Bits, tensorToFloat32 } from '../runtime/float16.js';
 import type { RuntimeSession } from '../runtime/session.js';
 
 export interface SampleRun {
@@ -17,10 +17,9 @@ export interface SampleRun {
   readonly accuracy: number;
 }
 
-function toFloat32(tensor: ort.Tensor): Float32Array {
-  if (tensor.type === 'float32') return tensor.data as Float32Array;
-  if (tensor.type === 'float16') return Float32Array.from(tensor.data as Uint16Array, float16BitsToFloat32);
-  throw new InvalidArgumentError(`model output must be float32 or float16 logits, got ${tensor.type}`);
+function logitsOf(tensor: ort.Tensor): Float32Array {
+  if (tensor.type !== 'float32' && tensor.type !== 'float16') throw new InvalidArgumentError(`model output must be float32 or float16 logits, got ${tensor.type}`);
+  return tensorToFloat32(tensor);
 }
 
 export async function classifySample(session: RuntimeSession, sample: LabelledSample, maxBatch = 100): Promise<SampleRun> {
@@ -42,7 +41,7 @@ export async function classifySample(session: RuntimeSession, sample: LabelledSa
       ? new ort.Tensor('float16', Uint16Array.from(pixels, float32ToFloat16Bits), [size, ...imageDims])
       : new ort.Tensor('float32', pixels, [size, ...imageDims]);
     const outputs = await session.run({ [input.name]: tensor });
-    chunks.push(Float32Array.from(toFloat32(outputs[outputName]!)));
+    chunks.push(logitsOf(outputs[outputName]!));
   }
   const total = chunks.reduce((n, c) => n + c.length, 0);
   const logits = new Float32Array(total);

@@ -3,9 +3,8 @@
  * mean absolute error, cosine similarity, top-1 agreement, and accuracy when the inputs are labelled.
  * These are the figures `verify`, `convert`'s quick check, `--blocks auto` and the demo report.
  */
-import ort from 'onnxruntime-node';
 import { argmaxRows, compareOutputs } from '../runtime/compare.js';
-import { float16BitsToFloat32 } from '../runtime/float16.js';
+import { tensorToFloat32 } from '../runtime/float16.js';
 import type { RuntimeSession } from '../runtime/session.js';
 import { batchSizeFor, type InputSet } from './inputs.js';
 
@@ -15,13 +14,6 @@ export interface ModelRun {
   /** Elements per item (classes for a classifier). */
   readonly perItem: number;
   readonly items: number;
-}
-
-function toFloat32(tensor: ort.Tensor): Float32Array {
-  if (tensor.type === 'float32') return tensor.data as Float32Array;
-  if (tensor.type === 'float16') return Float32Array.from(tensor.data as Uint16Array, float16BitsToFloat32);
-  if (tensor.type === 'int64') return Float32Array.from(tensor.data as BigInt64Array, Number);
-  return Float32Array.from(tensor.data as ArrayLike<number>);
 }
 
 /**
@@ -38,7 +30,7 @@ export async function runModel(session: RuntimeSession, inputs: InputSet, option
     const size = Math.min(batch, inputs.count - start);
     if (size !== batch && fixedBatch) break; // a fixed batch axis: drop the ragged tail
     const outputs = await session.run(inputs.feeds(session.inputs, start, size));
-    chunks.push(Float32Array.from(toFloat32(outputs[outputName]!)));
+    chunks.push(tensorToFloat32(outputs[outputName]!));
     items += size;
     options.onBatch?.(size);
   }

@@ -5,10 +5,34 @@
  * LayerNorm, GELU) are left out: they are O(N·D) and memory-bound, and leaving them out keeps the
  * figures comparable with the papers' MAC counts.
  */
+import { inferShapes, resolveShape } from '../../graph-rewrite/analysis/index.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import type { Node } from '../../graph-rewrite/ir/node.js';
 import type { Value } from '../../graph-rewrite/ir/value.js';
-import { inferShapes, type ShapeInferenceOptions, type ValueFacts } from './shape-inference.js';
+
+/** Concrete shapes of a model's values; a value whose shape is not known is absent. */
+export type ConcreteShapes = ReadonlyMap<Value, readonly number[]>;
+
+export interface ConcreteShapeOptions {
+  /** Values for symbolic dims by name, e.g. { batch: 1 }; others take `defaultDim`. */
+  readonly dims?: Readonly<Record<string, number>>;
+  readonly defaultDim?: number;
+}
+
+/**
+ * The main graph's shapes as graph-rewrite's (symbolic) shape inference finds them, with symbolic
+ * dims bound to numbers (`options.dims`, default 1): the sizes for one concrete input.
+ */
+export function concreteShapes(model: Model, options: ConcreteShapeOptions = {}): Map<Value, readonly number[]> {
+  const info = inferShapes(model.graph);
+  const shapes = new Map<Value, readonly number[]>();
+  const values = [...model.graph.inputs, ...model.graph.initializers.values(), ...model.graph.nodes.flatMap((node) => node.outputs)];
+  for (const value of values) {
+    const shape = resolveShape(info.shapeOf(value), options.dims, options.defaultDim);
+    if (shape !== undefined) shapes.set(value, shape);
+  }
+  return shapes;
+}
 
 /** The attention mechanisms vitlin knows how to cost. */
 export type AttentionKind = 'softmax' | 'hydra' | 'linear-angular';
@@ -37,13 +61,13 @@ export function attentionFlops(kind: AttentionKind, dims: AttentionDims): number
 
 const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
-/** FLOPs of one node given the inferred facts, or undefined when a needed shape is unknown. */
-export function nodeFlops(node: Node, facts: ReadonlyMap<Value, ValueFacts>): number | undefined {
+/** FLOPs of one node given the inferred shapes, or undefined when a needed shape is unknown. */
+export function nodeFlops(node: Node, facts: ConcreteShapes): number | undefined {
   const shape = (i: number): readonly number[] | undefined => {
     const v = node.inputs[i];
-    return v === undefined ? undefined : facts.get(v)?.shape;
+    return v === undefined ? undefined : facts.get(v);
   };
-  const out = node.outputs[0] ? facts.get(node.outputs[0])?.shape : undefined;
+  const out = node.outputs[0] ? facts.get(node.outputs[0]) : undefined;
   switch (node.opType) {
     case 'MatMul': case 'FusedMatMul': {
       const a = shape(0);
@@ -82,9 +106,9 @@ export function nodeFlops(node: Node, facts: ReadonlyMap<Value, ValueFacts>): nu
 }
 
 /** Batch, tokens, heads and head dim of a fused attention node ([B, N, D] inputs). */
-export function fusedAttentionDims(node: Node, facts: ReadonlyMap<Value, ValueFacts>): AttentionDims | undefined {
-  const q = node.inputs[0] ? facts.get(node.inputs[0])?.shape : undefined;
-  const out = node.outputs[0] ? facts.get(node.outputs[0])?.shape : undefined;
+export function fusedAttentionDims(node: Node, facts: ConcreteShapes): AttentionDims | undefined {
+  const q = node.inputs[0] ? facts.get(node.inputs[0]) : undefined;
+  const out = node.outputs[0] ? facts.get(node.outputs[0]) : undefined;
   if (!q || !out) return undefined;
   if (q.length === 4) return { batch: q[0]!, heads: q[1]!, tokens: q[2]!, headDim: q[3]! }; // ONNX Attention, 4-D
   const [batch, tokens, D] = [out[0]!, out[1]!, out[2]!];
@@ -125,15 +149,15 @@ export interface FlopReport {
 }
 
 /** The attention part of a fused attention node's FLOPs (com.microsoft Attention also projects q, k, v inside). */
-function attentionPart(node: Node, facts: ReadonlyMap<Value, ValueFacts>, total: number): number {
+function attentionPart(node: Node, facts: ConcreteShapes, total: number): number {
   if (node.opType !== 'Attention' || node.domain !== 'com.microsoft') return total;
   const dims = fusedAttentionDims(node, facts);
   return dims ? attentionFlops('softmax', dims) : total;
 }
 
 /** Counts the model's FLOPs and splits them into attention (the given cores) and the rest. */
-export function countFlops(model: Model, cores: readonly AttentionCore[], facts?: ReadonlyMap<Value, ValueFacts>, options?: ShapeInferenceOptions): FlopReport {
-  const shapes = facts ?? inferShapes(model, options);
+export function countFlops(model: Model, cores: readonly AttentionCore[], facts?: ConcreteShapes, options?: ConcreteShapeOptions): FlopReport {
+  const shapes = facts ?? concreteShapes(model, options);
   const byOpType: Record<string, number> = {};
   const uncounted: string[] = [];
   const perNode = new Map<Node, number>();
@@ -218,11 +242,11 @@ export interface ExactBlockLike {
 }
 
 /** The token count of a decomposed block: the longest axis −2 among its [.., N, D or d] outputs. */
-function tokensOf(nodes: readonly Node[], facts: ReadonlyMap<Value, ValueFacts>, widths: readonly number[]): number {
+function tokensOf(nodes: readonly Node[], facts: ConcreteShapes, widths: readonly number[]): number {
   let tokens = 1;
   for (const node of nodes) {
     for (const out of node.outputs) {
-      const shape = facts.get(out)?.shape;
+      const shape = facts.get(out);
       if (shape && shape.length >= 3 && widths.includes(shape.at(-1)!)) tokens = Math.max(tokens, shape.at(-2)!);
     }
   }
@@ -234,7 +258,7 @@ function tokensOf(nodes: readonly Node[], facts: ReadonlyMap<Value, ValueFacts>,
  * linear-attention block, and one per vitlin fused node already in the graph (a converted model).
  * Symbolic token counts take the inferred value.
  */
-export function attentionCores(model: Model, blocks: readonly BlockLike[], facts: ReadonlyMap<Value, ValueFacts>, exact: readonly ExactBlockLike[] = []): AttentionCore[] {
+export function attentionCores(model: Model, blocks: readonly BlockLike[], facts: ConcreteShapes, exact: readonly ExactBlockLike[] = []): AttentionCore[] {
   const byName = new Map(model.graph.nodes.filter((n) => n.name).map((n) => [n.name!, n]));
   const nodesOf = (names: readonly string[]) => names.map((name) => byName.get(name)).filter((n): n is Node => n !== undefined);
   // Castling's training form: its gated softmax branch is found as a softmax block too; count it once, in the decomposed block.
@@ -242,7 +266,7 @@ export function attentionCores(model: Model, blocks: readonly BlockLike[], facts
   const cores: AttentionCore[] = blocks.flatMap((block, index) => {
     if (block.anchor && inExact.has(block.anchor)) return [];
     const nodes = nodesOf(block.nodes);
-    const inferredTokens = nodes.map((n) => (n.opType === 'Softmax' && n.outputs[0] ? facts.get(n.outputs[0])?.shape?.at(-1) : undefined)).find((t) => t !== undefined);
+    const inferredTokens = nodes.map((n) => (n.opType === 'Softmax' && n.outputs[0] ? facts.get(n.outputs[0])?.at(-1) : undefined)).find((t) => t !== undefined);
     const tokens = typeof block.tokens === 'number' ? block.tokens : inferredTokens ?? 1;
     return [{ nodes, dims: { batch: 1, tokens, heads: block.heads, headDim: block.headDim }, convertible: block.convertible, kind: 'softmax' as const, source: { list: 'softmax' as const, index } }];
   });
@@ -264,13 +288,13 @@ export function attentionCores(model: Model, blocks: readonly BlockLike[], facts
  * Cores for Softmax nodes no block describes (a masked softmax the rules stopped at, Castling's gated
  * branch): the scores MatMul, the Softmax and the AV MatMul around each, sized from inferred shapes.
  */
-export function softmaxAnchorCores(model: Model, softmaxNames: readonly string[], facts: ReadonlyMap<Value, ValueFacts>): AttentionCore[] {
+export function softmaxAnchorCores(model: Model, softmaxNames: readonly string[], facts: ConcreteShapes): AttentionCore[] {
   const wanted = new Set(softmaxNames);
   return model.graph.nodes.filter((n) => n.opType === 'Softmax' && n.name && wanted.has(n.name)).flatMap((softmax) => {
     const nodes = softmaxCoreNodes(softmax);
-    const scores = softmax.outputs[0] ? facts.get(softmax.outputs[0])?.shape : undefined;
+    const scores = softmax.outputs[0] ? facts.get(softmax.outputs[0]) : undefined;
     const av = nodes.find((n) => n.opType === 'MatMul' && n.inputs[0] === softmax.outputs[0]);
-    const headDim = av?.outputs[0] ? facts.get(av.outputs[0])?.shape?.at(-1) : undefined;
+    const headDim = av?.outputs[0] ? facts.get(av.outputs[0])?.at(-1) : undefined;
     if (!scores || scores.length < 2 || headDim === undefined) return [];
     const tokens = scores.at(-1)!;
     const heads = product(scores.slice(0, -2));
@@ -279,7 +303,7 @@ export function softmaxAnchorCores(model: Model, softmaxNames: readonly string[]
 }
 
 /** Everything a model spends on attention: its blocks, its decomposed blocks, fused nodes and any other Softmax. */
-export function modelAttentionCores(model: Model, found: { blocks: readonly BlockLike[]; unmatched: readonly { node: string; opType: string }[] }, exact: readonly ExactBlockLike[], facts: ReadonlyMap<Value, ValueFacts>): AttentionCore[] {
+export function modelAttentionCores(model: Model, found: { blocks: readonly BlockLike[]; unmatched: readonly { node: string; opType: string }[] }, exact: readonly ExactBlockLike[], facts: ConcreteShapes): AttentionCore[] {
   const loose = softmaxAnchorCores(model, found.unmatched.filter((u) => u.opType === 'Softmax').map((u) => u.node), facts);
   return [...attentionCores(model, found.blocks, facts, exact), ...loose];
 }

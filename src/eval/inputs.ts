@@ -7,7 +7,7 @@ import ort from 'onnxruntime-node';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import type { LabelledSample } from '../data/sample-file.js';
 import { float32ToFloat16Bits } from '../runtime/float16.js';
-import { gaussian, resolveShape, seededRandom } from '../runtime/random-feeds.js';
+import { gaussian, resolveInputShape, seededRandom } from '../runtime/random-feeds.js';
 import type { Feeds } from '../runtime/session.js';
 
 type Metadata = ort.InferenceSession.ValueMetadata;
@@ -43,7 +43,7 @@ export function randomInputs(count: number, seed = 0, dims: Readonly<Record<stri
       const feeds: Feeds = {};
       for (const input of inputs) {
         if (!input.isTensor) throw new InvalidArgumentError(`input '${input.name}' is not a tensor`);
-        const shape = resolveShape(input.name, input.shape, { dims, defaultDim: 1 });
+        const shape = resolveInputShape(input.name, input.shape, { dims, defaultDim: 1 });
         const perItem = shape.slice(1).reduce((a, b) => a * b, 1);
         const isInt = input.type === 'int64' || input.type === 'int32' || input.type === 'bool';
         const values = new Float32Array(perItem * size);

@@ -1,5 +1,10 @@
 /** IEEE 754 half precision ↔ float32, for fp16 model inputs and outputs (onnxruntime passes them as Uint16Array). */
 
+import { float16BitsToNumber as float16BitsToFloat32 } from '../../graph-rewrite/ir/dtypes.js';
+
+/** float16 bits → number: the IR's decoder (graph-rewrite/ir/dtypes.ts), under the runtime's name. */
+export { float16BitsToFloat32 };
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
@@ -29,11 +34,14 @@ export function float32ToFloat16Bits(value: number): number {
   return sign | result;
 }
 
-export function float16BitsToFloat32(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >>> 10) & 0x1f;
-  const mantissa = bits & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 0x1f) return mantissa ? NaN : sign * Infinity;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+/**
+ * A tensor's values as a new float32 array, for onnxruntime-node and onnxruntime-web outputs alike:
+ * float16 decoded from its bit patterns (or read from a Float16Array where onnxruntime-web hands one
+ * back), int64 / uint64 converted, other numeric types copied.
+ */
+export function tensorToFloat32(tensor: { readonly type: string; readonly data: unknown }): Float32Array {
+  const { type, data } = tensor;
+  if (type === 'float16' && data instanceof Uint16Array) return Float32Array.from(data, float16BitsToFloat32);
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Float32Array.from(data, Number);
+  return Float32Array.from(data as ArrayLike<number>);
 }

@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSession, type ExecutionProvider, type Feeds } from './session.js';
+import { createSession, type ExecutionProvider, type Feeds, type RuntimeSession, type SessionOptions } from './session.js';
 
 export interface PlacedNode {
   readonly name: string;
@@ -46,13 +46,26 @@ export function parseProfile(events: readonly ProfileEvent[], ep: ExecutionProvi
   return { countByProvider, nodes, fallbackNodes: nodes.filter((n) => n.provider !== PROVIDER_OF_EP[ep]) };
 }
 
-/** Runs `model` once on `ep` with profiling on and reports which provider ran each node. */
-export async function measureNodePlacement(model: string | Uint8Array, feeds: Feeds, ep: ExecutionProvider): Promise<NodePlacement> {
+export interface PlacementOptions {
+  /** Default 'all'; 'disabled' keeps every node's identity (a model node, or an inlined function-body node). */
+  readonly graphOptimizationLevel?: SessionOptions['graphOptimizationLevel'];
+}
+
+/**
+ * Runs `model` once on `ep` with profiling on and reports which provider ran each node. `feeds` may be
+ * a function of the session's inputs (e.g. `(inputs) => randomFeeds(inputs, …)`).
+ */
+export async function measureNodePlacement(
+  model: string | Uint8Array,
+  feeds: Feeds | ((inputs: RuntimeSession['inputs']) => Feeds),
+  ep: ExecutionProvider,
+  options: PlacementOptions = {},
+): Promise<NodePlacement> {
   const folder = mkdtempSync(join(tmpdir(), 'vitlin-profile-'));
   try {
-    const session = await createSession(model, { ep, profileFilePrefix: join(folder, 'profile') });
+    const session = await createSession(model, { ep, profileFilePrefix: join(folder, 'profile'), ...options });
     try {
-      await session.run(feeds);
+      await session.run(typeof feeds === 'function' ? feeds(session.inputs) : feeds);
       const file = session.endProfiling();
       if (!file) throw new Error('onnxruntime wrote no profile file');
       return parseProfile(JSON.parse(readFileSync(file, 'utf8')) as ProfileEvent[], ep);

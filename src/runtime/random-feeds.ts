@@ -31,7 +31,7 @@ export interface RandomFeedOptions {
   readonly defaultDim?: number;
 }
 
-export function resolveShape(name: string, shape: ReadonlyArray<number | string>, options: RandomFeedOptions): number[] {
+export function resolveInputShape(name: string, shape: ReadonlyArray<number | string>, options: RandomFeedOptions): number[] {
   return shape.map((dim, axis) => {
     if (typeof dim === 'number' && dim >= 0) return dim;
     const value = typeof dim === 'string' ? options.dims?.[dim] : undefined;
@@ -49,7 +49,7 @@ export function randomFeeds(inputs: readonly ort.InferenceSession.ValueMetadata[
   const feeds: Feeds = {};
   for (const input of inputs) {
     if (!input.isTensor) throw new InvalidArgumentError(`input '${input.name}' is not a tensor; random feeds cover tensors only`);
-    const dims = resolveShape(input.name, input.shape, options);
+    const dims = resolveInputShape(input.name, input.shape, options);
     const size = dims.reduce((a, b) => a * b, 1);
     switch (input.type) {
       case 'float32':

@@ -3,7 +3,9 @@
  * `chromium` package ships SwiftShader's software Vulkan ICD, which Dawn accepts (Mesa's lavapipe in
  * Debian 12 is too old). This proves correctness, not GPU speed.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -11,6 +13,8 @@ export interface WebGpuEnvironment {
   /** 'system' when a Vulkan ICD was already chosen or a GPU render node exists; 'swiftshader' when we chose it. */
   readonly driver: 'system' | 'swiftshader' | 'none';
   readonly icd?: string;
+  /** The private XDG_RUNTIME_DIR made for SwiftShader when none was set. */
+  readonly runtimeDir?: string;
 }
 
 function hasRenderNode(): boolean {
@@ -22,13 +26,28 @@ function hasRenderNode(): boolean {
 }
 
 /**
- * Points Dawn at SwiftShader when nothing else is configured and no GPU is present. Must run before the
- * first WebGPU session is created: the Vulkan loader reads the variable once.
+ * A private runtime folder (0700, under the temp folder, removed when the process exits): SwiftShader
+ * prints `error: XDG_RUNTIME_DIR is invalid or not set in the environment.` on stderr without one.
+ */
+function privateRuntimeDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vitlin-xdg-runtime-'));
+  chmodSync(dir, 0o700);
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Points Dawn at SwiftShader when nothing else is configured and no GPU is present (with a private
+ * XDG_RUNTIME_DIR when none is set). Must run before the first WebGPU session is created: the Vulkan
+ * loader reads the variables once.
  */
 export function prepareWebGpuEnvironment(env: NodeJS.ProcessEnv = process.env): WebGpuEnvironment {
   if (env.VK_ICD_FILENAMES) return { driver: 'system', icd: env.VK_ICD_FILENAMES };
   if (hasRenderNode()) return { driver: 'system' };
   if (!existsSync(SWIFTSHADER_ICD)) return { driver: 'none' };
   env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-  return { driver: 'swiftshader', icd: SWIFTSHADER_ICD };
+  if (env.XDG_RUNTIME_DIR) return { driver: 'swiftshader', icd: SWIFTSHADER_ICD };
+  const runtimeDir = privateRuntimeDir();
+  env.XDG_RUNTIME_DIR = runtimeDir;
+  return { driver: 'swiftshader', icd: SWIFTSHADER_ICD, runtimeDir };
 }

@@ -1,5 +1,5 @@
 /** Turning logits into what a page shows: probabilities and the top classes. Pure. */
-import { float16BitsToFloat32 } from '../runtime/float16.js';
+import { tensorToFloat32 } from '../runtime/float16.js';
 
 export interface ClassScore {
   readonly index: number;
@@ -28,11 +28,6 @@ export function topClasses(logits: ArrayLike<number>, k: number): ClassScore[] {
 
 /** An output tensor's values as float32 (fp16 models give Uint16Array bit patterns). */
 export function outputToFloat32(type: string, data: unknown): Float32Array {
-  if (type === 'float32') return Float32Array.from(data as Float32Array);
-  if (type === 'float16') {
-    // onnxruntime-web may hand float16 back as Float16Array where the browser has one, else as bits.
-    if (data instanceof Uint16Array) return Float32Array.from(data, float16BitsToFloat32);
-    return Float32Array.from(data as ArrayLike<number>);
-  }
-  throw new TypeError(`expected float32 or float16 logits, got ${type}`);
+  if (type !== 'float32' && type !== 'float16') throw new TypeError(`expected float32 or float16 logits, got ${type}`);
+  return tensorToFloat32({ type, data });
 }

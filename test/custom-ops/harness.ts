@@ -1,6 +1,6 @@
 /**
  * Test harness for the custom ops: builds a one-node ModelProto around a vitlin op and its function
- * body, runs it in a real onnxruntime-node session, and provides seeded inputs and float16 helpers.
+ * body, runs it in a real onnxruntime-node session, and provides random inputs and float16 rounding.
  */
 import * as ort from 'onnxruntime-node';
 import { encodeModelProtoToBytes } from '../../graph-rewrite/serde/encode.js';
@@ -14,18 +14,7 @@ import {
   type VitlinOptionalInputs,
   type Float32TensorView,
 } from '../../custom-ops/index.js';
-
-/** Mulberry32: a tiny seeded PRNG so every table row gets reproducible inputs. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = state;
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../../src/runtime/float16.js';
 
 /** A [B, N, D]-shaped tensor of uniform values in [-range, range). */
 export function randomTensor(dims: readonly number[], random: () => number, range = 2): Float32TensorView {
@@ -35,46 +24,9 @@ export function randomTensor(dims: readonly number[], random: () => number, rang
   return { data, dims };
 }
 
-const float32Scratch = new Float32Array(1);
-const uint32View = new Uint32Array(float32Scratch.buffer);
-
-/** IEEE float32 → float16 bits, round to nearest even (normals, subnormals, inf, NaN). */
-export function toFloat16Bits(value: number): number {
-  float32Scratch[0] = value;
-  const bits = uint32View[0]!;
-  const sign = (bits >>> 16) & 0x8000;
-  const exponent = (bits >>> 23) & 0xff;
-  const mantissa = bits & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa === 0 ? 0 : 0x200);
-  const halfExponent = exponent - 127 + 15;
-  if (halfExponent >= 0x1f) return sign | 0x7c00;
-  if (halfExponent <= 0) {
-    // Subnormal half: a multiple of 2^-24, rounded to nearest even.
-    const scaled = Math.abs(value) / 2 ** -24;
-    let rounded = Math.round(scaled);
-    if (scaled - Math.floor(scaled) === 0.5 && rounded % 2 === 1) rounded -= 1;
-    return sign | rounded;
-  }
-  const halfMantissa = mantissa >>> 13;
-  const remainder = mantissa & 0x1fff;
-  let result = sign | (halfExponent << 10) | halfMantissa;
-  if (remainder > 0x1000 || (remainder === 0x1000 && (halfMantissa & 1) === 1)) result += 1;
-  return result;
-}
-
-/** float16 bits → number. */
-export function fromFloat16Bits(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >>> 10) & 0x1f;
-  const mantissa = bits & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 0x1f) return mantissa === 0 ? sign * Infinity : NaN;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-}
-
 /** The tensor rounded to float16 and back, so the oracle sees exactly the float16 model's inputs. */
 export function roundedToFloat16(tensor: Float32TensorView): Float32TensorView {
-  return { data: tensor.data.map((value) => fromFloat16Bits(toFloat16Bits(value))), dims: tensor.dims };
+  return { data: tensor.data.map((value) => float16BitsToFloat32(float32ToFloat16Bits(value))), dims: tensor.dims };
 }
 
 function tensorValueInfo(name: string, elemType: number, dims: readonly (number | string)[] | undefined): ValueInfoProto {
@@ -167,14 +119,14 @@ export async function runOp(
   for (const [name, tensor] of Object.entries(feeds)) {
     ortFeeds[`${name}_in`] =
       elemType === 'float16'
-        ? new ort.Tensor('float16', Uint16Array.from(tensor.data, toFloat16Bits), [...tensor.dims])
+        ? new ort.Tensor('float16', Uint16Array.from(tensor.data, float32ToFloat16Bits), [...tensor.dims])
         : new ort.Tensor('float32', tensor.data, [...tensor.dims]);
   }
   const result = (await session.run(ortFeeds))['Y_out'];
   if (result === undefined) throw new Error('session returned no Y_out');
   const dims = [...result.dims];
   if (result.type === 'float16') {
-    return { data: Float32Array.from(result.data as Uint16Array, fromFloat16Bits), dims };
+    return { data: Float32Array.from(result.data as Uint16Array, float16BitsToFloat32), dims };
   }
   return { data: result.data as Float32Array, dims };
 }

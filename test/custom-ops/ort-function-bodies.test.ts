@@ -10,7 +10,8 @@ import {
   type LinearAngularMode,
   type VitlinElemType,
 } from '../../custom-ops/index.js';
-import { buildOpModel, createSession, maxAbsDifference, randomTensor, roundedToFloat16, runOp, seededRandom } from './harness.js';
+import { seededRandom } from '../../src/runtime/random-feeds.js';
+import { buildOpModel, createSession, maxAbsDifference, randomTensor, roundedToFloat16, runOp } from './harness.js';
 
 const OPSETS = [11, 13, 17, 18, 21, 23] as const;
 const ELEM_TYPES: readonly VitlinElemType[] = ['float', 'float16'];

@@ -15,7 +15,8 @@ import {
   makeVitlinNode,
   withVitlinOpsetImport,
 } from '../../custom-ops/index.js';
-import { buildOpModel, createSession, maxAbsDifference, randomTensor, runOp, seededRandom } from './harness.js';
+import { seededRandom } from '../../src/runtime/random-feeds.js';
+import { buildOpModel, createSession, maxAbsDifference, randomTensor, runOp } from './harness.js';
 
 const floatInput = (name: string): ValueInfoProto => ({
   name,

@@ -13,7 +13,8 @@ import {
   type LinearAngularMode,
 } from '../../custom-ops/index.js';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
-import { maxAbsDifference, randomTensor, seededRandom } from './harness.js';
+import { seededRandom } from '../../src/runtime/random-feeds.js';
+import { maxAbsDifference, randomTensor } from './harness.js';
 
 /** Token `n` of batch `b`, features [start, start + length), as float64. */
 function tokenSlice(tensor: Float32TensorView, b: number, n: number, start: number, length: number): number[] {

@@ -1,62 +1,20 @@
 /**
  * The function bodies on onnxruntime-node's native WebGPU execution provider (float32). Without a GPU
- * this runs on SwiftShader (Vulkan on the CPU): VK_ICD_FILENAMES is pointed at Chromium's SwiftShader
- * ICD when present. Checks outputs against the reference kernels (≤ 1e-4) and, from ORT's verbose
- * log, that every node of the inlined body is placed on the WebGPU EP (none falls back to CPU).
+ * this runs on SwiftShader (Vulkan on the CPU), chosen by src/runtime/webgpu-env.ts. Checks outputs
+ * against the reference kernels (≤ 1e-4) and, from onnxruntime's profiler, that every node of the
+ * inlined body is placed on the WebGPU EP (none falls back to CPU).
  * float16 is not covered here: SwiftShader has no shader-f16, so Cast to/from f16 cannot compile.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { encodeModelProtoToBytes } from '../../graph-rewrite/serde/encode.js';
 import type { ModelProto } from '../../graph-rewrite/serde/onnx-schema.js';
 import { hydraAttentionReference, linearAngularAttentionReference, type LinearAngularMode } from '../../custom-ops/index.js';
-import { buildOpModel, createSession, maxAbsDifference, randomTensor, runOp, seededRandom } from './harness.js';
+import { randomFeeds, seededRandom } from '../../src/runtime/random-feeds.js';
+import { expectAllNodesOnWebGpu, webGpuUnavailableReason } from '../support/webgpu.js';
+import { buildOpModel, createSession, maxAbsDifference, randomTensor, runOp } from './harness.js';
 
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (process.env['VK_ICD_FILENAMES'] === undefined && existsSync(SWIFTSHADER_ICD)) {
-  // Must be set before the first WebGPU session creates its Vulkan instance.
-  process.env['VK_ICD_FILENAMES'] = SWIFTSHADER_ICD;
-}
-
-/** Why WebGPU cannot run here, or undefined when it can. */
-async function webGpuUnavailableReason(): Promise<string | undefined> {
-  try {
-    const session = await createSession(buildOpModel('HydraAttention', { opset: 17, elemType: 'float' }), 'webgpu');
-    await session.release();
-    return undefined;
-  } catch (error) {
-    return String(error);
-  }
-}
-
-const unavailableReason = await webGpuUnavailableReason();
-if (unavailableReason !== undefined) console.warn(`WebGPU tests skipped: ${unavailableReason}`);
-
-/** Node-placement lines of ORT's verbose log for a session on the WebGPU EP, from a child process. */
-function nodePlacementLog(model: ModelProto): string {
-  const folder = mkdtempSync(join(tmpdir(), 'vitlin-webgpu-'));
-  const modelPath = join(folder, 'model.onnx');
-  try {
-    writeFileSync(modelPath, encodeModelProtoToBytes(model));
-    const script = [
-      "import * as ort from 'onnxruntime-node';",
-      `await ort.InferenceSession.create(${JSON.stringify(modelPath)}, { executionProviders: ['webgpu'], logSeverityLevel: 0, logVerbosityLevel: 0 });`,
-    ].join('\n');
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      cwd: process.cwd(),
-      env: process.env,
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    // ORT logs to stderr; keep stdout too so a failure shows everything.
-    return `${child.stdout}${child.stderr}${child.error === undefined ? '' : String(child.error)}`;
-  } finally {
-    rmSync(folder, { recursive: true, force: true });
-  }
-}
+const unavailableReason = await webGpuUnavailableReason(() => encodeModelProtoToBytes(buildOpModel('HydraAttention', { opset: 17, elemType: 'float' })));
 
 describe.skipIf(unavailableReason !== undefined)('function bodies on the WebGPU EP (float32)', () => {
   const rows = [
@@ -99,10 +57,13 @@ describe.skipIf(unavailableReason !== undefined)('function bodies on the WebGPU 
 
   it.each(rows.filter((_, index) => index % 2 === 0 || index === 5))(
     '$opType $mode opset $opset: every node placed on the WebGPU EP',
-    (row) => {
-      const log = nodePlacementLog(modelOf(row));
-      expect(log).toMatch(/All nodes placed on \[WebGpuExecutionProvider\]/);
-      expect(log).not.toMatch(/placed on \[CPUExecutionProvider\]/);
+    async (row) => {
+      // Q, K, V are [B, N, D]; Hydra's optional scale is [D].
+      const feeds = (inputs: readonly ort.InferenceSession.ValueMetadata[]) => ({
+        ...randomFeeds(inputs.filter((input) => input.name !== 'scale_in'), { seed: 7, dims: { B: 2, Nq: 29, Nkv: 29, D: 48 } }),
+        ...(inputs.some((input) => input.name === 'scale_in') ? { scale_in: new ort.Tensor('float32', new Float32Array(48).fill(1), [48]) } : {}),
+      });
+      await expectAllNodesOnWebGpu(encodeModelProtoToBytes(modelOf(row)), feeds);
     },
   );
 });

@@ -9,9 +9,17 @@ import { modelToBytes } from '../../src/model-io.js';
 import { loadFixture, loadManifest } from '../rewrite/helpers.js';
 import { expectedKinds, fuseEntries, loadEntry, maxAbsDifference, referenceOf, runFirstOutput } from './helpers.js';
 
+/** The fixtures are committed: a missing one is a failure, not a skip. */
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`models/manifest.json has no ${what}`);
+  return value;
+}
+
 const entry = fuseEntries().find((candidate) => expectedKinds(candidate).length >= 2);
 
-describe.skipIf(entry === undefined)('selecting blocks', () => {
+required(entry, 'fuse model with two or more fused blocks');
+
+describe('selecting blocks', () => {
   it('fuses only the selected block; the others stay decomposed; outputs still equal', async () => {
     const model = await loadEntry(entry!);
     const { blocks } = findExactFusions(model);

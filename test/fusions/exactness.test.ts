@@ -10,6 +10,12 @@ import { fuseExactAttention, findExactFusions } from '../../graph-rewrite/fusion
 import { Attr, DataType, Node, Tensor, tensorType, type Model, type Value } from '../../graph-rewrite/ir/index.js';
 import { expectedKinds, fuseEntries, loadEntry, maxAbsDifference, referenceOf, runFirstOutput, type FuseEntry } from './helpers.js';
 
+/** The fixtures are committed: a missing one is a failure, not a skip. */
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`models/manifest.json has no ${what}`);
+  return value;
+}
+
 const entries = fuseEntries();
 const hydraEntry = entries.find((entry) => entry.blocks.some((block) => block.kind === 'hydra') && entry.blocks.every((block) => block.kind !== 'softmax'));
 const angularEntry = entries.find((entry) => entry.blocks.length > 0 && entry.blocks.every((block) => block.kind === 'linear-angular'));
@@ -64,7 +70,10 @@ async function expectSameOutputs(entry: FuseEntry, original: Model, fused: Model
   expect(maxAbsDifference(await runFirstOutput(fused, feeds), await runFirstOutput(original, feeds))).toBeLessThanOrEqual(1e-5);
 }
 
-describe.skipIf(hydraEntry === undefined)('Hydra: what the check refuses', () => {
+required(hydraEntry, 'Hydra fuse model');
+required(angularEntry, 'linear-angular fuse model');
+
+describe('Hydra: what the check refuses', () => {
   const entry = hydraEntry!;
   const load = async (): Promise<{ model: Model; anchor: string }> => {
     const model = await loadEntry(entry);
@@ -125,7 +134,7 @@ describe.skipIf(hydraEntry === undefined)('Hydra: what the check refuses', () =>
   });
 });
 
-describe.skipIf(angularEntry === undefined)('linear-angular: what the check refuses', () => {
+describe('linear-angular: what the check refuses', () => {
   const entry = angularEntry!;
   const load = async (): Promise<{ model: Model; anchor: Node }> => {
     const model = await loadEntry(entry);

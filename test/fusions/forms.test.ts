@@ -8,6 +8,12 @@ import { findExactFusions, fuseExactAttention } from '../../graph-rewrite/fusion
 import { Node, Tensor, type Model } from '../../graph-rewrite/ir/index.js';
 import { fuseEntries, loadEntry, maxAbsDifference, referenceOf, runFirstOutput } from './helpers.js';
 
+/** The fixtures are committed: a missing one is a failure, not a skip. */
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`models/manifest.json has no ${what}`);
+  return value;
+}
+
 const entries = fuseEntries();
 const sqrtForm = entries.find((entry) => entry.name === 'fmnist_hydra_last2');
 const hydra = entries.find((entry) => entry.name === 'fmnist_hydra');
@@ -21,7 +27,10 @@ async function expectFusedAndEqual(entry: NonNullable<typeof hydra>, edited: Mod
   expect(maxAbsDifference(after, before)).toBeLessThanOrEqual(1e-5);
 }
 
-describe.skipIf(sqrtForm === undefined)('the norm as Pow(x, 2), ReduceSum, Sqrt', () => {
+required(sqrtForm, 'Hydra model with the Sqrt norm form');
+required(hydra, 'Hydra model');
+
+describe('the norm as Pow(x, 2), ReduceSum, Sqrt', () => {
   it('fuses, outputs equal', async () => {
     const model = await loadEntry(sqrtForm!);
     const squares = model.graph.nodes.filter((node) => node.opType === 'Mul' && node.inputs[0] === node.inputs[1]);
@@ -38,7 +47,7 @@ describe.skipIf(sqrtForm === undefined)('the norm as Pow(x, 2), ReduceSum, Sqrt'
   });
 });
 
-describe.skipIf(hydra === undefined)('x · Reciprocal(‖x‖) instead of x / ‖x‖, and Mul(v, k̂)', () => {
+describe('x · Reciprocal(‖x‖) instead of x / ‖x‖, and Mul(v, k̂)', () => {
   it('fuses, outputs equal', async () => {
     const model = await loadEntry(hydra!);
     const divisions = model.graph.nodes.filter((node) => node.opType === 'Div' && node.inputs[1]?.producer()?.opType === 'ReduceL2');

@@ -1,11 +1,12 @@
 /**
  * Shared helpers of the models/ fixture tests: the manifest and reference types, reading the Fashion-MNIST
- * sample, float16 conversion, and building onnxruntime tensors from the recorded JSON.
+ * sample, and building onnxruntime tensors (float16 included) from the recorded JSON.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../../src/runtime/float16.js';
 
 export const MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models');
 
@@ -83,46 +84,6 @@ export function readJson<T>(rel: string): T {
 export const loadManifest = (): Manifest => readJson<Manifest>('manifest.json');
 export const modelPath = (m: ModelEntry): string => path.join(MODELS_DIR, m.file);
 
-// ---------------------------------------------------------------------------------------------- float16
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** IEEE binary16 bits of a number, rounded to nearest even. */
-export function toHalfBits(v: number): number {
-  f32[0] = v;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const e8 = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (e8 === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const exp = e8 - 127 + 15;
-  if (exp >= 0x1f) return sign | 0x7c00;
-  if (exp <= 0) {
-    if (exp < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - exp;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (exp << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
-}
-
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 0x1f) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
 // ---------------------------------------------------------------------------------------------- tensors
 
 export function toTensor(t: RefTensor): ort.Tensor {
@@ -130,7 +91,7 @@ export function toTensor(t: RefTensor): ort.Tensor {
     case 'float32':
       return new ort.Tensor('float32', Float32Array.from(t.data), t.shape);
     case 'float16':
-      return new ort.Tensor('float16', Uint16Array.from(t.data, toHalfBits), t.shape);
+      return new ort.Tensor('float16', Uint16Array.from(t.data, float32ToFloat16Bits), t.shape);
     case 'int64':
       return new ort.Tensor('int64', BigInt64Array.from(t.data, (v) => BigInt(v)), t.shape);
   }
@@ -138,7 +99,7 @@ export function toTensor(t: RefTensor): ort.Tensor {
 
 /** A tensor's values as numbers (float16 decoded from its bits). */
 export function numbers(t: ort.Tensor): number[] {
-  if (t.type === 'float16' && t.data instanceof Uint16Array) return Array.from(t.data, halfToFloat);
+  if (t.type === 'float16' && t.data instanceof Uint16Array) return Array.from(t.data, float16BitsToFloat32);
   return Array.from(t.data as ArrayLike<number | bigint>, Number);
 }
 

@@ -9,7 +9,8 @@ import { OnnxDecodeError, UnsupportedIrVersionError } from '../../graph-rewrite/
 import { decodeModelProto } from '../../graph-rewrite/serde/decode.js';
 import { encodeModelProtoToBytes } from '../../graph-rewrite/serde/encode.js';
 import { everyFieldModel } from './every-field-model.js';
-import { seededRandom, subgraphModel } from './fixtures.js';
+import { seededRandom } from '../../src/runtime/random-feeds.js';
+import { subgraphModel } from './fixtures.js';
 
 type Outcome = 'decoded' | 'OnnxDecodeError' | 'UnsupportedIrVersionError';
 
