@@ -10,7 +10,6 @@ import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convertAttention } from '../../graph-rewrite/attention/index.js';
-import type { Model } from '../../graph-rewrite/ir/model.js';
 import { loadModel, modelToBytes } from '../../src/model-io.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -66,19 +65,6 @@ export interface PreparedVariant {
   readonly error?: string;
 }
 
-/**
- * Gives the unnamed nodes of the fused ops' function bodies names (`<function>/<output>`), so that
- * onnxruntime's inlined copies (`_inlfunc_<function>_<n>_<node name>`) say which body node they are.
- * Names do not change what runs.
- */
-function nameBodyNodes(model: Model): void {
-  for (const fn of model.functions) {
-    fn.body.nodes.forEach((node, index) => {
-      node.name ??= `${fn.name ?? 'fn'}/${node.outputs[0]?.name ?? index}`;
-    });
-  }
-}
-
 /** Loads the original export and converts all its blocks; errors are returned, not thrown, so the sweep goes on. */
 export async function convertVariant(originalPath: string, variant: 'hydra' | 'linear-angular'): Promise<PreparedVariant> {
   const started = performance.now();
@@ -87,7 +73,6 @@ export async function convertVariant(originalPath: string, variant: 'hydra' | 'l
     const result = convertAttention(model, { attention: variant, blocks: 'all' });
     const skipped = result.skipped.map(({ block, reason }) => `block ${block.index}: ${reason}`);
     if (result.converted.length === 0) return { variant, error: `no block converted (${skipped.join('; ') || 'no attention blocks found'})` };
-    nameBodyNodes(result.model);
     const source = modelToBytes(result.model);
     const seconds = (performance.now() - started) / 1000;
     return { variant, source, conversion: { converted: result.converted.length, skipped, seconds } };

@@ -5,14 +5,7 @@
  * says what the fused op costs and which of its nodes dominate.
  */
 import { readFileSync, rmSync } from 'node:fs';
-
-interface ProfileEvent {
-  cat?: string;
-  name?: string;
-  ts?: number;
-  dur?: number;
-  args?: { op_name?: string };
-}
+import { profileKernels, type ProfileEvent } from '../../src/runtime/profile-events.js';
 
 export interface Entry {
   readonly name: string;
@@ -62,16 +55,12 @@ function median(values: number[]): number {
  * kernel of one run by milliseconds, and a mean would charge that to whatever op was running.
  */
 export function summarizeProfile(events: readonly ProfileEvent[], skipRuns: number): ProfileSummary {
-  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => (a.ts ?? 0) - (b.ts ?? 0));
-  const cutoff = runs[skipRuns - 1];
-  const after = cutoff ? (cutoff.ts ?? 0) + (cutoff.dur ?? 0) : -Infinity; // drop the warm-up runs' nodes
+  const { runs, kernels } = profileKernels(events, skipRuns);
   const perNode = new Map<string, { opType: string; us: number[] }>();
-  for (const event of events) {
-    if (event.cat !== 'Node' || !event.name?.endsWith('_kernel_time') || (event.ts ?? 0) <= after) continue;
-    const node = event.name.slice(0, -'_kernel_time'.length);
-    const entry = perNode.get(node) ?? { opType: event.args?.op_name ?? '?', us: [] };
-    entry.us.push(event.dur ?? 0);
-    perNode.set(node, entry);
+  for (const { name, opType, durationUs } of kernels) {
+    const entry = perNode.get(name) ?? { opType, us: [] };
+    entry.us.push(durationUs);
+    perNode.set(name, entry);
   }
   const byOp = new Map<string, { ms: number; nodes: number }>();
   const byBody = new Map<string, { ms: number; nodes: number }>();
@@ -89,7 +78,7 @@ export function summarizeProfile(events: readonly ProfileEvent[], skipRuns: numb
     const inlined = INLINED.exec(node);
     if (inlined) {
       fused += ms;
-      // Body node names are `<function>/<output>` (models.ts names them), and onnxruntime's fusions
+      // Body node names are `<function>/<output>` (custom-ops names them), and onnxruntime's fusions
       // append `/<Fusion>/`: keep the output name.
       const parts = inlined[2]!.split('/');
       add(byBody, `${parts.length > 1 ? parts[1] : parts[0]} (${opType})`, ms);
@@ -97,7 +86,7 @@ export function summarizeProfile(events: readonly ProfileEvent[], skipRuns: numb
   }
   const entries = (map: Map<string, { ms: number; nodes: number }>): Entry[] =>
     [...map].map(([name, e]) => ({ name, ms: e.ms, nodes: e.nodes })).sort((a, b) => b.ms - a.ms);
-  return { runs: Math.max(0, runs.length - skipRuns), kernelMs: total, fusedMs: fused, byCategory, byOpType: entries(byOp), byBodyNode: entries(byBody) };
+  return { runs, kernelMs: total, fusedMs: fused, byCategory, byOpType: entries(byOp), byBodyNode: entries(byBody) };
 }
 
 /** Reads and deletes a profile file that onnxruntime wrote, and summarises it; the first `skipRuns` runs are warm-up. */

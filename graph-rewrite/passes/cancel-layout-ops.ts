@@ -135,6 +135,24 @@ function planMove(graph: Graph, value: Value, held: Value, perm: readonly number
   return true;
 }
 
+/**
+ * Removes a constant that a rewrite stopped reading, with the Constant / Identity nodes that made it,
+ * so the saved model carries no orphans; a constant anything else still reads is kept.
+ */
+function dropUnusedConstant(graph: Graph, value: Value): void {
+  for (let current: Value | undefined = value; current !== undefined;) {
+    if (current.hasUses() || current.isGraphOutput() || current.isGraphInput()) return;
+    if (current.isInitializer()) {
+      if (current.graph === graph) graph.removeInitializer(current);
+      return;
+    }
+    const producer = current.producer();
+    if (producer?.graph !== graph || (producer.opType !== 'Constant' && producer.opType !== 'Identity')) return;
+    graph.removeNodes(producer);
+    current = producer.inputs[0];
+  }
+}
+
 /** Moves `transpose` down to the Transposes it meets, when {@link planMove} allows; returns whether it did. */
 function moveTranspose(graph: Graph, transpose: Node): boolean {
   const perm = permOf(transpose);
@@ -149,8 +167,10 @@ function moveTranspose(graph: Graph, transpose: Node): boolean {
   const removed: Node[] = [transpose];
   for (const { node } of plan.crossed) {
     if (node.opType === 'Slice') {
-      const axes = constantIntsOf(node.inputs[3])!.map((axis) => perm[axis < 0 ? axis + perm.length : axis]!);
+      const oldAxes = node.inputs[3]!;
+      const axes = constantIntsOf(oldAxes)!.map((axis) => perm[axis < 0 ? axis + perm.length : axis]!);
       node.replaceInput(3, graph.addInitializer(Tensor.fromInt64Array(axes, [axes.length]), graph.nameAllocator.freshValueName('slice_axes')));
+      dropUnusedConstant(graph, oldAxes);
     }
     unpermuteType(node.outputs[0]!, perm);
   }

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import { VITLIN_DOMAIN, functionBodyNodeName } from '../../custom-ops/index.js';
+import { profileKernels, type ProfileEvent } from '../runtime/profile-events.js';
 import { createSession, type ExecutionProvider, type Feeds, type RuntimeSession } from '../runtime/session.js';
 import { softmaxCoreNodes } from './flops.js';
 
@@ -150,34 +151,20 @@ export interface OpBreakdown {
   readonly runs: number;
 }
 
-interface ProfileEvent {
-  cat?: string;
-  name?: string;
-  dur?: number;
-  args?: { op_name?: string };
-}
-
 /** Aggregates an onnxruntime profile; the first `skipRuns` runs (warm-up) are dropped. */
 export function breakdownFromProfile(events: readonly ProfileEvent[], isAttention: AttentionMatcher, skipRuns = 1): OpBreakdown {
-  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
-  // Node events of a run lie inside its model_run span: skip everything up to the end of the warm-up runs.
-  const cutoff = runs[skipRuns - 1] as (ProfileEvent & { ts?: number }) | undefined;
-  const after = skipRuns > 0 && cutoff ? (cutoff.ts ?? 0) + (cutoff.dur ?? 0) : -Infinity;
-  const counted = Math.max(1, runs.length - skipRuns);
+  const { runs: profiled, kernels } = profileKernels(events, skipRuns);
+  const counted = Math.max(1, profiled);
   const byOp = new Map<string, { us: number; nodes: Set<string> }>();
   let total = 0;
   let attention = 0;
-  for (const event of events as (ProfileEvent & { ts?: number })[]) {
-    if (event.cat !== 'Node' || !event.name?.endsWith('_kernel_time') || (event.ts ?? 0) <= after) continue;
-    const name = event.name.slice(0, -'_kernel_time'.length);
-    const op = event.args?.op_name ?? '?';
-    const us = event.dur ?? 0;
-    const entry = byOp.get(op) ?? { us: 0, nodes: new Set<string>() };
-    entry.us += us;
+  for (const { name, opType, durationUs } of kernels) {
+    const entry = byOp.get(opType) ?? { us: 0, nodes: new Set<string>() };
+    entry.us += durationUs;
     entry.nodes.add(name);
-    byOp.set(op, entry);
-    total += us;
-    if (isAttention(name)) attention += us;
+    byOp.set(opType, entry);
+    total += durationUs;
+    if (isAttention(name)) attention += durationUs;
   }
   const ops = [...byOp].map(([opType, e]) => ({ opType, ms: e.us / 1000 / counted, nodes: e.nodes.size })).sort((a, b) => b.ms - a.ms);
   return { ops, kernelMs: total / 1000 / counted, attentionMs: attention / 1000 / counted, attentionShare: total ? attention / total : 0, runs: counted };

@@ -4,3 +4,4 @@ export * from './random-feeds.js';
 export * from './compare.js';
 export * from './float16.js';
 export * from './webgpu-env.js';
+export * from './profile-events.js';

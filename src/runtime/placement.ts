@@ -5,6 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { profileKernels, type ProfileEvent } from './profile-events.js';
 import { createSession, type ExecutionProvider, type Feeds, type RuntimeSession, type SessionOptions } from './session.js';
 
 export interface PlacedNode {
@@ -26,19 +27,11 @@ const PROVIDER_OF_EP: Record<ExecutionProvider, string> = {
   webgpu: 'WebGpuExecutionProvider',
 };
 
-interface ProfileEvent {
-  cat?: string;
-  name?: string;
-  args?: { op_name?: string; provider?: string };
-}
-
 /** Parses an onnxruntime profile into the nodes it ran, each with its provider. */
 export function parseProfile(events: readonly ProfileEvent[], ep: ExecutionProvider): NodePlacement {
   const seen = new Map<string, PlacedNode>();
-  for (const event of events) {
-    if (event.cat !== 'Node' || !event.name?.endsWith('_kernel_time') || !event.args?.provider) continue;
-    const name = event.name.slice(0, -'_kernel_time'.length);
-    seen.set(name, { name, opType: event.args.op_name ?? '?', provider: event.args.provider });
+  for (const { name, opType, provider } of profileKernels(events).kernels) {
+    if (provider !== undefined) seen.set(name, { name, opType, provider });
   }
   const nodes = [...seen.values()];
   const countByProvider: Record<string, number> = {};
