@@ -4,6 +4,7 @@
  * That value's readers will read the fused op's output instead.
  */
 
+import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import { formatRoles, mergedHeadsOrder, roleLayout, type BlockSizes, type Role } from '../analysis/head-layout.js';
 import { LayoutError, type Atom } from '../analysis/layout.js';
@@ -29,8 +30,7 @@ export function traceOutput(m: MatchContext, value: Value, axes: readonly (reado
   while (mergedHeadsOrder(layout, atoms) === undefined) {
     const consumer = m.soleConsumer(current, what, current.producer());
     const rolesNow = formatRoles(layout.axes.map((group) => group.map((atom) => roleName(atom, atoms))));
-    m.ensure(consumer.domain === '' && FORWARD_OPS.has(consumer.opType),
-      () => `${what} (heads split, ${rolesNow}) goes to ${describeNode(consumer)} before its heads are merged`, consumer);
+    m.ensure(consumer.domain === '' && FORWARD_OPS.has(consumer.opType), () => stopReason(m, consumer, current, `${what} (heads split, ${rolesNow})`), consumer);
     try {
       if (consumer.opType === 'Transpose') {
         const rank = layout.rank;
@@ -55,6 +55,25 @@ export function traceOutput(m: MatchContext, value: Value, axes: readonly (reado
     shape,
     elemType: m.shapes.elemTypeOf(current),
   };
+}
+
+/** The constant scalar `mul` multiplies `value` by (read through Identity nodes), if it is one. */
+function constantFactor(m: MatchContext, mul: Node, value: Value): number | undefined {
+  if (mul.domain !== '' || mul.opType !== 'Mul' || mul.inputs.length !== 2) return undefined;
+  let factor = mul.inputs[mul.inputs[0] === value ? 1 : 0];
+  for (let node = factor?.producer(); node?.domain === '' && node.opType === 'Identity'; node = factor?.producer()) factor = node.inputs[0];
+  return m.scalar(factor);
+}
+
+/** Why the walk stops at `consumer`: a constant gate is named as one (a 0 gate switches the branch off). */
+function stopReason(m: MatchContext, consumer: Node, value: Value, what: string): string {
+  const gate = constantFactor(m, consumer, value);
+  if (gate === 0) {
+    return `${what} is multiplied by a constant-0 gate (${describeNode(consumer)}): a switched-off branch that adds nothing to the output, `
+      + `not an attention block of its own (Castling's training form: exact fusion drops it when the linear-angular block it is added to fuses)`;
+  }
+  if (gate !== undefined) return `${what} is multiplied by the constant gate ${gate} (${describeNode(consumer)}) before its heads are merged`;
+  return `${what} goes to ${describeNode(consumer)} before its heads are merged`;
 }
 
 function roleName(atom: Atom, atoms: Record<Role, Atom>): Role {

@@ -68,7 +68,8 @@ export function normalizationConditions(n: L2Normalization, axis: number, axisNa
 function checkInterior(m: MatchContext, match: ExactAttentionMatch): void {
   const interior = new Set(match.interior);
   const perHead = match.perHeadOutput;
-  const replaced = new Set(perHead === undefined ? [match.output.value] : [perHead.value, ...match.gatedBranches.map((branch) => branch.sum.outputs[0]!)]);
+  const dropped = match.gatedBranches.filter((branch) => perHead !== undefined || branch.afterMerge).map((branch) => branch.sum.outputs[0]!);
+  const replaced = new Set([perHead?.value ?? match.output.value, ...dropped]);
   for (const node of match.interior) {
     for (const output of node.outputs) {
       if (replaced.has(output)) continue;

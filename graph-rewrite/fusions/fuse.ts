@@ -36,6 +36,7 @@ function toBlock(match: ExactMatch, index: number): ExactFusionBlock {
   return {
     index,
     kind: found.exactKind,
+    ...(found.linearAngularForm === undefined ? {} : { form: found.linearAngularForm }),
     heads: found.heads,
     headDim: found.headDim,
     anchor: nodeName(match.anchor),

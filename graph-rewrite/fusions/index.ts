@@ -8,5 +8,5 @@ export { matchL2Normalized } from './l2-normalize.js';
 export { rewriteExactAttention } from './rewrite.js';
 export type {
   EpsForm, ExactAttentionMatch, ExactCondition, ExactFusionBlock, ExactFusionKind, ExactFusionsReport,
-  FuseExactAttentionOptions, FuseExactAttentionResult, FusedBlock, GatedSoftmaxBranch, L2Normalization,
+  FuseExactAttentionOptions, FuseExactAttentionResult, FusedBlock, GatedSoftmaxBranch, L2Normalization, LinearAngularForm,
 } from './types.js';

@@ -111,7 +111,7 @@ function expandsToShapeOf(m: MatchContext, expand: Node, x: Value): boolean {
 }
 
 /** x / d, x · (1/d) or x · Reciprocal(d): the numerator x and the denominator d. */
-function matchQuotient(m: MatchContext, value: Value, what: string, near: Node): { node: Node; numerator: Value; denominator: Value } {
+export function matchQuotient(m: MatchContext, value: Value, what: string, near: Node): { node: Node; numerator: Value; denominator: Value } {
   const node = m.bind(m.producer(value, ['Div', 'Mul'], what, near), `${what} division`);
   if (node.opType === 'Div') return { node, numerator: node.inputs[0]!, denominator: node.inputs[1]! };
   return m.firstOf(`${what} as x · (1/‖x‖)`, [0, 1].map((side) => [`1/‖x‖ as input ${side}`, (c: MatchContext) => {

@@ -22,7 +22,7 @@ export interface OutputPath {
   /** Whether other terms are added to x̂ before the merge. */
   readonly hasSideTerms: boolean;
   readonly gatedBranches: GatedSoftmaxBranch[];
-  /** Where the merged output goes: after the last gated branch, if any follows the merge. */
+  /** The merged output (what the fused op's output replaces when no side terms precede the merge). */
   readonly target: OutputTarget;
   readonly conditions: ExactCondition[];
 }
@@ -49,14 +49,17 @@ function softmaxAttentionAbove(m: MatchContext, value: Value): Node | undefined 
  * `other` as gate · (softmax attention) added by `sum` to `main`; or undefined. Any factor counts as
  * the gate — the check drops the branch only when it is the constant scalar 0.
  */
-function gatedBranchOf(m: MatchContext, sum: Node, main: Value, other: Value): GatedSoftmaxBranch | undefined {
-  const mul = other.producer();
+function gatedBranchOf(m: MatchContext, sum: Node, main: Value, other: Value, afterMerge: boolean): GatedSoftmaxBranch | undefined {
+  let mul = other.producer();
+  // The gate may multiply before the branch is rearranged (gate · (w·v), then transposed and merged).
+  const rearrangement: Node[] = [];
+  for (; mul?.domain === '' && mul.graph === m.graph && DATA_MOVEMENT_OPS.has(mul.opType) && rearrangement.length < 8; mul = mul.inputs[0]?.producer()) rearrangement.push(mul);
   if (mul === undefined || mul.domain !== '' || mul.opType !== 'Mul' || mul.graph !== m.graph || mul.inputs.length !== 2) return undefined;
   for (const side of [0, 1]) {
     const softmax = softmaxAttentionAbove(m, mul.inputs[1 - side]!);
     if (softmax === undefined) continue;
     const gateValue = mul.inputs[side]!;
-    return { gateNode: mul, gate: scalarConstant(m, gateValue), gateValue, softmax, sum, main };
+    return { gateNode: mul, gate: scalarConstant(m, gateValue), gateValue, softmax, sum, main, term: other, rearrangement, afterMerge };
   }
   return undefined;
 }
@@ -76,11 +79,22 @@ function nextSum(value: Value): { add: Node; other: Value } | undefined {
   return { add: add!, other: add!.inputs[add!.inputs[0] === value ? 1 : 0]! };
 }
 
+/** The chain of Adds below `value`, each the only data reader of the one before (at most `limit`). */
+function sumChain(value: Value, limit = 8): { add: Node; other: Value; main: Value }[] {
+  const chain: { add: Node; other: Value; main: Value }[] = [];
+  for (let current = value, sum = nextSum(current); sum !== undefined && chain.length < limit; current = sum.add.outputs[0]!, sum = nextSum(current)) {
+    chain.push({ ...sum, main: current });
+  }
+  return chain;
+}
+
 /**
- * Follows `start` (x̂, per head, with axis roles `axes`) through its sum points and the head merge.
- * Binds the Adds ('side-term sum' / 'gated sum'), the gates ('softmax gate') and the merge chain
- * ('output chain'). A gated branch is droppable only if it cannot have widened the sum by broadcasting:
- * its shape fits into x̂'s (before the merge) or the merged output's (after).
+ * Follows `start` (the per-head output, with axis roles `axes`) through its sum points and the head
+ * merge. Binds the Adds ('side-term sum' / 'gated sum'), the gates ('softmax gate') and the merge chain
+ * ('output chain'). After the merge, sums are followed only up to the last gated branch: the side terms
+ * on the way (a depthwise conv added to the merged output) stay the model's, unbound. A gated branch is
+ * droppable only if it cannot have widened the sum by broadcasting: its shape fits into the per-head
+ * output's (before the merge) or the merged output's (after).
  */
 export function followOutput(m: MatchContext, start: Value, axes: readonly (readonly Role[])[], sizes: BlockSizes): OutputPath {
   const gatedBranches: GatedSoftmaxBranch[] = [];
@@ -89,8 +103,9 @@ export function followOutput(m: MatchContext, start: Value, axes: readonly (read
   const takeGated = (gated: GatedSoftmaxBranch, reference: Value): void => {
     m.bind(gated.sum, 'gated sum');
     m.bind(gated.gateNode, 'softmax gate');
+    for (const node of gated.rearrangement) m.bind(node, 'softmax gate');
     gatedBranches.push(gated);
-    const [term, shape] = [m.shapeOf(gated.gateNode.outputs[0]), m.shapeOf(reference)];
+    const [term, shape] = [m.shapeOf(gated.term), m.shapeOf(reference)];
     conditions.push({
       holds: fitsInto(term, shape),
       reason: `the gated softmax branch added by ${describeNode(gated.sum)} is ${formatShape(term)}, which may broadcast the attention output ${formatShape(shape)}`,
@@ -99,8 +114,8 @@ export function followOutput(m: MatchContext, start: Value, axes: readonly (read
   };
 
   let current = start;
-  for (let sum = nextSum(current); sum !== undefined; sum = nextSum(current)) {
-    const gated = gatedBranchOf(m, sum.add, current, sum.other);
+  for (const sum of sumChain(start)) {
+    const gated = gatedBranchOf(m, sum.add, sum.main, sum.other, false);
     if (gated !== undefined) {
       takeGated(gated, start);
     } else {
@@ -110,14 +125,8 @@ export function followOutput(m: MatchContext, start: Value, axes: readonly (read
     current = sum.add.outputs[0]!;
   }
   const merged = traceOutput(m, current, axes, sizes, 'the attention output');
-  // After the merge only gated branches are taken in; other sums there are the model's own business.
-  let target = merged.value;
-  for (let sum = nextSum(target); sum !== undefined; sum = nextSum(target)) {
-    const gated = gatedBranchOf(m, sum.add, target, sum.other);
-    if (gated === undefined) break;
-    takeGated(gated, merged.value);
-    target = sum.add.outputs[0]!;
-  }
-  const output = target === merged.value ? merged : { ...merged, value: target, shape: m.shapeOf(target) ?? merged.shape };
-  return { hasSideTerms, gatedBranches, target: output, conditions };
+  const after = sumChain(merged.value).map((sum) => gatedBranchOf(m, sum.add, sum.main, sum.other, true));
+  const last = after.reduce((found, gated, i) => (gated === undefined ? found : i), -1);
+  for (const gated of after.slice(0, last + 1)) if (gated !== undefined) takeGated(gated, merged.value);
+  return { hasSideTerms, gatedBranches, target: merged, conditions };
 }

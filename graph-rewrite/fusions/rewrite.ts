@@ -26,7 +26,7 @@ function fusedOptions(match: ExactAttentionMatch): FusedAttentionOptions {
   if ('reason' in eps) throw new RewriteError(`${match.anchor.label}: ${eps.reason}`); // the check rejects this first
   return match.exactKind === 'hydra'
     ? { attention: 'hydra', eps: eps.eps }
-    : { attention: 'linear-angular', eps: eps.eps, linearAngularMode: 'reference' };
+    : { attention: 'linear-angular', eps: eps.eps, linearAngularMode: match.linearAngularForm === 'kernel-normalized' ? 'kernel_normalized' : 'reference' };
 }
 
 /**
@@ -45,16 +45,31 @@ function unmerge(context: RewriteContext, match: ExactAttentionMatch, fused: Val
   return context.op('Transpose', [split], { name: 'to_per_head_layout', attributes: [Attr.ints('perm', perm)] });
 }
 
+/**
+ * Gives the readers of each dropped branch's sum what it added the branch to — resolved through
+ * earlier drops, starting from `carried` (the per-head output already replaced, if any).
+ */
+function dropGatedBranches(context: RewriteContext, branches: ExactAttentionMatch['gatedBranches'], carried: Map<Value, Value>): void {
+  for (const branch of branches) {
+    const main = carried.get(branch.main) ?? branch.main;
+    carried.set(branch.sum.outputs[0]!, main);
+    context.replace(branch.sum.outputs[0]!, main);
+  }
+}
+
 /** Emits the fused op for `match` and redirects the readers of the block's output to it. */
 export function rewriteExactAttention(context: RewriteContext, match: ExactAttentionMatch, _options: unknown): void {
   const options = fusedOptions(match);
   const perHead = match.perHeadOutput;
   if (perHead === undefined) {
     emitFusedAttention(context, match, options);
+    // Branches before the merge die with the merge chain; those after it are read past the merged output.
+    const fused = context.replacements.find(([old]) => old === match.output.value)?.[1];
+    dropGatedBranches(context, match.gatedBranches.filter((branch) => branch.afterMerge), new Map(fused === undefined ? [] : [[match.output.value, fused]]));
     return;
   }
   // The shared rewrite redirects the readers of its target to the fused output; here that output is
-  // un-merged first, so the target is a fresh value nothing reads, and the result replaces x̂.
+  // un-merged first, so the target is a fresh value nothing reads, and the result replaces the per-head output.
   const stand = new Value();
   const merged = { value: stand, axes: [['B'], ['N'], ['H', 'd']] as Role[][], shape: [match.batch, match.tokens, match.heads * match.headDim], elemType: match.output.elemType };
   emitFusedAttention(context, { ...match, output: merged }, options);
@@ -62,11 +77,5 @@ export function rewriteExactAttention(context: RewriteContext, match: ExactAtten
   if (fused === undefined) throw new RewriteError(`${match.anchor.label}: the fused op's output was not produced`);
   const replacement = unmerge(context, match, fused, perHead);
   context.replace(perHead.value, replacement);
-  // A dropped sum's readers get what it added the branch to — resolved through earlier drops.
-  const carried = new Map<Value, Value>([[perHead.value, replacement]]);
-  for (const branch of match.gatedBranches) {
-    const main = carried.get(branch.main) ?? branch.main;
-    carried.set(branch.sum.outputs[0]!, main);
-    context.replace(branch.sum.outputs[0]!, main);
-  }
+  dropGatedBranches(context, match.gatedBranches, new Map([[perHead.value, replacement]]));
 }

@@ -18,6 +18,9 @@ import type { AttentionMatch } from '../attention/types.js';
  */
 export type ExactFusionKind = 'hydra' | 'linear-angular' | 'castling-switch';
 
+/** Which linear-angular form a block computes: the released code's, or the paper's kernel-normalised ratio. */
+export type LinearAngularForm = 'reference' | 'kernel-normalized';
+
 /**
  * How a matched x̂ = x / ‖x‖₂ guards against a zero norm: not at all, with a clamp max(‖x‖, eps)
  * (F.normalize: Clip(min = eps), or Max), or by adding eps to the norm (‖x‖ + eps).
@@ -61,11 +64,19 @@ export interface GatedSoftmaxBranch {
   /** The Add of the gated branch to the attention output, and that output (what remains when the branch is dropped). */
   readonly sum: Node;
   readonly main: Value;
+  /** What the sum adds: the gated branch, possibly rearranged after the gate. */
+  readonly term: Value;
+  /** Data movement between the gate and the sum (the branch's heads merged after gating). */
+  readonly rearrangement: readonly Node[];
+  /** Whether the branch is added after the heads are merged. */
+  readonly afterMerge: boolean;
 }
 
 /** What both exact-fusion rules hand to their check and rewrite: an AttentionMatch plus what exactness needs. */
 export interface ExactAttentionMatch extends AttentionMatch {
   readonly exactKind: ExactFusionKind;
+  /** Linear-angular blocks: which form (the fused op's mode). */
+  readonly linearAngularForm?: LinearAngularForm;
   /** The normalisations (q̂, k̂ and, for linear-angular, x̂), checked for axes and eps. */
   readonly normalizations: readonly L2Normalization[];
   /** Other conditions the check verifies: each holds, or fails with the reason users read. */
@@ -99,6 +110,8 @@ export interface ExactFusionBlock {
   /** Position among the model's exact-fusion blocks in graph order (0-based): what `blocks` selects. */
   readonly index: number;
   readonly kind: ExactFusionKind;
+  /** Linear-angular blocks: 'reference' or 'kernel-normalized'. */
+  readonly form?: LinearAngularForm;
   /** Hydra: as many heads as features (heads = D, headDim = 1). */
   readonly heads: number;
   readonly headDim: number;

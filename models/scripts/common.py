@@ -333,7 +333,9 @@ def expected_markers(blocks: Iterable[dict]) -> Dict[str, int]:
             else:  # Mul-ReduceSum-Sqrt
                 m["::Sqrt"] += 2
         elif k in ("linear-angular", "linear-angular+softmax-aux"):
-            m["::ReduceL2"] += 3  # q, k and the output, F.normalize
+            # q, k and (reference form) the output are normalised: F.normalize (ReduceL2) or x.norm() (Sqrt)
+            norms = 2 if b.get("form") == "kernel-normalized" else 3
+            m["::Sqrt" if b.get("norm") == "Mul-ReduceSum-Sqrt" else "::ReduceL2"] += norms
             m["::Conv"] += 1  # the depthwise conv on v
             if k.endswith("softmax-aux"):
                 m["::Softmax"] += 1
