@@ -121,7 +121,7 @@ def write_fmnist_sample(n: int = 1000) -> str:
 
 def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: float, batch: int = 256,
                      lr: float = 2e-3, wd: float = 0.05, warmup: int = 60, seed: int = 0,
-                     on_step: Optional[Callable[[int, int], None]] = None) -> Dict[str, float]:
+                     on_step: Optional[Callable[[int, int], None]] = None, log_every: int = 100) -> Dict[str, float]:
     """AdamW + linear warmup + cosine decay, cross-entropy; `on_step(step, total)` runs before each step
     (the Castling gate schedule uses it). Deterministic given the seed."""
     g = torch.Generator().manual_seed(seed)
@@ -154,7 +154,7 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoc
             sched.step()
             run_loss = 0.98 * run_loss + 0.02 * loss.item() if step else loss.item()
             step += 1
-            if step % 100 == 0 or step == total:
+            if step % log_every == 0 or step == total:
                 log(f"  step {step}/{total} loss {run_loss:.3f} ({time.time() - t0:.0f}s)")
     model.eval()
     return {"steps": total, "seconds": round(time.time() - t0, 1), "final_loss": round(run_loss, 4)}

@@ -20,6 +20,10 @@ export interface FuseBlock {
   readonly heads: number;
   readonly head_dim: number;
   readonly gate?: number;
+  /** Castling forms (castling_forms.py): the linear-angular form, the conv layout and how the gate is written. */
+  readonly form?: 'reference' | 'kernel-normalized';
+  readonly conv?: 'grid' | 'tokens';
+  readonly gate_form?: 'mul0' | 'init';
 }
 
 export interface FuseEntry {

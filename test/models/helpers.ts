@@ -31,6 +31,8 @@ export interface BlockSpec {
   heads: number;
   head_dim: number;
   norm?: 'ReduceL2' | 'Mul-ReduceSum-Sqrt';
+  /** Linear-angular blocks: the form (absent: reference). */
+  form?: 'reference' | 'kernel-normalized';
   [k: string]: unknown;
 }
 export interface ModelEntry {
@@ -202,7 +204,8 @@ export function markersOfBlocks(blocks: BlockSpec[], other: Record<string, numbe
       case 'linear-angular+softmax-aux':
       case 'linear-angular':
         if (b.kind === 'linear-angular+softmax-aux') add('::Softmax');
-        add('::ReduceL2', 3); // q, k and the output, F.normalize
+        // q, k and (reference form) the output are normalised: F.normalize (ReduceL2) or x.norm() (Sqrt)
+        add(b.norm === 'Mul-ReduceSum-Sqrt' ? '::Sqrt' : '::ReduceL2', b.form === 'kernel-normalized' ? 2 : 3);
         add('::Conv'); // the depthwise conv on v
         break;
       default:

@@ -76,12 +76,12 @@ describe('findAttentionBlocks on the fixtures', () => {
 
     const gatedBranches = entry.blocks.filter((block) => block.kind === GATED_AUX_KIND);
     if (gatedBranches.length > 0) {
-      it('explains each gated auxiliary Softmax as unmatched: its output is gated before the heads merge', async () => {
+      it('explains each gated auxiliary Softmax as unmatched: its output is multiplied by a constant-0 gate', async () => {
         const { unmatched } = findAttentionBlocks(await loadFixture(entry));
         expect(unmatched).toHaveLength(gatedBranches.length);
         for (const anchor of unmatched) {
           expect(anchor.opType).toBe('Softmax');
-          expect(anchor.reason).toMatch(/^Softmax '[^']+': the attention output .* goes to Mul '[^']+' before its heads are merged/);
+          expect(anchor.reason).toMatch(/^Softmax '[^']+': the attention output .* is multiplied by a constant-0 gate \(Mul '[^']+'\): a switched-off branch/);
         }
       });
     }
