@@ -1,6 +1,7 @@
 /**
  * Exactly fused fixtures on onnxruntime-node's WebGPU EP (SwiftShader's Vulkan on machines without a
- * GPU — slow, so one Hydra and one linear-angular fixture): outputs within 1e-4 of the CPU EP's, and
+ * GPU — slow, so one Hydra, one linear-angular (reference) and one kernel-normalised Castling fixture):
+ * outputs within 1e-4 of the CPU EP's, and
  * no node of the inlined function bodies runs on the CPU EP (measureNodePlacement, plus a run with
  * graph optimisations off, where every inlined body node keeps its identity).
  */
@@ -14,6 +15,8 @@ const entries = fuseEntries();
 const chosen = [
   entries.find((entry) => entry.blocks.some((block) => block.kind === 'hydra')),
   entries.find((entry) => entry.blocks.some((block) => block.kind.startsWith('linear-angular'))),
+  // the kernel-normalised form with the grid conv and the Mul-by-0 gate (the fused op's other mode)
+  entries.find((entry) => entry.blocks.some((block) => block.form === 'kernel-normalized' && block.conv === 'grid' && block.gate_form === 'mul0')),
 ].filter((entry): entry is FuseEntry => entry !== undefined);
 
 const unavailable = await webGpuUnavailableReason(chosen.length === 0 ? 'no fuse fixtures' : async () => modelToBytes(fuseExactAttention(await loadEntry(chosen[0]!)).model));
