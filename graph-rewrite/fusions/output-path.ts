@@ -13,7 +13,7 @@ import { VALUE_NEUTRAL_OPS, describeNode, isMetadataReader, type MatchContext } 
 import { traceOutput } from '../attention/output.js';
 import type { OutputTarget } from '../attention/types.js';
 import type { ExactCondition, GatedSoftmaxBranch } from './types.js';
-import { scalarConstant } from './constants.js';
+import { uniformConstant } from './constants.js';
 
 /** Ops that move data without computing (between softmax·v and a gate). */
 const DATA_MOVEMENT_OPS: ReadonlySet<string> = new Set(['Transpose', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', ...VALUE_NEUTRAL_OPS]);
@@ -59,7 +59,7 @@ function gatedBranchOf(m: MatchContext, sum: Node, main: Value, other: Value, af
     const softmax = softmaxAttentionAbove(m, mul.inputs[1 - side]!);
     if (softmax === undefined) continue;
     const gateValue = mul.inputs[side]!;
-    return { gateNode: mul, gate: scalarConstant(m, gateValue), gateValue, softmax, sum, main, term: other, rearrangement, afterMerge };
+    return { gateNode: mul, gate: uniformConstant(m, gateValue), gateValue, softmax, sum, main, term: other, rearrangement, afterMerge };
   }
   return undefined;
 }

@@ -56,7 +56,7 @@ export interface L2Normalization {
 export interface GatedSoftmaxBranch {
   /** The Mul by the gate. */
   readonly gateNode: Node;
-  /** The gate as a constant scalar, or undefined when it is not one (a graph input, a tensor). */
+  /** The value every element of the constant gate holds (a scalar, or e.g. a per-head tensor of zeros); undefined when it is not a constant or its elements differ. */
   readonly gate: number | undefined;
   readonly gateValue: Value;
   /** The branch's Softmax. */

@@ -121,7 +121,7 @@ export function formatInspect(r: InspectReport): string {
   if (r.decomposed.length) {
     out.push('', style.bold(`decomposed linear attention: ${r.decomposed.length}`) + ` (${r.decomposed.filter((b) => b.fusable).length} fusable exactly by convert)`, '');
     out.push(table(['#', 'kind', 'heads', 'head dim', 'tokens', 'FLOPs', 'fusable'], r.decomposed.map((b) => [
-      String(b.index), b.kind, String(b.heads), String(b.headDim), String(b.tokens), formatFlops(b.flops), b.fusable ? 'yes' : 'no',
+      String(b.index), b.form === undefined ? b.kind : `${b.kind} (${b.form})`, String(b.heads), String(b.headDim), String(b.tokens), formatFlops(b.flops), b.fusable ? 'yes' : 'no',
     ])));
   }
   // A Softmax that is Castling's zero-gated branch is explained by its decomposed block, not by why no rule matched.

@@ -132,6 +132,35 @@ describe('refusals, on hand-edited copies of the kernel-normalised model', () =>
   });
 });
 
+describe('a gate initializer that is a per-head tensor', () => {
+  const entry = required('fmnist_castling_kn_tokens_init');
+  const heads = entry.blocks[0]!.heads;
+
+  /** Sets every zero scalar gate initializer (the Mul with the softmax branch reads it) to a [1, H, 1, 1] tensor. */
+  async function withGate(values: number[]): Promise<Model> {
+    const model = await loadEntry(entry);
+    const gates = [...model.graph.initializers.values()].filter((value) => value.name?.endsWith('.attn.gate'));
+    expect(gates.length).toBeGreaterThan(0);
+    for (const gate of gates) gate.constValue = Tensor.fromFloat32Array(values, [1, heads, 1, 1]);
+    return model;
+  }
+
+  it('of zeros is dropped like the scalar 0, outputs equal', async () => {
+    const model = await withGate(Array.from({ length: heads }, () => 0));
+    const { model: fused, fused: blocks, skipped } = fuseExactAttention(model);
+    expect(skipped).toEqual([]);
+    expect(blocks.map((block) => block.kind)).toEqual(entry.blocks.map(() => 'castling-switch'));
+    const [before, after] = [await logitsOnSample(await loadEntry(entry)), await logitsOnSample(fused)];
+    expect(maxAbsDifference(after.logits, before.logits)).toBeLessThanOrEqual(1e-5);
+  }, 60_000);
+
+  it('whose heads differ (one is not 0) is refused', async () => {
+    const { fused, skipped } = fuseExactAttention(await withGate(Array.from({ length: heads }, (_, i) => (i === 1 ? 0.1 : 0))));
+    expect(fused).toEqual([]);
+    for (const { reason } of skipped) expect(reason).toMatch(/is multiplied by value '.*gate.*' \(Mul '.*'\), which is not a constant scalar; it cannot be dropped/);
+  });
+});
+
 it('report', () => {
   console.log(report.join('\n'));
 });
