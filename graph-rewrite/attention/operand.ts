@@ -119,11 +119,21 @@ function selection(m: MatchContext, node: Node, value: Value, what: string): (la
 /**
  * Traces `value` — input `kind` of an attention MatMul — to its projection and reads it as heads.
  * Binds the chain's nodes on `m`; fails with a message naming the node where reading broke down.
+ * `through` maps nodes the walk passes as if they were Identity to the input it continues from.
  */
-export function traceOperand(m: MatchContext, value: Value, kind: OperandKind, what: string, near: Node): OperandTrace {
+export function traceOperand(m: MatchContext, value: Value, kind: OperandKind, what: string, near: Node, through?: ReadonlyMap<Node, Value>): OperandTrace {
   const steps: Step[] = [];
   let current = value;
+  let spliced = false;
   for (let node = current.producer(); node !== undefined && node.graph === m.graph; node = current.producer()) {
+    // A node the caller vouches for as layout-preserving (an exact-fusion rule's x / ‖x‖ over the head dim).
+    const input = through?.get(node);
+    if (input !== undefined) {
+      steps.push({ node, output: current });
+      spliced = true;
+      current = input;
+      continue;
+    }
     const found = stepOf(m, node, current, kind, what);
     if (found === undefined) break;
     m.bind(node, `${what} chain`);
@@ -160,7 +170,9 @@ export function traceOperand(m: MatchContext, value: Value, kind: OperandKind, w
     const before = snapshots[i - 1]!.axes;
     scales.push({ node: snapshot.step.node, ...snapshot.step.scale, on: kind === 'q' ? 'q' : 'k', afterHeadSplit: !holdsWholeFeatures(before, atoms) });
   });
-  const candidate = snapshots.map((snapshot) => asOperandView(snapshot.value, snapshot.axes, atoms)).find((found) => found !== undefined);
+  // Values past a spliced node hold something else (x̂, not x): never read the operand there.
+  const firstSpliced = spliced ? snapshots.findIndex((snapshot) => snapshot.step !== undefined && through!.has(snapshot.step.node)) : snapshots.length;
+  const candidate = snapshots.slice(0, firstSpliced).map((snapshot) => asOperandView(snapshot.value, snapshot.axes, atoms)).find((found) => found !== undefined);
   const operand: OperandView = candidate ?? {
     value: source,
     batchAxis: view.sourceAxes.batch,

@@ -148,11 +148,18 @@ function sumCondition(m: MatchContext, sum: AxisSum, axes: readonly (readonly Ro
   return { holds: sumsOver(m, sum.node, axes, role), reason: `${describeNode(sum.node)} (${what}) does not sum over ${over} alone keeping the axis (layout ${formatRoles(axes)})`, node: sum.node };
 }
 
+/** The roles of q̂'s and k̂'s axes where they are normalised (undefined: not known), and of v's. */
+export interface KernelLayouts {
+  readonly q: readonly (readonly Role[])[] | undefined;
+  readonly k: readonly (readonly Role[])[] | undefined;
+  readonly v: readonly (readonly Role[])[];
+}
+
 /**
  * The conditions under which the fused kernel_normalized op computes y: the sums over the right axes
  * of the right tensors, and weights in the fused op's proportions (see the file comment).
  */
-export function kernelConditions(m: MatchContext, form: KernelNormalizedForm, angular: AngularTerm, axes: readonly (readonly Role[])[], tokens: Dim): ExactCondition[] {
+export function kernelConditions(m: MatchContext, form: KernelNormalizedForm, angular: AngularTerm, layouts: KernelLayouts, tokens: Dim): ExactCondition[] {
   const { valueSum, denominator: den } = form;
   const { keys } = den;
   const a = valueSum.weight;
@@ -166,15 +173,20 @@ export function kernelConditions(m: MatchContext, form: KernelNormalizedForm, an
   const ySize = m.shapeOf(form.output);
   const denShape = m.shapeOf(den.add.outputs[0]);
   return [
-    sumCondition(m, valueSum.sum, axes, 'N', 'Σv'),
+    {
+      holds: layouts.q !== undefined && layouts.k !== undefined && formatRoles(layouts.q) === formatRoles(layouts.v) && formatRoles(layouts.k) === formatRoles(layouts.v),
+      reason: `q̂ ${layouts.q === undefined ? '(layout unknown)' : formatRoles(layouts.q)} and k̂ ${layouts.k === undefined ? '(layout unknown)' : formatRoles(layouts.k)} are not laid out like v ${formatRoles(layouts.v)}: the denominator would not line up with the numerator`,
+      node: den.add,
+    },
+    sumCondition(m, valueSum.sum, layouts.v, 'N', 'Σv'),
     { holds: valueSum.sum.input.value === angular.v, reason: `Σv sums ${valueSum.sum.input.value.label}, but k̂ᵀv reads ${angular.v.label}: they must be the same v`, node: valueSum.sum.node },
-    sumCondition(m, keys.keySum, axes, 'N', 'Σk̂'),
-    { holds: keys.keySum.input.value === angular.k.output, reason: `Σk̂ sums ${keys.keySum.input.value.label}, not the k̂ of k̂ᵀv (${angular.k.output.label})`, node: keys.keySum.node },
-    { holds: keys.q === angular.q.output, reason: `the denominator's q̂·Σk̂ (${describeNode(keys.product)}) reads ${keys.q.label}, not the q̂ of the numerator (${angular.q.output.label})`, node: keys.product },
+    sumCondition(m, keys.keySum, layouts.k ?? layouts.v, 'N', 'Σk̂'),
+    { holds: keys.keySum.input.value === angular.k.norm.output, reason: `Σk̂ sums ${keys.keySum.input.value.label}, not the k̂ of k̂ᵀv (${angular.k.norm.output.label})`, node: keys.keySum.node },
+    { holds: keys.q === angular.q.norm.output, reason: `the denominator's q̂·Σk̂ (${describeNode(keys.product)}) reads ${keys.q.label}, not the q̂ of the numerator (${angular.q.norm.output.label})`, node: keys.product },
     keys.combine.kind === 'matmul'
       ? transposeCondition(m, keys.combine.transpose, 'Σk̂')
       : {
-        holds: sumsOver(m, keys.combine.reduce, axes, 'd'),
+        holds: sumsOver(m, keys.combine.reduce, layouts.q ?? layouts.v, 'd'),
         reason: `${describeNode(keys.combine.reduce)} does not sum q̂ ⊙ Σk̂ over the head dim alone keeping the axis`,
         node: keys.combine.reduce,
       },

@@ -8,6 +8,7 @@ import type { Value } from '../ir/value.js';
 import { describeNode, type MatchContext } from '../rewrite/match-context.js';
 import { scalarConstant } from './constants.js';
 import { matchL2Normalized } from './l2-normalize.js';
+import type { Role } from '../analysis/head-layout.js';
 import type { ExactCondition, L2Normalization } from './types.js';
 
 /** A value times scalar constants (the product of every factor on the way), or the value itself (weight 1). */
@@ -40,19 +41,48 @@ export function describeWeight(w: Weighted): string {
   return w.node === undefined ? 'no factor' : describeNode(w.node);
 }
 
+/**
+ * A normalised operand of the angular MatMuls: x̂ = x / ‖x‖ (q̂ or k̂), then Transposes up to the MatMul
+ * (none, k̂ᵀ, or a head split done after normalising: normalize([B, N, H, d]).transpose(1, 2)).
+ */
+export interface NormalizedOperand {
+  readonly norm: L2Normalization;
+  /** The MatMul input. */
+  readonly operand: Value;
+  /** The Transposes from x̂ to the MatMul input, nearest x̂ first. */
+  readonly transposes: readonly Node[];
+  /** Where x̂'s last axis (the normalised one) ends up at the MatMul input; undefined when a perm is unknown. */
+  readonly normalizedAxisAt: number | undefined;
+}
+
+function normalizedOperand(m: MatchContext, value: Value | undefined, what: string, near: Node): NormalizedOperand {
+  m.ensure(value !== undefined, `${what} is missing`, near);
+  const transposes: Node[] = [];
+  let current: Value = value;
+  for (let node = current.producer(); node?.domain === '' && node.graph === m.graph && node.opType === 'Transpose' && transposes.length < 4; node = current.producer()) {
+    m.bind(node, `${what} layout`);
+    transposes.unshift(node);
+    current = node.inputs[0]!;
+  }
+  const norm = matchL2Normalized(m, current, what, transposes[0] ?? near);
+  const rank = m.shapeOf(norm.output)?.length;
+  let axis: number | undefined = rank === undefined ? undefined : rank - 1;
+  for (const transpose of transposes) {
+    const perm = transpose.getInts('perm', rank === undefined ? [] : Array.from({ length: rank }, (_, i) => rank - 1 - i));
+    axis = axis === undefined || perm.length !== rank ? undefined : perm.indexOf(axis);
+    if (axis === -1) axis = undefined;
+  }
+  return { norm, operand: value, transposes, normalizedAxisAt: axis };
+}
+
 /** b · q̂ (k̂ᵀ v), in either association. */
 export interface AngularTerm {
-  readonly q: L2Normalization;
-  readonly k: L2Normalization;
-  readonly transpose: Node;
+  readonly q: NormalizedOperand;
+  /** k̂ᵀ: the operand is [..., d, N]. */
+  readonly k: NormalizedOperand;
   readonly v: Value;
   readonly weight: Weighted;
   readonly product: Node;
-}
-
-function transposedKey(m: MatchContext, value: Value | undefined, near: Node): { transpose: Node; k: L2Normalization } {
-  const transpose = m.bind(m.producer(value, ['Transpose'], 'k̂ᵀ', near), 'k̂ᵀ Transpose');
-  return { transpose, k: matchL2Normalized(m, transpose.inputs[0], 'k̂', transpose) };
 }
 
 /** `value` as b · q̂(k̂ᵀv) or b · (q̂k̂ᵀ)v. */
@@ -62,15 +92,28 @@ export function angularTerm(m: MatchContext, value: Value, near: Node): AngularT
   return m.firstOf('q̂ k̂ᵀ v', [
     ['q̂ (k̂ᵀ v)', (c) => {
       const keyValue = c.bind(c.producer(product.inputs[1], ['MatMul'], 'k̂ᵀv', product), 'k̂ᵀ·v MatMul');
-      const { transpose, k } = transposedKey(c, keyValue.inputs[0], keyValue);
-      return { q: matchL2Normalized(c, product.inputs[0], 'q̂', product), k, transpose, v: keyValue.inputs[1]!, weight, product };
+      const k = normalizedOperand(c, keyValue.inputs[0], 'k̂', keyValue);
+      return { q: normalizedOperand(c, product.inputs[0], 'q̂', product), k, v: keyValue.inputs[1]!, weight, product };
     }],
     ['(q̂ k̂ᵀ) v', (c) => {
       const scores = c.bind(c.producer(product.inputs[0], ['MatMul'], 'q̂k̂ᵀ', product), 'q̂·k̂ᵀ MatMul');
-      const { transpose, k } = transposedKey(c, scores.inputs[1], scores);
-      return { q: matchL2Normalized(c, scores.inputs[0], 'q̂', scores), k, transpose, v: product.inputs[1]!, weight, product };
+      const k = normalizedOperand(c, scores.inputs[1], 'k̂', scores);
+      return { q: normalizedOperand(c, scores.inputs[0], 'q̂', scores), k, v: product.inputs[1]!, weight, product };
     }],
   ]);
+}
+
+/** The roles of x̂'s axes: the MatMul input's roles `axes` taken back through the Transposes. */
+export function rolesAtNormalization(m: MatchContext, operand: NormalizedOperand, axes: readonly (readonly Role[])[]): (readonly Role[])[] | undefined {
+  let roles = [...axes];
+  for (const transpose of [...operand.transposes].reverse()) {
+    const perm = transpose.getInts('perm', roles.map((_, i) => roles.length - 1 - i));
+    if (perm.length !== roles.length) return undefined;
+    const before: (readonly Role[])[] = new Array(roles.length);
+    perm.forEach((from, to) => (before[from] = roles[to]!));
+    roles = before;
+  }
+  return m.shapeOf(operand.norm.output)?.length === roles.length ? roles : undefined;
 }
 
 /** That `transpose` swaps the last two axes and nothing else. */

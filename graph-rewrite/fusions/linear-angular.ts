@@ -22,7 +22,9 @@ import { DEFAULT_ANGULAR_WEIGHT, DEFAULT_VALUE_WEIGHT } from '../../custom-ops/i
 import { checkExactAttention, normalizationConditions } from './exactness.js';
 import { kernelConditions, matchKernelNormalized, valueSumOf, type KernelNormalizedForm } from './kernel-normalized.js';
 import { matchL2Normalized } from './l2-normalize.js';
-import { angularTerm, describeWeight, transposeCondition, weighted, type AngularTerm, type Weighted } from './linear-angular-terms.js';
+import {
+  angularTerm, describeWeight, rolesAtNormalization, weighted, type AngularTerm, type NormalizedOperand, type Weighted,
+} from './linear-angular-terms.js';
 import { followOutput } from './output-path.js';
 import { canUnmerge, rewriteExactAttention } from './rewrite.js';
 import type { ExactAttentionMatch, ExactCondition, L2Normalization } from './types.js';
@@ -37,11 +39,12 @@ function outputNormalization(m: MatchContext, x: Value, sum: Node): L2Normalizat
 }
 
 function operandConditions(q: OperandTrace, k: OperandTrace, v: OperandTrace, anchor: Node): ExactCondition[] {
+  const batchAxes = (trace: OperandTrace): string => formatRoles(trace.view.axes.slice(0, -2));
   return (
-    [['k', k], ['v', v]] as const
-  ).flatMap(([name, trace]) => [
+    [['kᵀ', k, batchAxes(k) === batchAxes(q)], ['v', v, formatRoles(v.view.axes) === formatRoles(q.view.axes)]] as const
+  ).flatMap(([name, trace, aligned]) => [
     {
-      holds: trace.view.heads === q.view.heads && trace.view.headDim === q.view.headDim && formatRoles(trace.view.axes) === formatRoles(q.view.axes),
+      holds: trace.view.heads === q.view.heads && trace.view.headDim === q.view.headDim && aligned,
       reason: `q is ${q.view.heads} heads × ${q.view.headDim} laid out ${formatRoles(q.view.axes)}, ${name} is ${trace.view.heads} × ${trace.view.headDim} laid out ${formatRoles(trace.view.axes)}`,
       node: anchor,
     },
@@ -51,6 +54,22 @@ function operandConditions(q: OperandTrace, k: OperandTrace, v: OperandTrace, an
       node: anchor,
     },
   ]);
+}
+
+/** That q̂ and k̂ were normalised over the head dim: their normalised axis is d where the MatMuls read them. */
+function normalizedAxisConditions(angular: AngularTerm, rank: number): ExactCondition[] {
+  return ([[angular.q, rank - 1, 'q̂'], [angular.k, rank - 2, 'k̂ᵀ']] as const).map(([operand, at, name]) => ({
+    holds: operand.normalizedAxisAt === at,
+    reason: `${name} is normalised over an axis that the Transposes up to the MatMul (${operand.transposes.map(describeNode).join(', ') || 'none'}) do not bring to the head dim`,
+    node: operand.transposes[0] ?? operand.norm.node,
+  }));
+}
+
+/** Traces a normalised operand through its normalisation to the projection; its Transposes stay the block's. */
+function traceNormalized(m: MatchContext, operand: NormalizedOperand, kind: 'q' | 'kT', what: string): OperandTrace {
+  const trace = traceOperand(m, operand.operand, kind, what, operand.norm.node, new Map([[operand.norm.node, operand.norm.input]]));
+  for (const transpose of operand.transposes) m.bind(transpose, `${operand.norm.what} layout`);
+  return trace;
 }
 
 function referenceWeightConditions(valueWeight: Weighted, angular: Weighted, anchor: Node): ExactCondition[] {
@@ -85,16 +104,17 @@ function matchLinearAngular(m: MatchContext, sum: Node): ExactAttentionMatch {
   const xHat = terms.form === 'reference' ? outputNormalization(m, sum.outputs[0]!, sum) : undefined;
   const perHead = terms.form === 'reference' ? xHat!.output : terms.kernel.output;
 
-  const q = traceOperand(m, angular.q.input, 'q', 'q', angular.q.node);
-  const k = traceOperand(m, angular.k.input, 'v', 'k', angular.k.node); // k̂ is transposed after normalising: k reads like v
+  const q = traceNormalized(m, angular.q, 'q', 'q');
+  const k = traceNormalized(m, angular.k, 'kT', 'k');
   const v = traceOperand(m, angular.v, 'v', 'v', angular.product);
   const { heads, headDim } = q.view;
   const sizes = { batch: q.view.batch, tokens: q.view.tokens, heads, headDim };
   const path = followOutput(m, perHead, q.view.axes, sizes);
-
   const rank = q.view.axes.length;
+
   const [xShape, vShape] = [m.shapeOf(sum.outputs[0]), m.shapeOf(angular.v)];
-  const normalizations = terms.form === 'reference' ? [angular.q, angular.k, xHat!] : [angular.q, angular.k];
+  const normalizations = terms.form === 'reference' ? [angular.q.norm, angular.k.norm, xHat!] : [angular.q.norm, angular.k.norm];
+  const layouts = { q: rolesAtNormalization(m, angular.q, q.view.axes), k: rolesAtNormalization(m, angular.k, k.view.axes), v: v.view.axes };
   const conditions: ExactCondition[] = [
     ...operandConditions(q, k, v, sum),
     ...(terms.form === 'reference'
@@ -106,9 +126,9 @@ function matchLinearAngular(m: MatchContext, sum: Node): ExactAttentionMatch {
         },
         ...referenceWeightConditions(terms.value, angular.weight, sum),
       ]
-      : kernelConditions(m, terms.kernel, angular, q.view.axes, k.view.tokens)),
+      : kernelConditions(m, terms.kernel, angular, layouts, k.view.tokens)),
     { holds: q.scales.length === 0, reason: `q is scaled before its normalisation (${q.scales.map((s) => describeNode(s.node)).join(', ')})`, node: q.scales[0]?.node ?? sum },
-    transposeCondition(m, angular.transpose, 'k̂'),
+    ...normalizedAxisConditions(angular, rank),
     {
       holds: xShape !== undefined && vShape !== undefined && xShape.length === vShape.length && xShape.every((dim, i) => dimsEqual(dim, vShape[i])),
       reason: `the numerator (${formatShape(xShape)}) is not shaped like v (${formatShape(vShape)})`,
