@@ -19,7 +19,8 @@ plus the auxiliary softmax branch of Castling's training, multiplied by a gate t
 The forms vary dims, heads and the order of operations (which Add input comes first, where the 1/2 and 1/pi
 weights sit, (q^ k^T) v vs q^ (k^T v), sum-then-weight vs weight-then-sum, MatMul vs Mul+ReduceSum for q^ . sum k^,
 Div vs a Mul by the reciprocal, a common factor on numerator and denominator, the conv added before or after the
-heads are merged, packed qkv vs separate q/k/v Linear, F.normalize vs x / x.norm()).
+heads are merged, packed qkv vs separate q/k/v Linear, F.normalize vs x / x.norm(), q and k normalised before or
+after the head split).
 
 Trained briefly (the gate goes 1 -> 0 over the first 60 % of the steps, 0 after) so that the top-1 check on the
 sample means something. `build_all(reuse)` exports them and returns their manifest entries:
@@ -82,6 +83,8 @@ FORMS = [
          frozenset({"angular-first", "qk-first", "norm-no-eps", "separate-qkv"})),
     Form("fmnist_castling_ref_grid_mul0", "reference", "grid", "mul0", 48, 4, 2, 25,
          frozenset({"divide-weights", "gate-first"})),
+    Form("fmnist_castling_ref_grid_init_presplit", "reference", "grid", "init", 40, 5, 2, 26,
+         frozenset({"separate-qkv", "norm-before-split", "conv-after-merge"})),
 ]
 
 
@@ -114,10 +117,13 @@ class CastlingFormAttention(nn.Module):
             return t / t.norm(dim=-1, keepdim=True)  # torch 1.13: Mul, ReduceSum, Sqrt, Div (no guard)
         return F.normalize(t, dim=-1)  # ReduceL2, Clip(1e-12), Expand, Div
 
-    def _reference(self, q, k, v):
+    def _reference(self, q, k, v, normalized=None):
         o = self.spec.order
-        qn, kn = self._normalize(q), self._normalize(k)
-        angular = (qn @ kn.transpose(-2, -1)) @ v if "qk-first" in o else qn @ (kn.transpose(-2, -1) @ v)
+        if normalized is None:  # normalise the split heads; else q^ and k^T were normalised before the split
+            qn, kn_t = self._normalize(q), self._normalize(k).transpose(-2, -1)
+        else:
+            qn, kn_t = normalized
+        angular = (qn @ kn_t) @ v if "qk-first" in o else qn @ (kn_t @ v)
         if "divide-weights" in o:
             a_v, b_a = v / 2, angular / math.pi
         else:
@@ -146,18 +152,28 @@ class CastlingFormAttention(nn.Module):
     def forward(self, x):
         B, N, C_ = x.shape
         H, d, o = self.num_heads, self.head_dim, self.spec.order
+        normalized = None
         if "separate-qkv" in o:
             v_merged = self.v(x)
-            q, k, v = self._heads(self.q(x), B, N), self._heads(self.k(x), B, N), self._heads(v_merged, B, N)
+            q_lin, k_lin = self.q(x), self.k(x)
+            q, k, v = self._heads(q_lin, B, N), self._heads(k_lin, B, N), self._heads(v_merged, B, N)
+            if "norm-before-split" in o:  # F.normalize on (B, N, H, d), then the head transposes (k^T in one)
+                normalized = (self._normalize(q_lin.reshape(B, N, H, d)).permute(0, 2, 1, 3),
+                              self._normalize(k_lin.reshape(B, N, H, d)).permute(0, 2, 3, 1))
         else:
             q, k, v = self.qkv(x).reshape(B, N, 3, H, d).permute(2, 0, 3, 1, 4).unbind(0)
             v_merged = None
-        out = self._kernel_normalized(q, k, v) if self.spec.form == "kernel-normalized" else self._reference(q, k, v)
+        if self.spec.form == "kernel-normalized":
+            out = self._kernel_normalized(q, k, v)
+        else:
+            out = self._reference(q, k, v, normalized)
 
         if self.spec.conv == "grid":
             vg = v[:, :, 1:, :].permute(0, 1, 3, 2).reshape(B, H * d, GRID, GRID)
             conv = self.dwconv(vg).reshape(B, H, d, GRID * GRID).permute(0, 1, 3, 2)
             conv = torch.cat([conv.new_zeros(B, H, 1, d), conv], dim=2)  # the cls token gets no conv term
+            if "conv-after-merge" in o:
+                conv = conv.transpose(1, 2).reshape(B, N, C_)
         else:
             vt = (v_merged if v_merged is not None else v.transpose(1, 2).reshape(B, N, C_)).transpose(1, 2)
             conv = self.dwconv(vt)  # (B, C, N)
