@@ -52,7 +52,6 @@ STEPS = int(os.environ.get("VITLIN_CASTLING_FORM_STEPS", "80"))
 BATCH = 96
 TEST_IMAGES = 2000
 GATE_OFF = 0.6
-CKPT = os.path.join(C.GENERATED, "ckpt")
 
 
 @dataclass(frozen=True)
@@ -206,12 +205,9 @@ def _attns(model: ViT) -> List[CastlingFormAttention]:
 def train_or_load(spec: Form, reuse: bool):
     C.setup(spec.seed)
     model = make(spec)
-    path = os.path.join(CKPT, f"{spec.name}.pt")
-    if reuse and os.path.exists(path):
-        blob = torch.load(path)
-        model.load_state_dict(blob["state"])
-        C.log(f"{spec.name}: reloaded {path}")
-        return model.eval(), blob["info"]
+    info = C.load_checkpoint(spec.name, model) if reuse else None
+    if info is not None:
+        return model.eval(), info
     xtr, ytr = C.load_fmnist("train")
     x, y = C.normalize_fmnist(xtr), torch.from_numpy(ytr.astype("int64"))
     batch = BATCH
@@ -234,8 +230,7 @@ def train_or_load(spec: Form, reuse: bool):
     info["epochs"] = round(epochs, 3)
     info["batch"] = batch
     C.log(f"{spec.name}: {info}")
-    os.makedirs(CKPT, exist_ok=True)
-    torch.save({"state": model.state_dict(), "info": info}, path)
+    C.save_checkpoint(spec.name, model, info)
     return model.eval(), info
 
 

@@ -160,6 +160,25 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoc
     return {"steps": total, "seconds": round(time.time() - t0, 1), "final_loss": round(run_loss, 4)}
 
 
+CKPT = os.path.join(GENERATED, "ckpt")
+
+
+def load_checkpoint(name: str, model: nn.Module) -> Optional[dict]:
+    """Loads models/generated/ckpt/<name>.pt into `model`; returns its training info, or None when there is none."""
+    path = os.path.join(CKPT, f"{name}.pt")
+    if not os.path.exists(path):
+        return None
+    blob = torch.load(path)
+    model.load_state_dict(blob["state"])
+    log(f"{name}: reloaded {path}")
+    return blob["info"]
+
+
+def save_checkpoint(name: str, model: nn.Module, info: dict) -> None:
+    os.makedirs(CKPT, exist_ok=True)
+    torch.save({"state": model.state_dict(), "info": info}, os.path.join(CKPT, f"{name}.pt"))
+
+
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> float:
     model.eval()

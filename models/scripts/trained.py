@@ -18,7 +18,6 @@ DIM, HEADS, DEPTH, MLP, PATCH = 64, 4, 3, 128, 4
 GRID = 28 // PATCH
 TOKENS = GRID * GRID + 1
 EPOCHS = float(os.environ.get("VITLIN_EPOCHS", "1.5"))
-CKPT = os.path.join(C.GENERATED, "ckpt")
 
 # Gate of the auxiliary softmax branch (Castling): 1 -> 0 linearly over the first GATE_OFF of the steps,
 # exactly 0 for the rest, so the linear-angular path is trained alone at the end.
@@ -60,12 +59,9 @@ def data():
 def train_or_load(name: str, kind: str, seed: int, reuse: bool):
     C.setup(seed)
     model = make(kind)
-    path = os.path.join(CKPT, f"{name}.pt")
-    if reuse and os.path.exists(path):
-        blob = torch.load(path)
-        model.load_state_dict(blob["state"])
-        C.log(f"{name}: reloaded {path}")
-        return model.eval(), blob["info"]
+    info = C.load_checkpoint(name, model) if reuse else None
+    if info is not None:
+        return model.eval(), info
     d = data()
     C.log(f"{name}: training {EPOCHS} epochs")
     on_step = None
@@ -78,8 +74,7 @@ def train_or_load(name: str, kind: str, seed: int, reuse: bool):
     info["epochs"] = EPOCHS
     info["torch_test_accuracy_10k"] = round(C.accuracy(model, d["xte"], d["yte"]), 2)
     C.log(f"{name}: {info}")
-    os.makedirs(CKPT, exist_ok=True)
-    torch.save({"state": model.state_dict(), "info": info}, path)
+    C.save_checkpoint(name, model, info)
     return model.eval(), info
 
 
