@@ -73,14 +73,18 @@ function selectedIndices(selection: FuseExactAttentionOptions['blocks'], count: 
  * Replaces decomposed attention that `model` computes exactly as a fused op with that op:
  * - Hydra (`q̂ ⊙ Σ_t k̂_t ⊙ v_t`, norms over the feature dim) → `ai.vitlin.HydraAttention`;
  * - linear-angular in Castling-ViT's reference form (per head `x = ½·v + (1/π)·q̂(k̂ᵀv)`, then
- *   x / ‖x‖) → `ai.vitlin.LinearAngularAttention` (mode 'reference'); a depthwise conv of v added
- *   to it stays as ordinary nodes, added to the fused output;
+ *   x / ‖x‖) → `ai.vitlin.LinearAngularAttention` (mode 'reference'), or in the paper's
+ *   kernel-normalised form (`(½·Σv + (1/π)·q̂(k̂ᵀv)) / (½N + (1/π)·q̂·Σk̂)`, mode 'kernel_normalized');
+ *   a depthwise conv of v added to it (before or after the heads are merged) stays as ordinary nodes,
+ *   added to the fused output;
  * - Castling's training form: the same, with the auxiliary softmax branch dropped when its gate is
- *   the constant 0 (kind 'castling-switch'; a nonzero gate is refused, naming its value).
+ *   the constant 0 — a Mul by 0, a zero initializer, a tensor of zeros (kind 'castling-switch'; a
+ *   nonzero gate is refused, naming its value).
  *
  * Returns a fused **copy**; `model` is not modified. `options.blocks` selects blocks by their index in
  * {@link findExactFusions} (out-of-range indices throw InvalidArgumentError). A block is fused only
- * when the check proves the op computes the same: same reduction axes, a ½ / 1/π weighting, one
+ * when the check proves the op computes the same: same reduction axes, a ½ / 1/π weighting (in the
+ * kernel-normalised form: the same weights in numerator and denominator, in that proportion), one
  * eps matching every normalisation's guard (F.normalize's clamp → that eps; no guard → 2⁻¹²⁶, equal
  * except on all-zero vectors, where the decomposed block gives NaN and the op 0). Other selected
  * blocks are listed in `skipped` with the reason. The result passes validateRewrittenModel — a

@@ -13,7 +13,7 @@ import type { AttentionMatch } from '../attention/types.js';
 
 /**
  * `hydra`: decomposed Hydra attention → HydraAttention. `linear-angular`: decomposed linear-angular
- * attention (Castling-ViT's reference-code form) → LinearAngularAttention. `castling-switch`: the same
+ * attention (Castling-ViT's reference-code or kernel-normalised form) → LinearAngularAttention. `castling-switch`: the same
  * with Castling's auxiliary softmax branch, gated by the constant 0, dropped ("switched off").
  */
 export type ExactFusionKind = 'hydra' | 'linear-angular' | 'castling-switch';
