@@ -31,9 +31,9 @@ interface AxisSum {
   readonly input: Weighted;
 }
 
-function axisSum(m: MatchContext, value: Value | undefined, what: string, near: Node): AxisSum {
+function axisSum(m: MatchContext, value: Value | undefined, what: string, near: Node, stopAt?: Value): AxisSum {
   const node = m.bind(m.producer(value, ['ReduceSum'], what, near), what);
-  return { node, input: weighted(m, node.inputs[0]!, `${what} weight`) };
+  return { node, input: weighted(m, node.inputs[0]!, `${what} weight`, stopAt) };
 }
 
 /** The numerator's value term a·Σ_j v_j (the factor before or after the sum). */
@@ -43,12 +43,12 @@ export interface ValueSum {
   readonly outer: Weighted;
 }
 
-/** `value` as a·Σ_j v_j when it is one (a ReduceSum under the scalar factors); undefined otherwise. */
-export function valueSumOf(m: MatchContext, value: Value, near: Node): ValueSum | undefined {
-  const outer = weighted(m, value, 'value weight');
+/** `value` as a·Σ_j v_j when it is one (a ReduceSum under the scalar factors); undefined otherwise. `v`: the angular term's. */
+export function valueSumOf(m: MatchContext, value: Value, near: Node, v: Value): ValueSum | undefined {
+  const outer = weighted(m, value, 'value weight', v);
   const producer = outer.value.producer();
   if (producer?.domain !== '' || producer.opType !== 'ReduceSum') return undefined;
-  const sum = axisSum(m, outer.value, 'Σv', outer.node ?? near);
+  const sum = axisSum(m, outer.value, 'Σv', outer.node ?? near, v);
   return { sum, weight: outer.weight * sum.input.weight, outer };
 }
 

@@ -17,23 +17,28 @@ export interface Weighted {
   readonly weight: number;
   /** The outermost factor's node (for messages); undefined when there is none. */
   readonly node?: Node;
+  /** Every factor's node, outermost first. */
+  readonly nodes: readonly Node[];
 }
 
-/** Strips scalar factors (Mul by a constant either way, Div by one) above `value`, binding them as `role`. */
-export function weighted(m: MatchContext, value: Value, role: string): Weighted {
+/**
+ * Strips scalar factors (Mul by a constant either way, Div by one) above `value`, binding them as
+ * `role`; stops at `stopAt` (the v the other term reads, which may itself be a scaled value).
+ */
+export function weighted(m: MatchContext, value: Value, role: string, stopAt?: Value): Weighted {
   let current = value;
   let weight = 1;
-  let outer: Node | undefined;
-  for (let node = current.producer(); node?.domain === '' && node.graph === m.graph && (node.opType === 'Mul' || node.opType === 'Div') && node.inputs.length === 2; node = current.producer()) {
+  const nodes: Node[] = [];
+  for (let node = current.producer(); current !== stopAt && node?.domain === '' && node.graph === m.graph && (node.opType === 'Mul' || node.opType === 'Div') && node.inputs.length === 2; node = current.producer()) {
     const at = (node.opType === 'Div' ? [1] : [1, 0]).find((i) => scalarConstant(m, node!.inputs[i]) !== undefined);
     if (at === undefined) break;
     m.bind(node, role);
     const factor = scalarConstant(m, node.inputs[at])!;
     weight *= node.opType === 'Div' ? 1 / factor : factor;
-    outer ??= node;
+    nodes.push(node);
     current = node.inputs[1 - at]!;
   }
-  return { value: current, weight, ...(outer === undefined ? {} : { node: outer }) };
+  return { value: current, weight, nodes, ...(nodes[0] === undefined ? {} : { node: nodes[0] }) };
 }
 
 /** `no factor` or the node of the outermost one, for messages. */
@@ -43,7 +48,8 @@ export function describeWeight(w: Weighted): string {
 
 /**
  * A normalised operand of the angular MatMuls: x̂ = x / ‖x‖ (q̂ or k̂), then Transposes up to the MatMul
- * (none, k̂ᵀ, or a head split done after normalising: normalize([B, N, H, d]).transpose(1, 2)).
+ * (none, k̂ᵀ, or a head split done after normalising: normalize([B, N, H, d]).transpose(1, 2)) and
+ * scalar factors (the angular weight written on q̂ or k̂).
  */
 export interface NormalizedOperand {
   readonly norm: L2Normalization;
@@ -51,6 +57,8 @@ export interface NormalizedOperand {
   readonly operand: Value;
   /** The Transposes from x̂ to the MatMul input, nearest x̂ first. */
   readonly transposes: readonly Node[];
+  /** Scalar factors between x̂ and the MatMul: their nodes and product. */
+  readonly factors: Weighted;
   /** Where x̂'s last axis (the normalised one) ends up at the MatMul input; undefined when a perm is unknown. */
   readonly normalizedAxisAt: number | undefined;
 }
@@ -58,11 +66,23 @@ export interface NormalizedOperand {
 function normalizedOperand(m: MatchContext, value: Value | undefined, what: string, near: Node): NormalizedOperand {
   m.ensure(value !== undefined, `${what} is missing`, near);
   const transposes: Node[] = [];
+  const factorNodes: Node[] = [];
+  let factor = 1;
   let current: Value = value;
-  for (let node = current.producer(); node?.domain === '' && node.graph === m.graph && node.opType === 'Transpose' && transposes.length < 4; node = current.producer()) {
-    m.bind(node, `${what} layout`);
-    transposes.unshift(node);
-    current = node.inputs[0]!;
+  for (let steps = 0; steps < 8; steps++) {
+    const node = current.producer();
+    if (node?.domain !== '' || node.graph !== m.graph) break;
+    if (node.opType === 'Transpose') {
+      m.bind(node, `${what} layout`);
+      transposes.unshift(node);
+      current = node.inputs[0]!;
+      continue;
+    }
+    const scaled = weighted(m, current, `${what} weight`);
+    if (scaled.node === undefined) break;
+    factorNodes.push(...scaled.nodes);
+    factor *= scaled.weight;
+    current = scaled.value;
   }
   const norm = matchL2Normalized(m, current, what, transposes[0] ?? near);
   const rank = m.shapeOf(norm.output)?.length;
@@ -72,7 +92,7 @@ function normalizedOperand(m: MatchContext, value: Value | undefined, what: stri
     axis = axis === undefined || perm.length !== rank ? undefined : perm.indexOf(axis);
     if (axis === -1) axis = undefined;
   }
-  return { norm, operand: value, transposes, normalizedAxisAt: axis };
+  return { norm, operand: value, transposes, factors: { value: norm.output, weight: factor, nodes: factorNodes, ...(factorNodes[0] === undefined ? {} : { node: factorNodes[0] }) }, normalizedAxisAt: axis };
 }
 
 /** b · q̂ (k̂ᵀ v), in either association. */
@@ -89,7 +109,7 @@ export interface AngularTerm {
 export function angularTerm(m: MatchContext, value: Value, near: Node): AngularTerm {
   const weight = weighted(m, value, 'angular weight');
   const product = m.bind(m.producer(weight.value, ['MatMul'], 'q̂(k̂ᵀv)', weight.node ?? near), 'q̂·(k̂ᵀv) MatMul');
-  return m.firstOf('q̂ k̂ᵀ v', [
+  const term = m.firstOf<AngularTerm>('q̂ k̂ᵀ v', [
     ['q̂ (k̂ᵀ v)', (c) => {
       const keyValue = c.bind(c.producer(product.inputs[1], ['MatMul'], 'k̂ᵀv', product), 'k̂ᵀ·v MatMul');
       const k = normalizedOperand(c, keyValue.inputs[0], 'k̂', keyValue);
@@ -101,6 +121,9 @@ export function angularTerm(m: MatchContext, value: Value, near: Node): AngularT
       return { q: normalizedOperand(c, scores.inputs[0], 'q̂', scores), k, v: product.inputs[1]!, weight, product };
     }],
   ]);
+  // A factor written on q̂ or k̂ weights the whole term.
+  const nodes = [...weight.nodes, ...term.q.factors.nodes, ...term.k.factors.nodes];
+  return { ...term, weight: { ...weight, weight: weight.weight * term.q.factors.weight * term.k.factors.weight, nodes, ...(nodes[0] === undefined ? {} : { node: nodes[0] }) } };
 }
 
 /** The roles of x̂'s axes: the MatMul input's roles `axes` taken back through the Transposes. */

@@ -65,10 +65,23 @@ function normalizedAxisConditions(angular: AngularTerm, rank: number): ExactCond
   }));
 }
 
+/** That q and k are not scaled before their normalisation (factors after it are part of the angular weight). */
+function scaleConditions(operands: readonly (readonly [OperandTrace, NormalizedOperand])[], anchor: Node): ExactCondition[] {
+  return operands.map(([trace, operand]) => {
+    const before = trace.scales.filter((scale) => !operand.factors.nodes.includes(scale.node));
+    return {
+      holds: before.length === 0,
+      reason: `${operand.norm.input.label} is scaled before its normalisation (${before.map((scale) => describeNode(scale.node)).join(', ')}), which the norm's eps does not see the same way`,
+      node: before[0]?.node ?? anchor,
+    };
+  });
+}
+
 /** Traces a normalised operand through its normalisation to the projection; its Transposes stay the block's. */
 function traceNormalized(m: MatchContext, operand: NormalizedOperand, kind: 'q' | 'kT', what: string): OperandTrace {
   const trace = traceOperand(m, operand.operand, kind, what, operand.norm.node, new Map([[operand.norm.node, operand.norm.input]]));
   for (const transpose of operand.transposes) m.bind(transpose, `${operand.norm.what} layout`);
+  for (const factor of operand.factors.nodes) m.bind(factor, `${operand.norm.what} weight`);
   return trace;
 }
 
@@ -90,8 +103,8 @@ type Terms =
 function matchTerms(m: MatchContext, sum: Node): Terms {
   return m.firstOf('a·v + b·q̂(k̂ᵀv)', [0, 1].map((side) => [`b·q̂(k̂ᵀv) as input ${side}`, (c: MatchContext): Terms => {
     const angular = angularTerm(c, sum.inputs[side]!, sum);
-    const valueSum = valueSumOf(c, sum.inputs[1 - side]!, sum);
-    if (valueSum === undefined) return { form: 'reference', angular, value: weighted(c, sum.inputs[1 - side]!, 'value weight') };
+    const valueSum = valueSumOf(c, sum.inputs[1 - side]!, sum, angular.v);
+    if (valueSum === undefined) return { form: 'reference', angular, value: weighted(c, sum.inputs[1 - side]!, 'value weight', angular.v) };
     return { form: 'kernel-normalized', angular, kernel: matchKernelNormalized(c, sum.outputs[0]!, valueSum, sum) };
   }] as const));
 }
@@ -127,7 +140,7 @@ function matchLinearAngular(m: MatchContext, sum: Node): ExactAttentionMatch {
         ...referenceWeightConditions(terms.value, angular.weight, sum),
       ]
       : kernelConditions(m, terms.kernel, angular, layouts, k.view.tokens)),
-    { holds: q.scales.length === 0, reason: `q is scaled before its normalisation (${q.scales.map((s) => describeNode(s.node)).join(', ')})`, node: q.scales[0]?.node ?? sum },
+    ...scaleConditions([[q, angular.q], [k, angular.k]], sum),
     ...normalizedAxisConditions(angular, rank),
     {
       holds: xShape !== undefined && vShape !== undefined && xShape.length === vShape.length && xShape.every((dim, i) => dimsEqual(dim, vShape[i])),

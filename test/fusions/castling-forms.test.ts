@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findExactFusions, fuseExactAttention } from '../../graph-rewrite/fusions/index.js';
-import { Attr, Tensor, type Model, type Node } from '../../graph-rewrite/ir/index.js';
+import { Attr, Node, Tensor, type Model } from '../../graph-rewrite/ir/index.js';
 import { constantScalarOf } from '../../graph-rewrite/analysis/constants.js';
 import { parseSampleFile } from '../../src/data/sample-file.js';
 import { classifySample } from '../../src/eval/classify.js';
@@ -122,6 +122,32 @@ describe('refusals, on hand-edited copies of the kernel-normalised model', () =>
     });
     for (const reason of reasons) expect(reason).toMatch(/ReduceSum '.*' \(Σv\) does not sum over the tokens alone/);
   });
+});
+
+describe('the angular weight written on q̂ instead of on q̂(k̂ᵀv)', () => {
+  const entry = required('fmnist_castling_ref_grid_mul0');
+
+  it('fuses (the factor on q̂ weights the whole term), outputs equal', async () => {
+    const model = await loadEntry(entry);
+    // (q̂ (k̂ᵀv)) / π  →  (q̂ / π) (k̂ᵀv)
+    const divisions = model.graph.nodes.filter((node) => node.opType === 'Div' && constantScalarOf(node.inputs[1]) !== undefined
+      && Math.abs(constantScalarOf(node.inputs[1])! - Math.PI) < 1e-6 && node.inputs[0]?.producer()?.opType === 'MatMul');
+    expect(divisions.length).toBe(entry.blocks.length);
+    for (const division of divisions) {
+      const product = division.inputs[0]!.producer()!;
+      const onQ = new Node({ opType: 'Div', inputs: [product.inputs[0], division.inputs[1]], name: `${division.name}_on_q`, outputs: [`${division.name}_on_q_out`] });
+      model.graph.insertBefore(product, onQ);
+      product.replaceInput(0, onQ.outputs[0]!);
+      division.outputs[0]!.replaceAllUsesWith(product.outputs[0]!);
+      model.graph.removeNodes(division);
+    }
+    const { model: fused, fused: blocks, skipped } = fuseExactAttention(model);
+    expect(skipped).toEqual([]);
+    expect(blocks.map((block) => block.form)).toEqual(entry.blocks.map(() => 'reference'));
+    const [before, after] = [await logitsOnSample(await loadEntry(entry)), await logitsOnSample(fused)];
+    expect(argmaxRows(after.logits, after.classes)).toEqual(argmaxRows(before.logits, before.classes));
+    expect(maxAbsDifference(after.logits, before.logits)).toBeLessThanOrEqual(1e-5);
+  }, 60_000);
 });
 
 describe('a gate initializer that is a per-head tensor', () => {
