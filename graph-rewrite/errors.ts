@@ -90,3 +90,10 @@ export class RewriteError extends VitlinError {
     super('REWRITE', message, options);
   }
 }
+
+/** A request that cannot be carried out as asked (a bad `--blocks`, a missing option): the CLI prints it as one line, exit code 2. */
+export class UsageError extends VitlinError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}

@@ -1,11 +1,11 @@
 /**
  * Exact fusion (what `--no-fuse` turns off): decomposed Hydra / linear-angular attention — exported from
  * models trained with it, including Castling-ViT's training form with its zero-gated softmax branch —
- * becomes the fused `ai.vitlin` op computing exactly the same thing (graph-rewrite/fusions). This is
- * the one place convert and the demo call it.
+ * becomes the fused `ai.vitlin` op computing exactly the same thing (graph-rewrite/fusions). It is
+ * the planner's first step (analyseSites), for convert, the demo, the server and the web app alike.
  */
-import { fuseExactAttention, type ExactFusionKind } from '../../graph-rewrite/fusions/index.js';
-import type { Model } from '../../graph-rewrite/ir/model.js';
+import { fuseExactAttention, type ExactFusionKind } from '../fusions/index.js';
+import type { Model } from '../ir/model.js';
 
 export interface ExactFusionResult {
   /** The model with decomposed blocks fused (an identical copy when nothing was fused). */
