@@ -8,7 +8,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { modelFromProto } from '../ir/from-proto.js';
 import type { Model } from '../ir/model.js';
 import { modelToProto } from '../ir/to-proto.js';
-import { cancelLayoutOps } from '../passes/cancel-layout-ops.js';
+import { CLEANUP_PASSES, sequential } from '../passes/pass.js';
 import { dimsEqual } from '../analysis/dims.js';
 import { commitBlockRewrite, finishRewrittenModel, selectedBlockIndices } from '../rewrite/blocks.js';
 import { LINEAR_ANGULAR_MODES } from '../../custom-ops/index.js';
@@ -33,7 +33,10 @@ function checkOptions(options: unknown): ConvertAttentionOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidArgumentError(`'options' must be an object like { attention: 'hydra' }, got ${describe(options)}`);
   }
-  const { attention, blocks, eps, linearAngularMode } = options as Record<string, unknown>;
+  const { attention, blocks, eps, linearAngularMode, cleanup } = options as Record<string, unknown>;
+  if (cleanup !== undefined && !(Array.isArray(cleanup) && cleanup.every((p) => typeof p?.run === 'function'))) {
+    throw new InvalidArgumentError(`'options.cleanup' must be an array of passes ({ name, inPlace, run }), got ${describe(cleanup)}`);
+  }
   if (attention !== 'hydra' && attention !== 'linear-angular') {
     throw new InvalidArgumentError(`'options.attention' must be 'hydra' or 'linear-angular', got ${describe(attention)}`);
   }
@@ -89,7 +92,8 @@ export function convertAttention(model: Model, options: ConvertAttentionOptions)
     commitBlockRewrite(copy, analysis.shapes, analysis.matches[index]!, fused, index, 'converting');
     converted.push(analysis.blocks[index]!);
   }
-  cancelLayoutOps(copy.graph);
-  finishRewrittenModel(copy, 'converted');
-  return { model: copy, converted, skipped };
+  // The cleanup is a visible list of passes (options.cleanup replaces it); sorting and validation always run.
+  const cleaned = sequential('cleanup', options.cleanup ?? CLEANUP_PASSES).run(copy).model;
+  finishRewrittenModel(cleaned, 'converted');
+  return { model: cleaned, converted, skipped };
 }

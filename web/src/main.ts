@@ -120,7 +120,7 @@ async function convert(): Promise<void> {
   }
   const attention = selectedAttention();
   try {
-    const { model, converted: done, skipped } = convertModel(opened.model, attention, blocks);
+    const { model, converted: done, skipped, fusion } = await convertModel(opened.model, attention, blocks);
     if (done.length === 0) {
       showMessage('error', `Nothing was converted: ${skipped.map((s) => s.reason).join('; ')}`);
       return;
@@ -135,7 +135,8 @@ async function convert(): Promise<void> {
     link.download = converted.label;
     link.hidden = false;
     byId('convert-status').textContent = `Converted block${done.length > 1 ? 's' : ''} ${done.map((b) => b.index).join(', ')} to ${attention}` +
-      `${skipped.length ? ` (skipped: ${skipped.map((s) => s.reason).join('; ')})` : ''}: ` +
+      `${skipped.length ? ` (skipped: ${skipped.map((s) => s.reason).join('; ')})` : ''}` +
+      `${fusion.fused.length ? `, fused ${fusion.fused.length} decomposed block${fusion.fused.length > 1 ? 's' : ''} exactly` : ''}: ` +
       `${formatBytes(opened.bytes.length)} → ${formatBytes(bytes.length)}.`;
     renderPlaceholder('converted', 'not run yet');
   } catch (error) {
