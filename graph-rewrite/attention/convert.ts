@@ -9,10 +9,9 @@ import { modelFromProto } from '../ir/from-proto.js';
 import type { Model } from '../ir/model.js';
 import { modelToProto } from '../ir/to-proto.js';
 import { CLEANUP_PASSES, sequential } from '../passes/pass.js';
-import { dimsEqual } from '../analysis/dims.js';
 import { commitBlockRewrite, finishRewrittenModel, selectedBlockIndices } from '../rewrite/blocks.js';
-import { LINEAR_ANGULAR_MODES } from '../../custom-ops/index.js';
-import type { FusedAttentionOptions } from './emit.js';
+import { LINEAR_ANGULAR_MODES, getKernel, hasKernel, kernelNames } from '../../custom-ops/index.js';
+import { kernelSite, type FusedAttentionOptions } from './emit.js';
 import { analyseAttention } from './find.js';
 import type { AttentionBlock, ConvertAttentionOptions } from './types.js';
 
@@ -37,8 +36,8 @@ function checkOptions(options: unknown): ConvertAttentionOptions {
   if (cleanup !== undefined && !(Array.isArray(cleanup) && cleanup.every((p) => typeof p?.run === 'function'))) {
     throw new InvalidArgumentError(`'options.cleanup' must be an array of passes ({ name, inPlace, run }), got ${describe(cleanup)}`);
   }
-  if (attention !== 'hydra' && attention !== 'linear-angular') {
-    throw new InvalidArgumentError(`'options.attention' must be 'hydra' or 'linear-angular', got ${describe(attention)}`);
+  if (!hasKernel(attention)) {
+    throw new InvalidArgumentError(`'options.attention' must be ${kernelNames().map((name) => `'${name}'`).join(' or ')}, got ${describe(attention)}`);
   }
   if (blocks !== undefined && blocks !== 'all' && !(Array.isArray(blocks) && blocks.every((b) => Number.isInteger(b)))) {
     throw new InvalidArgumentError(`'options.blocks' must be 'all' or an array of block indices (integers), got ${describe(blocks)}`);
@@ -54,10 +53,8 @@ function checkOptions(options: unknown): ConvertAttentionOptions {
 
 /** Why a convertible block still cannot take the requested op, or undefined. */
 function optionBlocker(block: AttentionBlock, options: FusedAttentionOptions): string | undefined {
-  if (options.attention === 'linear-angular' && (options.linearAngularMode ?? 'reference') === 'reference' && !dimsEqual(block.tokens, block.keyTokens)) {
-    return `block ${block.index}: LinearAngularAttention in 'reference' mode needs as many query as key tokens (${String(block.tokens)} vs ${String(block.keyTokens)}); use linearAngularMode 'kernel_normalized'`;
-  }
-  return undefined;
+  const reason = getKernel(options.attention).blocker?.(kernelSite(block), options);
+  return reason === undefined ? undefined : `block ${block.index}: ${reason}`;
 }
 
 /**

@@ -123,8 +123,8 @@ export interface AttentionMatch {
 
 /** Options of {@link convertAttention}. */
 export interface ConvertAttentionOptions {
-  /** The linear attention to put in place of softmax attention. */
-  readonly attention: 'hydra' | 'linear-angular';
+  /** The kernel to put in place of softmax attention: a registered kernel's name (custom-ops/kernels: 'hydra', 'linear-angular', …). */
+  readonly attention: string;
   /** Which blocks (indices of {@link findAttentionBlocks}); default 'all'. */
   readonly blocks?: 'all' | readonly number[];
   /** eps of the fused op's normalisations (default: the op's, 1e-6). */

@@ -5,6 +5,7 @@
  * LayerNorm, GELU) are left out: they are O(N·D) and memory-bound, and leaving them out keeps the
  * figures comparable with the papers' MAC counts.
  */
+import { getKernel, kernelForOp } from '../../custom-ops/index.js';
 import { inferShapes, resolveShape } from '../analysis/index.js';
 import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
@@ -34,8 +35,8 @@ export function concreteShapes(model: Model, options: ConcreteShapeOptions = {})
   return shapes;
 }
 
-/** The attention mechanisms vitlin knows how to cost. */
-export type AttentionKind = 'softmax' | 'hydra' | 'linear-angular';
+/** 'softmax', or a registered kernel's name (custom-ops/kernels): each is costed by its descriptor. */
+export type AttentionKind = string;
 
 export interface AttentionDims {
   readonly batch: number;
@@ -51,12 +52,8 @@ export interface AttentionDims {
  */
 export function attentionFlops(kind: AttentionKind, dims: AttentionDims): number {
   const { batch, tokens: n, heads: h, headDim: d } = dims;
-  const D = h * d;
-  switch (kind) {
-    case 'softmax': return batch * (2 * 2 * n * n * D + n * n * h);
-    case 'hydra': return batch * 4 * n * D;
-    case 'linear-angular': return batch * 2 * 2 * n * d * d * h;
-  }
+  if (kind === 'softmax') return batch * (2 * 2 * n * n * h * d + n * n * h);
+  return getKernel(kind).flops(dims);
 }
 
 const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
@@ -87,10 +84,9 @@ export function nodeFlops(node: Node, facts: ConcreteShapes): number | undefined
     }
     case 'Softmax':
       return out ? product(out) : undefined;
-    case 'HydraAttention': case 'LinearAngularAttention': case 'Attention': case 'MultiHeadAttention': {
+    case 'Attention': case 'MultiHeadAttention': {
       const dims = fusedAttentionDims(node, facts);
       if (!dims) return undefined;
-      const kind: AttentionKind = node.opType === 'HydraAttention' ? 'hydra' : node.opType === 'LinearAngularAttention' ? 'linear-angular' : 'softmax';
       let projection = 0;
       if (node.opType === 'Attention' && node.domain === 'com.microsoft') {
         const x = shape(0);
@@ -98,10 +94,14 @@ export function nodeFlops(node: Node, facts: ConcreteShapes): number | undefined
         if (!x || !w) return undefined;
         projection = 2 * product(x.slice(0, -1)) * w[0]! * w[1]!; // the fused qkv projection
       }
-      return projection + attentionFlops(kind, dims);
+      return projection + attentionFlops('softmax', dims);
     }
-    default:
-      return 0;
+    default: {
+      const kernel = kernelForOp(node.domain, node.opType);
+      if (!kernel) return 0;
+      const dims = fusedAttentionDims(node, facts);
+      return dims ? attentionFlops(kernel.name, dims) : undefined;
+    }
   }
 }
 
@@ -112,7 +112,8 @@ export function fusedAttentionDims(node: Node, facts: ConcreteShapes): Attention
   if (!q || !out) return undefined;
   if (q.length === 4) return { batch: q[0]!, heads: q[1]!, tokens: q[2]!, headDim: q[3]! }; // ONNX Attention, 4-D
   const [batch, tokens, D] = [out[0]!, out[1]!, out[2]!];
-  const heads = node.opType === 'HydraAttention' ? D
+  const kernel = kernelForOp(node.domain, node.opType);
+  const heads = kernel ? kernel.headsOf((name, fallback) => node.getInt(name, fallback), D)
     : node.opType === 'Attention' && node.domain !== 'com.microsoft' ? node.getInt('q_num_heads', 1)
       : node.getInt('num_heads', 1);
   return { batch, tokens, heads, headDim: D / heads };
@@ -276,10 +277,11 @@ export function attentionCores(model: Model, blocks: readonly BlockLike[], facts
     cores.push({ nodes, dims: { batch: 1, tokens, heads: block.heads, headDim: block.headDim }, convertible: false, kind: block.kind === 'hydra' ? 'hydra' : 'linear-angular', source: { list: 'exact', index } });
   }
   for (const node of model.graph.nodes) {
-    if (node.opType !== 'HydraAttention' && node.opType !== 'LinearAngularAttention') continue;
+    const kernel = kernelForOp(node.domain, node.opType);
+    if (!kernel) continue;
     const dims = fusedAttentionDims(node, facts);
     if (!dims) continue;
-    cores.push({ nodes: [node], dims, convertible: false, kind: node.opType === 'HydraAttention' ? 'hydra' : 'linear-angular' });
+    cores.push({ nodes: [node], dims, convertible: false, kind: kernel.name });
   }
   return cores;
 }

@@ -9,3 +9,7 @@ export {
   SILENT_PROGRESS, type BlockCalibrator, type BlockFitSummary, type CalibrationBlock, type CalibrationJob, type Fidelity, type FidelityEvaluator, type PipelineProgress,
 } from './evaluator.js';
 export type { CalibrationReport, ConvertOutcome, LinearAngularMode, LinearAttention, PipelineRequest, PipelineServices } from './types.js';
+export {
+  attentionCores, attentionFlops, concreteShapes, countFlops, modelAttentionCores, nodeFlops, projectFlops,
+  type AttentionCore, type AttentionDims, type ConcreteShapes, type FlopReport, type FlopSplit,
+} from './flops.js';

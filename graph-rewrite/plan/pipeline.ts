@@ -19,7 +19,7 @@ import type { CalibrationReport, ConvertOutcome, PipelineRequest, PipelineServic
 import { UsageError } from '../errors.js';
 
 /** FLOPs of `base` with the blocks in `selected` (base indices) replaced by `kernel` (cost model). */
-function flopsWith(analysis: SiteAnalysis, selected: ReadonlySet<number>, kernel: 'hydra' | 'linear-angular'): number {
+function flopsWith(analysis: SiteAnalysis, selected: ReadonlySet<number>, kernel: string): number {
   const { base: report, baseCores } = analysis.flops;
   let attention = 0;
   baseCores.forEach((core, i) => {

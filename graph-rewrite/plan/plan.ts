@@ -2,6 +2,7 @@
  * A plan: which softmax sites get which kernel. Built from the one site analysis and the request's
  * selection (site numbers as `inspect` shows them on the model as given); usage errors name the site.
  */
+import { kernelNames } from '../../custom-ops/index.js';
 import { UsageError } from '../errors.js';
 import { parseBlockSelection, type BlockSelection } from './selection.js';
 import type { SiteAnalysis } from './sites.js';
@@ -9,7 +10,7 @@ import type { PipelineRequest } from './types.js';
 
 export interface ConversionPlan {
   /** The kernel the selected sites get. */
-  readonly kernel: 'hydra' | 'linear-angular';
+  readonly kernel: string;
   readonly selection: BlockSelection;
   /** Sites to convert, as indices of `analysis.baseBlocks` (for auto: the candidates, narrowed when executed). */
   readonly blocks: readonly number[];
@@ -45,7 +46,7 @@ export function planConversion(analysis: SiteAnalysis, request: PipelineRequest)
   const dropped = numbers.filter((n) => baseIndexOf(n) === undefined);
   if (selection.kind === 'list' && dropped.length) throw new UsageError(`--blocks: block ${dropped[0]} is part of a decomposed block that exact fusion replaced (convert with --no-fuse to convert it)`);
   const blocks = numbers.map(baseIndexOf).filter((i): i is number => i !== undefined);
-  if (blocks.length > 0 && !request.attention) throw new UsageError(`--attention is required (hydra | linear-angular) to convert softmax blocks; use --blocks none to only fuse`);
+  if (blocks.length > 0 && !request.attention) throw new UsageError(`--attention is required (${kernelNames().join(' | ')}) to convert softmax blocks; use --blocks none to only fuse`);
   return {
     kernel: request.attention ?? 'hydra',
     selection,

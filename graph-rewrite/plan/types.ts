@@ -7,7 +7,8 @@ import type { ExactFusionResult } from './exact-fusion.js';
 import type { FlopReport } from './flops.js';
 import type { BlockSelection } from './selection.js';
 
-export type LinearAttention = 'hydra' | 'linear-angular';
+/** A registered kernel's name (custom-ops/kernels): 'hydra', 'linear-angular', … */
+export type LinearAttention = string;
 export type LinearAngularMode = 'reference' | 'kernel_normalized';
 
 export interface PipelineRequest {

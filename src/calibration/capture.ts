@@ -10,7 +10,7 @@
  * target is then computed from the captured q, k, v with the block's heads and scale.
  */
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
-import { VITLIN_DOMAIN } from '../../custom-ops/domain.js';
+import { kernelForOp } from '../../custom-ops/index.js';
 import { modelFromProto } from '../../graph-rewrite/ir/from-proto.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import { Node } from '../../graph-rewrite/ir/node.js';
@@ -26,7 +26,7 @@ import { softmaxAttention, type BlockCapture } from './fit.js';
 
 /** The vitlin fused nodes of a model, in graph order. */
 export function fusedNodes(model: Model): Node[] {
-  return model.graph.nodes.filter((n) => n.domain === VITLIN_DOMAIN && (n.opType === 'HydraAttention' || n.opType === 'LinearAngularAttention'));
+  return model.graph.nodes.filter((n) => kernelForOp(n.domain, n.opType) !== undefined);
 }
 
 /** Every value of a graph by name: inputs, initializers and node outputs. */
