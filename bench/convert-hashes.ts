@@ -5,6 +5,10 @@
  *
  *   npx tsx bench/convert-hashes.ts write /tmp/hashes.json   # record
  *   npx tsx bench/convert-hashes.ts check /tmp/hashes.json   # compare (exit 1 on any difference)
+ *   npx tsx bench/convert-hashes.ts golden                    # rewrite test/architecture/convert-hashes.json
+ *
+ * test/architecture/convert-golden.test.ts checks the variants that do not run onnxruntime (those are
+ * pure JavaScript, the same on every machine) against test/architecture/convert-hashes.json.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -16,6 +20,7 @@ import { convertModel, type ConvertRequest } from '../src/cli/convert-model.js';
 
 const MODELS = join(import.meta.dirname, '..', 'models');
 const SAMPLE = join(MODELS, 'data', 'fashion-mnist-test-1000.bin');
+export const GOLDEN = join(import.meta.dirname, '..', 'test', 'architecture', 'convert-hashes.json');
 
 type Variant = { readonly name: string; readonly request: Omit<ConvertRequest, 'calibration'>; readonly calibrated?: 'fit' | 'measure' | 'auto'; readonly only?: RegExp };
 const base = { linearAngularMode: 'kernel_normalized', fuse: true, fit: true, inlineFunctions: false } as const;
@@ -44,7 +49,8 @@ function reportJson(outcome: Record<string, unknown>): string {
   return JSON.stringify({ ...rest, fusion: fusionRest });
 }
 
-export async function convertHashes(filter?: RegExp): Promise<Record<string, string>> {
+/** Hashes of every fixture × variant (`runtime: false` leaves out the variants that run onnxruntime: calibration, auto). */
+export async function convertHashes(filter?: RegExp, options: { runtime?: boolean } = {}): Promise<Record<string, string>> {
   const sample = parseSampleFile(readFileSync(SAMPLE), 'fashion-mnist-test-1000.bin');
   const out: Record<string, string> = {};
   const files = readdirSync(MODELS).filter((f) => f.endsWith('.onnx')).sort();
@@ -52,6 +58,7 @@ export async function convertHashes(filter?: RegExp): Promise<Record<string, str
     const original = await loadModel(join(MODELS, file));
     for (const variant of VARIANTS) {
       if (variant.only && !variant.only.test(file)) continue;
+      if (options.runtime === false && variant.calibrated) continue;
       const key = `${basename(file, '.onnx')}/${variant.name}`;
       if (filter && !filter.test(key)) continue;
       const calibration = variant.calibrated ? sampleInputs(sample, 'fashion-mnist-test-1000.bin', 0, 32) : undefined;
@@ -68,6 +75,11 @@ export async function convertHashes(filter?: RegExp): Promise<Record<string, str
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
   const [mode, path, filter] = process.argv.slice(2);
+  if (mode === 'golden') {
+    writeFileSync(GOLDEN, JSON.stringify(await convertHashes(undefined, { runtime: false }), null, 1) + '\n');
+    console.log(`wrote ${GOLDEN}`);
+    process.exit(0);
+  }
   const hashes = await convertHashes(filter ? new RegExp(filter) : undefined);
   if (mode === 'write') {
     writeFileSync(path!, JSON.stringify(hashes, null, 1));

@@ -45,20 +45,26 @@ function siteId(family: string, anchor: string, number: number): string {
   return anchor ? `${family}:${anchor}` : `${family}#${number}`;
 }
 
-/** Analyses `original` once (it is not modified); `fuse: false` leaves decomposed sites unfused. */
+/**
+ * Analyses `original` once (it is not modified); `fuse: false` leaves decomposed sites unfused. The
+ * base is `original` itself when nothing is fused (plans convert copies of it).
+ */
 export function analyseSites(original: Model, options: { readonly fuse: boolean }): SiteAnalysis {
   const given = findAttentionBlocks(original);
-  const fused = options.fuse ? fuseExactAttention(original) : undefined;
+  const found = findExactFusions(original).blocks;
+  // The model is copied and re-analysed only when something will be fused.
+  const fused = options.fuse && found.some((b) => b.fusable) ? fuseExactAttention(original) : undefined;
   const fusion: ExactFusionResult = fused ? {
     model: fused.model,
     fused: fused.fused.map((b) => ({ index: b.index, kind: b.kind, anchor: b.anchor, opType: b.opType, ...(b.droppedBranches ? { droppedBranches: b.droppedBranches } : {}) })),
     skipped: fused.skipped.map((s) => ({ index: s.block.index, reason: s.reason })),
     available: true,
-  } : { model: original, fused: [], skipped: [], available: true };
-  // Fusing every block lists each decomposed block once, fused or skipped: no second analysis needed.
-  const decomposed: ExactFusionBlock[] = fused
-    ? [...fused.fused, ...fused.skipped.map((s) => s.block)].sort((a, b) => a.index - b.index)
-    : findExactFusions(original).blocks;
+  } : {
+    model: original, fused: [],
+    skipped: options.fuse ? found.filter((b) => b.reason !== undefined).map((b) => ({ index: b.index, reason: b.reason! })) : [],
+    available: true,
+  };
+  const decomposed = found;
   const base = fusion.model;
   const baseBlocks = fused && fused.fused.length ? findAttentionBlocks(base).blocks : given.blocks;
   const baseIndex = new Map(baseBlocks.map((b) => [b.anchor, b.index]));
@@ -71,7 +77,7 @@ export function analyseSites(original: Model, options: { readonly fuse: boolean 
   ];
   const facts = concreteShapes(base);
   const baseCores = attentionCores(base, baseBlocks, facts);
-  const originalFacts = concreteShapes(original);
+  const originalFacts = base === original ? facts : concreteShapes(original);
   const before = countFlops(original, modelAttentionCores(original, given, decomposed, originalFacts), originalFacts).current;
   return { original, sites, given, fusion, base, baseBlocks, flops: { before, base: countFlops(base, baseCores, facts), baseCores } };
 }
