@@ -5,9 +5,7 @@
  */
 
 import { InvalidArgumentError } from '../errors.js';
-import { modelFromProto } from '../ir/from-proto.js';
 import type { Model } from '../ir/model.js';
-import { modelToProto } from '../ir/to-proto.js';
 import { CLEANUP_PASSES, sequential } from '../passes/pass.js';
 import { commitBlockRewrite, finishRewrittenModel, selectedBlockIndices } from '../rewrite/blocks.js';
 import { LINEAR_ANGULAR_MODES, getKernel, hasKernel, kernelNames } from '../../custom-ops/index.js';
@@ -68,7 +66,7 @@ function optionBlocker(block: AttentionBlock, options: FusedAttentionOptions): s
  */
 export function convertAttention(model: Model, options: ConvertAttentionOptions): ConvertAttentionResult {
   checkOptions(options);
-  const copy = modelFromProto(modelToProto(model));
+  const copy = model.clone();
   const analysis = analyseAttention(copy);
   const fused: FusedAttentionOptions = {
     attention: options.attention,

@@ -5,9 +5,7 @@
  */
 
 import { InvalidArgumentError } from '../errors.js';
-import { modelFromProto } from '../ir/from-proto.js';
 import type { Model } from '../ir/model.js';
-import { modelToProto } from '../ir/to-proto.js';
 import { inferShapes, type ShapeInfo } from '../analysis/shape-inference.js';
 import { commitBlockRewrite, finishRewrittenModel, selectedBlockIndices } from '../rewrite/blocks.js';
 import { matchRules, type RuleMatch } from '../rewrite/engine.js';
@@ -87,7 +85,7 @@ function selectedIndices(selection: FuseExactAttentionOptions['blocks'], count: 
  */
 export function fuseExactAttention(model: Model, options: FuseExactAttentionOptions = {}): FuseExactAttentionResult {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`'options' must be an object like { blocks: 'all' }`);
-  const copy = modelFromProto(modelToProto(model));
+  const copy = model.clone();
   const { matches, blocks, shapes } = analyse(copy);
   const fused: FusedBlock[] = [];
   const skipped: { block: ExactFusionBlock; reason: string }[] = [];

@@ -11,10 +11,8 @@
  */
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { kernelForOp } from '../../custom-ops/index.js';
-import { modelFromProto } from '../../graph-rewrite/ir/from-proto.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import { Node } from '../../graph-rewrite/ir/node.js';
-import { modelToProto } from '../../graph-rewrite/ir/to-proto.js';
 import type { Value } from '../../graph-rewrite/ir/value.js';
 import { topologicalSort } from '../../graph-rewrite/passes/topological-sort.js';
 import type { InputSet } from '../eval/inputs.js';
@@ -43,7 +41,7 @@ function valuesByName(model: Model): Map<string, Value> {
  * Returns the probe and the output names ([q, k, v] per fused node).
  */
 export function buildProbe(original: Model, converted: Model): { probe: Model; outputs: [string, string, string][] } {
-  const probe = modelFromProto(modelToProto(original));
+  const probe = original.clone();
   const known = valuesByName(probe);
   const grafted = new Map<Value, Value>();
   const graft = (value: Value): Value => {
