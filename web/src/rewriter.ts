@@ -19,6 +19,9 @@ export interface BlockRow {
 
 export type AttentionKind = 'hydra' | 'linear-angular';
 
+/** LinearAngularAttention's mode in the page: the library's default. */
+export const CONVERT_MODE = 'reference';
+
 export interface BlocksReport {
   readonly rows: BlockRow[];
   /** Recognised attention blocks (convertible or not). */
@@ -50,6 +53,6 @@ export function findBlocks(model: Model): BlocksReport {
  */
 export function convert(model: Model, attention: AttentionKind, blocks: readonly number[]): Promise<ConvertOutcome> {
   return runConversion(model, {
-    attention, selection: { kind: 'list', indices: blocks }, linearAngularMode: 'reference', fuse: true, fit: false, inlineFunctions: false,
+    attention, selection: { kind: 'list', indices: blocks }, linearAngularMode: CONVERT_MODE, fuse: true, fit: false, inlineFunctions: false,
   });
 }
