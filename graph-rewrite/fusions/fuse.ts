@@ -45,8 +45,7 @@ function toBlock(match: ExactMatch, index: number): ExactFusionBlock {
   };
 }
 
-function analyse(model: Model): { matches: ExactMatch[]; blocks: ExactFusionBlock[]; shapes: ShapeInfo } {
-  const shapes = inferShapes(model.graph);
+function analyse(model: Model, shapes: ShapeInfo = inferShapes(model.graph)): { matches: ExactMatch[]; blocks: ExactFusionBlock[]; shapes: ShapeInfo } {
   const { matches } = matchRules(model.graph, EXACT_FUSION_RULES, { opsets: model.opsetImports, shapes });
   return { matches, blocks: matches.map(toBlock), shapes };
 }
@@ -54,9 +53,10 @@ function analyse(model: Model): { matches: ExactMatch[]; blocks: ExactFusionBloc
 /**
  * Finds the decomposed Hydra and linear-angular attention blocks of `model` (read-only), in graph
  * order: kind, heads, head dim, nodes, and whether each can be fused exactly (if not, why).
+ * `shapes`: the model's inferred shapes when the caller has them.
  */
-export function findExactFusions(model: Model): ExactFusionsReport {
-  return { blocks: analyse(model).blocks };
+export function findExactFusions(model: Model, shapes?: ShapeInfo): ExactFusionsReport {
+  return { blocks: analyse(model, shapes).blocks };
 }
 
 function selectedIndices(selection: FuseExactAttentionOptions['blocks'], count: number): number[] {

@@ -8,6 +8,7 @@
 import { convertAttention, type AttentionBlock } from '../attention/index.js';
 import { findExactFusions } from '../fusions/index.js';
 import { findAttentionBlocks } from '../attention/index.js';
+import { inferShapes } from '../analysis/index.js';
 import type { Model } from '../ir/model.js';
 import { inlineFunctions } from '../passes/inline-functions.js';
 import { greedySelect, type AutoSelection } from './auto-select.js';
@@ -103,8 +104,9 @@ export async function executePlan(analysis: SiteAnalysis, plan: ConversionPlan, 
     model = calibrated;
   }
   // Counted before inlining, while the fused ops are still recognisable as attention.
-  const afterFacts = concreteShapes(model);
-  const after = countFlops(model, modelAttentionCores(model, findAttentionBlocks(model), findExactFusions(model).blocks, afterFacts), afterFacts).current;
+  const afterShapes = inferShapes(model.graph);
+  const afterFacts = concreteShapes(model, {}, afterShapes);
+  const after = countFlops(model, modelAttentionCores(model, findAttentionBlocks(model, afterShapes), findExactFusions(model, afterShapes).blocks, afterFacts), afterFacts).current;
   if (request.inlineFunctions) model = inlineFunctions(model);
   const givenIndex = (i: number) => toGiven(baseBlocks[i]!).index;
   return {

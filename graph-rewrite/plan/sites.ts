@@ -6,6 +6,7 @@
  */
 import { findAttentionBlocks, type AttentionBlock, type AttentionBlocksReport } from '../attention/index.js';
 import { findExactFusions, fuseExactAttention, type ExactFusionBlock } from '../fusions/index.js';
+import { inferShapes } from '../analysis/index.js';
 import type { Model } from '../ir/model.js';
 import type { ExactFusionResult } from './exact-fusion.js';
 import { attentionCores, concreteShapes, countFlops, modelAttentionCores, type AttentionCore, type FlopReport } from './flops.js';
@@ -50,8 +51,10 @@ function siteId(family: string, anchor: string, number: number): string {
  * base is `original` itself when nothing is fused (plans convert copies of it).
  */
 export function analyseSites(original: Model, options: { readonly fuse: boolean }): SiteAnalysis {
-  const given = findAttentionBlocks(original);
-  const found = findExactFusions(original).blocks;
+  // One shape inference of the model as given, shared by every analysis of it.
+  const shapes = inferShapes(original.graph);
+  const given = findAttentionBlocks(original, shapes);
+  const found = findExactFusions(original, shapes).blocks;
   // The model is copied and re-analysed only when something will be fused.
   const fused = options.fuse && found.some((b) => b.fusable) ? fuseExactAttention(original) : undefined;
   const fusion: ExactFusionResult = fused ? {
@@ -66,7 +69,8 @@ export function analyseSites(original: Model, options: { readonly fuse: boolean 
   };
   const decomposed = found;
   const base = fusion.model;
-  const baseBlocks = fused && fused.fused.length ? findAttentionBlocks(base).blocks : given.blocks;
+  const baseShapes = base === original ? shapes : inferShapes(base.graph);
+  const baseBlocks = fused && fused.fused.length ? findAttentionBlocks(base, baseShapes).blocks : given.blocks;
   const baseIndex = new Map(baseBlocks.map((b) => [b.anchor, b.index]));
   const sites: AttentionSite[] = [
     ...given.blocks.map((block) => ({
@@ -75,9 +79,9 @@ export function analyseSites(original: Model, options: { readonly fuse: boolean 
     })),
     ...decomposed.map((block) => ({ id: siteId('decomposed', block.anchor, block.index), family: 'decomposed' as const, number: block.index, decomposed: block })),
   ];
-  const facts = concreteShapes(base);
+  const facts = concreteShapes(base, {}, baseShapes);
   const baseCores = attentionCores(base, baseBlocks, facts);
-  const originalFacts = base === original ? facts : concreteShapes(original);
+  const originalFacts = base === original ? facts : concreteShapes(original, {}, shapes);
   const before = countFlops(original, modelAttentionCores(original, given, decomposed, originalFacts), originalFacts).current;
   return { original, sites, given, fusion, base, baseBlocks, flops: { before, base: countFlops(base, baseCores, facts), baseCores } };
 }
