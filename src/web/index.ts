@@ -18,6 +18,8 @@ export {
   hydraAttentionReference,
   linearAngularAttentionReference,
   makeVitlinNode,
+  getKernel, kernelForOp, kernelNames, kernels, registerKernel, unregisterKernel,
+  type AttentionKernel, type KernelSite,
   type VitlinOpType,
 } from '../../custom-ops/index.js';
 export * from '../../graph-rewrite/attention/index.js';
