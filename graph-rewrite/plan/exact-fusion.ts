@@ -4,7 +4,7 @@
  * becomes the fused `ai.vitlin` op computing exactly the same thing (graph-rewrite/fusions). It is
  * the planner's first step (analyseSites), for convert, the demo, the server and the web app alike.
  */
-import { fuseExactAttention, type ExactFusionKind } from '../fusions/index.js';
+import { fuseExactAttention, type ExactFusionKind, type FuseExactAttentionResult } from '../fusions/index.js';
 import type { Model } from '../ir/model.js';
 
 export interface ExactFusionResult {
@@ -18,13 +18,17 @@ export interface ExactFusionResult {
   readonly available: boolean;
 }
 
-/** Fuses every decomposed linear-attention block of `model` exactly; never modifies `model`. */
-export function fuseExactly(model: Model): ExactFusionResult {
-  const result = fuseExactAttention(model);
+/** The report's view of a fusion result. */
+export function toFusionResult(result: FuseExactAttentionResult): ExactFusionResult {
   return {
     model: result.model,
     fused: result.fused.map((b) => ({ index: b.index, kind: b.kind, anchor: b.anchor, opType: b.opType, ...(b.droppedBranches ? { droppedBranches: b.droppedBranches } : {}) })),
     skipped: result.skipped.map((s) => ({ index: s.block.index, reason: s.reason })),
     available: true,
   };
+}
+
+/** Fuses every decomposed linear-attention block of `model` exactly; never modifies `model`. */
+export function fuseExactly(model: Model): ExactFusionResult {
+  return toFusionResult(fuseExactAttention(model));
 }

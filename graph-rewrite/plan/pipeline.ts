@@ -5,10 +5,10 @@
  * injected calibrator's fits), count FLOPs, and optionally inline the function bodies. Never modifies
  * the model it is given.
  */
-import { convertAttention, type AttentionBlock } from '../attention/index.js';
-import { findExactFusions } from '../fusions/index.js';
-import { findAttentionBlocks } from '../attention/index.js';
 import { inferShapes } from '../analysis/index.js';
+import { convertAttention, findAttentionBlocks, type AttentionBlock } from '../attention/index.js';
+import { UsageError } from '../errors.js';
+import { findExactFusions } from '../fusions/index.js';
 import type { Model } from '../ir/model.js';
 import { inlineFunctions } from '../passes/inline-functions.js';
 import { greedySelect, type AutoSelection } from './auto-select.js';
@@ -17,7 +17,6 @@ import { attentionFlops, concreteShapes, countFlops, modelAttentionCores } from 
 import { planConversion, type ConversionPlan } from './plan.js';
 import { analyseSites, type SiteAnalysis } from './sites.js';
 import type { CalibrationReport, ConvertOutcome, PipelineRequest, PipelineServices } from './types.js';
-import { UsageError } from '../errors.js';
 
 /** FLOPs of `base` with the blocks in `selected` (base indices) replaced by `kernel` (cost model). */
 function flopsWith(analysis: SiteAnalysis, selected: ReadonlySet<number>, kernel: string): number {

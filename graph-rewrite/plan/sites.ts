@@ -8,7 +8,7 @@ import { findAttentionBlocks, type AttentionBlock, type AttentionBlocksReport } 
 import { findExactFusions, fuseExactAttention, type ExactFusionBlock } from '../fusions/index.js';
 import { inferShapes } from '../analysis/index.js';
 import type { Model } from '../ir/model.js';
-import type { ExactFusionResult } from './exact-fusion.js';
+import { toFusionResult, type ExactFusionResult } from './exact-fusion.js';
 import { attentionCores, concreteShapes, countFlops, modelAttentionCores, type AttentionCore, type FlopReport } from './flops.js';
 
 /** One attention site of the model as given. */
@@ -57,12 +57,7 @@ export function analyseSites(original: Model, options: { readonly fuse: boolean 
   const found = findExactFusions(original, shapes).blocks;
   // The model is copied and re-analysed only when something will be fused.
   const fused = options.fuse && found.some((b) => b.fusable) ? fuseExactAttention(original) : undefined;
-  const fusion: ExactFusionResult = fused ? {
-    model: fused.model,
-    fused: fused.fused.map((b) => ({ index: b.index, kind: b.kind, anchor: b.anchor, opType: b.opType, ...(b.droppedBranches ? { droppedBranches: b.droppedBranches } : {}) })),
-    skipped: fused.skipped.map((s) => ({ index: s.block.index, reason: s.reason })),
-    available: true,
-  } : {
+  const fusion: ExactFusionResult = fused ? toFusionResult(fused) : {
     model: original, fused: [],
     skipped: options.fuse ? found.filter((b) => b.reason !== undefined).map((b) => ({ index: b.index, reason: b.reason! })) : [],
     available: true,
