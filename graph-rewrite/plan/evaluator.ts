@@ -36,6 +36,9 @@ export interface CalibrationBlock {
   readonly heads: number;
   /** Total factor on q·kᵀ of the softmax block. */
   readonly scale: number;
+  /** The softmax block's anchor node and node names in the reference model (to find, e.g., its output projection). */
+  readonly anchor: string;
+  readonly nodes: readonly string[];
 }
 
 /** One fused block's fit: whatever the calibrator writes, and the block output's MSE against softmax before / after. */

@@ -57,7 +57,7 @@ export async function executePlan(analysis: SiteAnalysis, plan: ConversionPlan, 
     const all = convertAttention(base, { ...options, blocks: candidates });
     const bar = progress.start('calibrating', calibrator.count);
     const list = await calibrator.fit({
-      reference: base, converted: all.model, blocks: all.converted.map((b) => ({ heads: b.heads, scale: b.scale.value })),
+      reference: base, converted: all.model, blocks: all.converted.map((b) => ({ heads: b.heads, scale: b.scale.value, anchor: b.anchor, nodes: b.nodes })),
       kernel: attention, options: { linearAngularMode: request.linearAngularMode }, onItems: (n) => bar.tick(n),
     }).finally(() => bar.done());
     fits = new Map(all.converted.map((b, i) => [b.index, list[i]!]));
