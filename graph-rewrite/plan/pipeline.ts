@@ -90,7 +90,9 @@ export async function executePlan(analysis: SiteAnalysis, plan: ConversionPlan, 
   let model = uncalibrated.model;
   let calibration: CalibrationReport | undefined;
   if (fits && evaluator && uncalibrated.converted.length > 0) {
-    const calibrated = build(chosen, true).model;
+    // The same conversion with the fits written: a copy of it, not a second conversion (and analysis).
+    const calibrated = model.clone();
+    calibrator!.apply(calibrated, uncalibrated.converted.map((b) => fits!.get(b.index)));
     baseRun ??= await evaluator.run(base, 'original');
     const without = evaluator.compare(baseRun, await evaluator.run(model, 'uncalibrated'));
     const withFit = evaluator.compare(baseRun, await evaluator.run(calibrated, 'calibrated'));
