@@ -45,15 +45,42 @@ function softmaxAttentionAbove(m: MatchContext, value: Value): Node | undefined 
   return undefined;
 }
 
+/** `value` read up through value-neutral ops (Cast, Identity, …). */
+function skipNeutral(value: Value | undefined): Value | undefined {
+  let current = value;
+  for (let p = current?.producer(); p?.domain === '' && VALUE_NEUTRAL_OPS.has(p.opType); p = current?.producer()) current = p.inputs[0];
+  return current;
+}
+
+/** MatMul(gate · softmax(…), v): the weights gated before they multiply v. The Mul, its gate side and the Softmax. */
+function gatedWeights(m: MatchContext, matmul: Node): { mul: Node; side: number; softmax: Node } | undefined {
+  const mul = skipNeutral(matmul.inputs[0])?.producer();
+  if (mul?.domain !== '' || mul.opType !== 'Mul' || mul.graph !== m.graph || mul.inputs.length !== 2) return undefined;
+  for (const side of [0, 1]) {
+    const softmax = skipNeutral(mul.inputs[1 - side])?.producer();
+    if (softmax?.domain === '' && softmax.opType === 'Softmax') return { mul, side, softmax };
+  }
+  return undefined;
+}
+
 /**
- * `other` as gate · (softmax attention) added by `sum` to `main`; or undefined. Any factor counts as
- * the gate — the check drops the branch only when it is the constant scalar 0.
+ * `other` as gate · (softmax attention) added by `sum` to `main` — the gate on softmax(…)·v, or on the
+ * weights before they multiply v — or undefined. Any factor counts as the gate: the check drops the
+ * branch only when it is the constant 0 (then the branch is 0 for every finite v).
  */
 function gatedBranchOf(m: MatchContext, sum: Node, main: Value, other: Value, afterMerge: boolean): GatedSoftmaxBranch | undefined {
   let mul = other.producer();
   // The gate may multiply before the branch is rearranged (gate · (w·v), then transposed and merged).
   const rearrangement: Node[] = [];
   for (; mul?.domain === '' && mul.graph === m.graph && DATA_MOVEMENT_OPS.has(mul.opType) && rearrangement.length < 8; mul = mul.inputs[0]?.producer()) rearrangement.push(mul);
+  if (mul?.domain === '' && mul.opType === 'MatMul' && mul.graph === m.graph) {
+    const weights = gatedWeights(m, mul);
+    if (weights === undefined) return undefined;
+    const gateValue = weights.mul.inputs[weights.side]!;
+    return {
+      gateNode: weights.mul, gate: uniformConstant(m, gateValue), gateValue, softmax: weights.softmax, sum, main, term: other, rearrangement: [...rearrangement, mul], afterMerge,
+    };
+  }
   if (mul === undefined || mul.domain !== '' || mul.opType !== 'Mul' || mul.graph !== m.graph || mul.inputs.length !== 2) return undefined;
   for (const side of [0, 1]) {
     const softmax = softmaxAttentionAbove(m, mul.inputs[1 - side]!);

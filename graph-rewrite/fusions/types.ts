@@ -54,7 +54,7 @@ export interface L2Normalization {
 
 /** Castling's auxiliary softmax branch, added to the linear-angular output multiplied by a gate. */
 export interface GatedSoftmaxBranch {
-  /** The Mul by the gate. */
+  /** The Mul by the gate (on softmax(…)·v, or on the softmax weights). */
   readonly gateNode: Node;
   /** The value every element of the constant gate holds (a scalar, or e.g. a per-head tensor of zeros); undefined when it is not a constant or its elements differ. */
   readonly gate: number | undefined;
@@ -66,7 +66,7 @@ export interface GatedSoftmaxBranch {
   readonly main: Value;
   /** What the sum adds: the gated branch, possibly rearranged after the gate. */
   readonly term: Value;
-  /** Data movement between the gate and the sum (the branch's heads merged after gating). */
+  /** Data movement between the gate and the sum (the branch's heads merged after gating), and the MatMul with v when the gate is on the weights. */
   readonly rearrangement: readonly Node[];
   /** Whether the branch is added after the heads are merged. */
   readonly afterMerge: boolean;

@@ -150,6 +150,31 @@ describe('the angular weight written on q̂ instead of on q̂(k̂ᵀv)', () => {
   }, 60_000);
 });
 
+describe('the 0 gate on the softmax weights, before they multiply v: (0 · softmax(…)) v', () => {
+  const entry = required('fmnist_castling_kn_grid_mul0');
+
+  it('drops the branch and fuses, outputs equal', async () => {
+    const model = await loadEntry(entry);
+    const gates = model.graph.nodes.filter((node) => node.opType === 'Mul' && constantInput(node, 0) !== undefined);
+    expect(gates.length).toBe(entry.blocks.length);
+    for (const gate of gates) {
+      const product = gate.inputs.find((input) => input?.producer()?.opType === 'MatMul')!.producer()!;
+      const onWeights = new Node({ opType: 'Mul', inputs: [product.inputs[0], constantInput(gate, 0)!.outputs[0]], name: `${gate.name}_on_weights`, outputs: [`${gate.name}_on_weights_out`] });
+      model.graph.insertBefore(product, onWeights);
+      product.replaceInput(0, onWeights.outputs[0]!);
+      gate.outputs[0]!.replaceAllUsesWith(product.outputs[0]!);
+      model.graph.removeNodes(gate);
+    }
+    const { model: fused, fused: blocks, skipped } = fuseExactAttention(model);
+    expect(skipped).toEqual([]);
+    expect(blocks.map((block) => [block.kind, block.droppedBranches?.length])).toEqual(entry.blocks.map(() => ['castling-switch', 1]));
+    expect(countOps(fused)['Softmax'] ?? 0).toBe(0);
+    const [before, after] = [await logitsOnSample(await loadEntry(entry)), await logitsOnSample(fused)];
+    expect(argmaxRows(after.logits, after.classes)).toEqual(argmaxRows(before.logits, before.classes));
+    expect(maxAbsDifference(after.logits, before.logits)).toBeLessThanOrEqual(1e-5);
+  }, 60_000);
+});
+
 describe('a gate initializer that is a per-head tensor', () => {
   const entry = required('fmnist_castling_kn_tokens_init');
   const heads = entry.blocks[0]!.heads;
