@@ -6,14 +6,13 @@
  */
 
 import { RewriteError } from '../errors.js';
-import { Attr } from '../ir/attributes.js';
 import { DataType } from '../ir/dtypes.js';
 import type { Value } from '../ir/value.js';
 import { dimsEqual, formatShape, type Dim } from '../analysis/dims.js';
 import { describeNode } from '../rewrite/match-context.js';
 import { ensureModelFunction, ensureOpsetImport } from '../rewrite/model-functions.js';
 import type { RewriteContext } from '../rewrite/rewrite-context.js';
-import { getKernel, unsqueeze, type KernelSite, type LinearAngularMode } from '../../custom-ops/index.js';
+import { cast, getKernel, transpose, unsqueeze, type KernelSite, type LinearAngularMode } from '../../custom-ops/index.js';
 import type { AttentionMatch, OperandView } from './types.js';
 
 /** What to replace softmax attention with (see ConvertAttentionOptions). */
@@ -65,7 +64,7 @@ function materialise(context: RewriteContext, view: OperandView, embed: number, 
   if (rank === 2) {
     value = unsqueeze(context, value, [0], `${name}_add_batch`);
   } else if (view.batchAxis !== undefined && (view.batchAxis !== 0 || view.tokensAxis !== 1)) {
-    value = context.op('Transpose', [value], { name: `${name}_to_BND`, attributes: [Attr.ints('perm', [view.batchAxis, view.tokensAxis, 2])] });
+    value = transpose(context, value, [view.batchAxis, view.tokensAxis, 2], `${name}_to_BND`);
   }
   if (view.bias !== undefined) {
     const { part } = view.bias;
@@ -77,7 +76,7 @@ function materialise(context: RewriteContext, view: OperandView, embed: number, 
     ], { name: `${name}_bias_slice` });
     value = context.op('Add', [value, bias], { name: `${name}_bias` });
   }
-  if (context.shapes.elemTypeOf(view.value) !== elemType) value = context.op('Cast', [value], { name: `${name}_cast`, attributes: [Attr.int('to', elemType)] });
+  if (context.shapes.elemTypeOf(view.value) !== elemType) value = cast(context, value, elemType, `${name}_cast`);
   return value;
 }
 
@@ -129,12 +128,12 @@ export function emitFusedAttention(context: RewriteContext, match: AttentionMatc
   let output = fusedNode(context, match, options, inputs, elemType);
   const target = match.output;
   if (target.elemType !== undefined && target.elemType !== elemType) {
-    output = context.op('Cast', [output], { name: 'output_cast', attributes: [Attr.int('to', target.elemType)] });
+    output = cast(context, output, target.elemType, 'output_cast');
   }
   const arrangement = outputArrangement(match);
   if (typeof arrangement === 'string') throw new RewriteError(`${describeNode(match.anchor)}: ${arrangement}`); // the check rejects this first
   if (arrangement.perm !== undefined) {
-    output = context.op('Transpose', [output], { name: 'output_to_NBD', attributes: [Attr.ints('perm', arrangement.perm)] });
+    output = transpose(context, output, arrangement.perm, 'output_to_NBD');
   }
   if (arrangement.reshape !== undefined) {
     output = context.op('Reshape', [output, context.int64(arrangement.reshape, 'output_shape')], { name: 'output_reshape' });
