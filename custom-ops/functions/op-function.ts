@@ -1,6 +1,6 @@
 /**
- * The API the rewriter calls: the FunctionProto that implements a vitlin op for one model, and the
- * NodeProto that calls it.
+ * The API the rewriter calls: the function that implements a vitlin op for one model (described as a
+ * FunctionSpec), and the attributes and inputs of the node that calls it.
  *
  * Specialization: a body is generated for one default-domain opset, one element type, the optional
  * inputs its call sites wire, and the op's attribute values, which are baked into constants. Why not
@@ -8,7 +8,8 @@
  * `value_float` / `value_int` arrive in opset 12), and `mode` changes the body's structure anyway.
  * Baking also lets the body precompute eps/a and b/a (see linear-angular-attention.ts). The function
  * still declares every attribute in `attribute_proto`, with the baked value as its default, so a call
- * site that omits an attribute means what the body computes; {@link makeVitlinNode} writes them all.
+ * site that omits an attribute means what the body computes; every call site writes them all
+ * ({@link vitlinNodeAttributes}).
  * A model needing two specializations of one op gives each an `overload` (IR ≥ 10).
  *
  * A function is described, not built: {@link FunctionSpec} writes its body on a {@link NodeTape}, which
@@ -105,7 +106,7 @@ function resolveOptions<Op extends VitlinOpType>(opType: Op, options: OpFunction
 }
 
 /**
- * A stable key of the specialization `getOpFunction` would generate: call sites with equal keys can
+ * A stable key of the specialization {@link opFunction} describes: call sites with equal keys can
  * share one FunctionProto; different keys of one op type in one model need distinct overloads.
  */
 export function opFunctionKey<Op extends VitlinOpType>(opType: Op, options: OpFunctionOptions<Op>): string {
