@@ -26,6 +26,11 @@ export interface FieldSpec {
   readonly repeated?: boolean;
   /** Encode repeated numeric fields packed (ONNX declares these [packed = true]). Decoding accepts both. */
   readonly packed?: boolean;
+  /**
+   * The oneof this field belongs to. protobuf keeps only the member read last: setting one clears the
+   * others, so a decoded message never holds two (writing two would let the other readers see the wrong one).
+   */
+  readonly oneof?: string;
 }
 
 export type MessageName =
@@ -69,6 +74,7 @@ const i32 = (name: string): FieldSpec => ({ name, kind: 'int32' });
 /** Only TensorProto's *_data fields are declared [packed = true] in onnx.proto; other repeated numerics are unpacked. */
 const packedOf = (name: string, kind: ScalarKind): FieldSpec => ({ name, kind, repeated: true, packed: true });
 const repeatedOf = (name: string, kind: ScalarKind): FieldSpec => ({ name, kind, repeated: true });
+const inOneof = (oneof: string, spec: FieldSpec): FieldSpec => ({ ...spec, oneof });
 
 export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
   ModelProto: {
@@ -160,13 +166,18 @@ export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
     3: repeatedOf('dims', 'int64'),
   },
   TensorShapeProto: { 1: msgs('dim', 'TensorShapeProto.Dimension') },
-  'TensorShapeProto.Dimension': { 1: i64('dim_value'), 2: str('dim_param'), 3: str('denotation') },
+  'TensorShapeProto.Dimension': {
+    1: inOneof('value', i64('dim_value')),
+    2: inOneof('value', str('dim_param')),
+    3: str('denotation'),
+  },
   TypeProto: {
-    1: msg('tensor_type', 'TypeProto.Tensor'),
-    4: msg('sequence_type', 'TypeProto.Sequence'),
-    5: msg('map_type', 'TypeProto.Map'),
-    9: msg('optional_type', 'TypeProto.Optional'),
-    8: msg('sparse_tensor_type', 'TypeProto.SparseTensor'),
+    1: inOneof('value', msg('tensor_type', 'TypeProto.Tensor')),
+    4: inOneof('value', msg('sequence_type', 'TypeProto.Sequence')),
+    5: inOneof('value', msg('map_type', 'TypeProto.Map')),
+    9: inOneof('value', msg('optional_type', 'TypeProto.Optional')),
+    8: inOneof('value', msg('sparse_tensor_type', 'TypeProto.SparseTensor')),
+    // 7: ONNX-ML's opaque_type, also in this oneof, is kept as an unknown field.
     6: str('denotation'),
   },
   'TypeProto.Tensor': { 1: i32('elem_type'), 2: msg('shape', 'TensorShapeProto') },
@@ -210,7 +221,7 @@ export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
     4: msgs('sharded_dim', 'ShardedDimProto'),
   },
   ShardedDimProto: { 1: i64('axis'), 2: msgs('simple_sharding', 'SimpleShardedDimProto') },
-  SimpleShardedDimProto: { 1: i64('dim_value'), 2: str('dim_param'), 3: i64('num_shards') },
+  SimpleShardedDimProto: { 1: inOneof('dim', i64('dim_value')), 2: inOneof('dim', str('dim_param')), 3: i64('num_shards') },
   IntIntListEntryProto: { 1: i64('key'), 2: repeatedOf('value', 'int64') },
 };
 

@@ -18,6 +18,8 @@ import type { ModelProto } from '../../graph-rewrite/serde/onnx-schema.js';
 export interface ReadModelOptions {
   /** Replace external tensors by their bytes from the side files (default true). */
   loadExternalData?: boolean;
+  /** Told what protobuf tolerates in the file (see DecodeOptions.onWarning). */
+  onWarning?: (message: string) => void;
 }
 
 export interface WriteModelOptions {
@@ -65,7 +67,7 @@ export async function readModelFile(path: string, options: ReadModelOptions = {}
     throw ioError('read', path, error);
   }
   const source = basename(path);
-  const model = decodeModelProto(asUint8Array(bytes), { source });
+  const model = decodeModelProto(asUint8Array(bytes), { source, ...(options.onWarning ? { onWarning: options.onWarning } : {}) });
   if (options.loadExternalData ?? true) {
     const reader = new ExternalFileReader(dirname(resolve(path)));
     try {
