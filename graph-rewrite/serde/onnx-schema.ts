@@ -225,9 +225,13 @@ export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
   IntIntListEntryProto: { 1: i64('key'), 2: repeatedOf('value', 'int64') },
 };
 
-/** Raw bytes of fields the schema does not know, kept so that a round trip loses nothing. */
+/**
+ * Raw bytes of fields the schema does not know, and the bits of NaNs a JS number cannot hold (see
+ * exact-values.ts), kept so that a round trip loses nothing.
+ */
 export interface WithUnknown {
   $unknown?: Uint8Array[];
+  $nanBits?: Record<string, number | bigint>;
 }
 
 export interface StringStringEntryProto extends WithUnknown { key?: string; value?: string }

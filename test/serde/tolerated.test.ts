@@ -73,7 +73,7 @@ describe('oneofs: the member read last is the one kept, and the only one written
     for (const out of [codec, ir]) {
       expect(await ortInputShape(out)).toEqual([3]);
       const seen = otherReader(out).graph!.input![0]!.type!.tensorType!.shape!.dim![0]!;
-      expect(seen.value).toBe('dimValue');
+      expect((seen as { value?: string }).value).toBe('dimValue');
       expect(Number(seen.dimValue)).toBe(3);
     }
   });
@@ -94,7 +94,7 @@ describe('oneofs: the member read last is the one kept, and the only one written
     const { codec, ir } = await resaved(bytes);
     for (const out of [codec, ir]) {
       const seen = otherReader(out).graph!.valueInfo![0]!.type!;
-      expect(seen.value).toBe('sequenceType');
+      expect((seen as { value?: string }).value).toBe('sequenceType');
       expect(seen.tensorType).toBeNull();
     }
   });
