@@ -2,19 +2,21 @@
  * Decoding a whole model: the wire decoder plus what makes bytes an ONNX model — not empty, an
  * ir_version or a graph, an IR version vitlin can stand behind.
  *
- * The IR version policy follows onnxruntime, which runs IR 2 to 13 models alike: versions the schema
- * does not describe are read with a warning (their unknown fields round-trip untouched), and only
- * versions no ONNX release ever defined are refused.
+ * The IR version policy follows onnxruntime, which runs IR 1 to 13 models alike: the pre-release
+ * versions 1 and 2 are read with a warning, and only versions no ONNX release ever defined are refused.
  */
 import { OnnxDecodeError, UnsupportedIrVersionError } from '../errors.js';
 import { DecodeWarnings, decodeInto, newMessage, toPlainBytes, type DecodeOptions } from './decode.js';
 import type { ModelProto } from './onnx-schema.js';
 
-/** The IR versions vitlin reads: 1 and 2 were ONNX's pre-releases; 14 is the newest one defined (ONNX 1.23). */
+/**
+ * The IR versions vitlin reads: 1 and 2 were ONNX's pre-releases (read with a warning, as onnxruntime
+ * runs them); 14 is the newest one defined (ONNX 1.23), and the one onnx-schema.ts describes.
+ */
 export const MIN_IR_VERSION = 1;
 export const MAX_IR_VERSION = 14;
-/** The range the codec's schema describes field for field (onnx-schema.ts); outside it, a warning. */
-export const SCHEMA_IR_VERSIONS = { min: 3, max: 12 } as const;
+/** The first released IR version; older ones get a warning. */
+export const FIRST_RELEASED_IR_VERSION = 3;
 
 function firstBytesHex(bytes: Uint8Array): string {
   return Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
@@ -55,10 +57,7 @@ function checkIrVersion(version: bigint | undefined, source: string, warnings: D
   if (version < BigInt(MIN_IR_VERSION) || version > BigInt(MAX_IR_VERSION)) {
     throw new UnsupportedIrVersionError(`${source}: ONNX IR version ${version} is not supported; ${supported}`);
   }
-  if (version < BigInt(SCHEMA_IR_VERSIONS.min)) {
+  if (version < BigInt(FIRST_RELEASED_IR_VERSION)) {
     warnings.add(`ONNX IR version ${version} is a pre-release version`, 'read as it is; onnxruntime runs it too');
-  } else if (version > BigInt(SCHEMA_IR_VERSIONS.max)) {
-    warnings.add(`ONNX IR version ${version} is newer than the schema vitlin knows (IR ${SCHEMA_IR_VERSIONS.max})`,
-      'fields it does not know are kept and saved unchanged');
   }
 }

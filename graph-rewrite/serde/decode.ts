@@ -41,6 +41,7 @@ export interface OnnxMessageTypes {
   'TypeProto.Map': NonNullable<TypeProto['map_type']>;
   'TypeProto.Optional': NonNullable<TypeProto['optional_type']>;
   'TypeProto.SparseTensor': NonNullable<TypeProto['sparse_tensor_type']>;
+  'TypeProto.Opaque': NonNullable<TypeProto['opaque_type']>;
   OperatorSetIdProto: OperatorSetIdProto;
   FunctionProto: FunctionProto;
   StringStringEntryProto: StringStringEntryProto;

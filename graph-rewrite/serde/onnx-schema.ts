@@ -1,5 +1,5 @@
 /**
- * The ONNX protobuf schema (onnx.proto, proto2, IR version 11/12 as of ONNX 1.19), as a table the
+ * The ONNX protobuf schema (onnx.proto, proto2, IR version 14 as of ONNX 1.23), as a table the
  * wire codec walks, plus the TypeScript shape of each decoded message.
  *
  * Why our own table: the `onnx-proto` package bundles the ONNX 1.10 schema, and protobufjs drops
@@ -50,6 +50,7 @@ export type MessageName =
   | 'TypeProto.Map'
   | 'TypeProto.Optional'
   | 'TypeProto.SparseTensor'
+  | 'TypeProto.Opaque'
   | 'OperatorSetIdProto'
   | 'FunctionProto'
   | 'StringStringEntryProto'
@@ -177,7 +178,7 @@ export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
     5: inOneof('value', msg('map_type', 'TypeProto.Map')),
     9: inOneof('value', msg('optional_type', 'TypeProto.Optional')),
     8: inOneof('value', msg('sparse_tensor_type', 'TypeProto.SparseTensor')),
-    // 7: ONNX-ML's opaque_type, also in this oneof, is kept as an unknown field.
+    7: inOneof('value', msg('opaque_type', 'TypeProto.Opaque')), // ONNX-ML only before IR 14
     6: str('denotation'),
   },
   'TypeProto.Tensor': { 1: i32('elem_type'), 2: msg('shape', 'TensorShapeProto') },
@@ -185,6 +186,7 @@ export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
   'TypeProto.Map': { 1: i32('key_type'), 2: msg('value_type', 'TypeProto') },
   'TypeProto.Optional': { 1: msg('elem_type', 'TypeProto') },
   'TypeProto.SparseTensor': { 1: i32('elem_type'), 2: msg('shape', 'TensorShapeProto') },
+  'TypeProto.Opaque': { 1: str('domain'), 2: str('name') },
   OperatorSetIdProto: { 1: str('domain'), 2: i64('version') },
   FunctionProto: {
     1: str('name'),
@@ -360,6 +362,7 @@ export interface TypeProto extends WithUnknown {
   map_type?: { key_type?: number; value_type?: TypeProto } & WithUnknown;
   optional_type?: { elem_type?: TypeProto } & WithUnknown;
   sparse_tensor_type?: { elem_type?: number; shape?: TensorShapeProto } & WithUnknown;
+  opaque_type?: { domain?: string; name?: string } & WithUnknown;
   denotation?: string;
 }
 

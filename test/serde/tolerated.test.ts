@@ -192,14 +192,13 @@ describe('what protobuf and onnxruntime accept is read, kept and warned about', 
     expect(model.$unknown).toEqual([new Uint8Array(varintField(2, 5))]);
   });
 
-  it.each([2, 13])('IR version %i loads with a warning, runs in onnxruntime, and re-saves byte for byte', async (ir) => {
+  it.each([1, 2, 13, 14])('IR version %i loads (with a warning before IR 3) and re-saves byte for byte', async (ir) => {
     const bytes = identityModel({ ir });
     const { codec, ir: throughIr, warnings } = await resaved(bytes);
     expect(codec).toStrictEqual(bytes);
     expect(throughIr).toStrictEqual(bytes);
-    expect(warnings).toEqual([ir === 2
-      ? '<bytes>: ONNX IR version 2 is a pre-release version (read as it is; onnxruntime runs it too)'
-      : '<bytes>: ONNX IR version 13 is newer than the schema vitlin knows (IR 12) (fields it does not know are kept and saved unchanged)']);
+    expect(warnings).toEqual(ir < 3 ? [`<bytes>: ONNX IR version ${ir} is a pre-release version (read as it is; onnxruntime runs it too)`] : []);
+    if (ir === 14) return; // onnxruntime 1.30 runs up to IR 13
     const x = new ort.Tensor('float32', Float32Array.from([1, 2, 3]), [3]);
     expect(Array.from((await runModel(throughIr, { X: x })).Y!.data as Float32Array)).toEqual([1, 2, 3]);
   });
