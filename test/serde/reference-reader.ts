@@ -146,7 +146,7 @@ function sameScalar(ours: unknown, theirs: unknown, kind: string): boolean {
  * counts, values (int64 exactly, floats by value with NaN = NaN, bytes byte for byte, strings exactly
  * unless vitlin kept them as not-UTF-8).
  */
-export function compareWithReference(name: MessageName, ours: Record<string, unknown>, theirs: protobuf.Message, path = name,
+export function compareWithReference(name: MessageName, ours: Record<string, unknown>, theirs: protobuf.Message, path: string = name,
   out: Agreement = { differences: [], fieldsCompared: 0, nonUtf8Strings: 0 }): Agreement {
   const type = referenceType(name);
   for (const field of type.fieldsArray) {
