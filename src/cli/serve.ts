@@ -54,19 +54,26 @@ export function parseServeArgs(argv: string[]): ServerOptions {
   };
 }
 
-async function runServe(argv: string[]): Promise<number> {
-  const options = parseServeArgs(argv);
-  const server = await startServer(options);
-  if (options.log === false) process.stderr.write(`vitlin serve: listening on ${server.url} (${server.models.join(', ')})\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
+/** Resolves on the first SIGTERM or SIGINT (the handlers are removed then: a second one kills as usual). */
+export function untilStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
-      resolve();
+      resolve(signal);
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
+}
+
+async function runServe(argv: string[]): Promise<number> {
+  const options = parseServeArgs(argv);
+  // Listening for the signal before the address is out: an orchestrator may send it at once.
+  const stopSignal = untilStopSignal();
+  const server = await startServer(options);
+  if (options.log === false) process.stderr.write(`vitlin serve: listening on ${server.url} (${server.models.join(', ')})\n`);
+  await stopSignal;
   await server.close();
   return 0;
 }

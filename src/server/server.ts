@@ -87,6 +87,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   let draining = false;
   const inFlight = new Set<Promise<void>>();
+  /** Connections accepted plus requests received: close() waits until this stops moving. */
+  let arrivals = 0;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
@@ -130,6 +132,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const headers = { ...reply.headers, ...(draining || unread ? { Connection: 'close' } : {}) };
     const bytesOut = send(res, reply.status, reply.body, headers, reply.contentType);
     if (unread) res.once('finish', () => req.socket.destroySoon());
+    // In flight until the answer is handed to the socket: shutdown closes connections only after that.
+    await responseFlushed(res);
     const seconds = (performance.now() - started) / 1000;
     const model = ctx.model?.name ?? '';
     metrics.requests.inc({ model, route, status: String(reply.status) });
@@ -143,6 +147,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   const server: Server = createServer((req, res) => {
+    arrivals++;
     metrics.inFlight.inc();
     const task = handle(req, res).catch((error: unknown) => {
       // handle() answers every error itself; this is the last line against a crash.
@@ -154,6 +159,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     inFlight.add(task);
   });
+  server.on('connection', () => { arrivals++; });
   // Malformed HTTP never reaches the handler: answer it in the protocol's error shape too.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
@@ -188,14 +194,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
+    // A request that reached us before the signal is accepted work, even if the event loop was busy and has
+    // not read it yet: let the loop accept waiting connections and parse what is buffered, then stop.
+    await settleArrivals(() => arrivals);
     draining = true;
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     // In-flight requests finish (their own deadlines bound them; the backstop bounds a stuck run); batchers
-    // flush what is queued at once instead of waiting for batches to fill.
-    const settled = Promise.all([...[...models.values()].map((m) => m.batcher.drain()), ...inFlight]);
-    const backstop = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs + 1_000).unref());
-    await Promise.race([settled, backstop]);
+    // flush what is queued at once instead of waiting for batches to fill. Requests that arrive meanwhile on
+    // open connections get their 503 flushed too.
+    const backstop = new Promise<'backstop'>((resolve) => setTimeout(() => resolve('backstop'), timeoutMs + 1_000).unref());
+    for (let left = [...inFlight]; left.length > 0; left = [...inFlight]) {
+      const settled = Promise.all([...[...models.values()].map((m) => m.batcher.drain()), ...left]);
+      if (await Promise.race([settled, backstop]) === 'backstop') break;
+    }
     server.closeAllConnections();
     await stopped;
     await Promise.all([...models.values()].map((m) => m.session.release()));
@@ -208,6 +220,36 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     metrics,
     close: () => (closing ??= close()),
   };
+}
+
+/**
+ * What close() waits before draining: at least this many event-loop turns and milliseconds, then until a
+ * turn passes with no connection accepted and no request received — a connection accepted in one turn is
+ * read in a later one, so by then everything sent before the signal has arrived — but never longer than
+ * ARRIVALS_MAX_MS under a steady stream of new requests.
+ */
+const ARRIVALS_MIN_TURNS = 3;
+const ARRIVALS_MIN_MS = 10;
+const ARRIVALS_MAX_MS = 2_000;
+
+async function settleArrivals(arrivals: () => number): Promise<void> {
+  const started = performance.now();
+  for (let turns = 0, seen = -1; ; turns++) {
+    const elapsed = performance.now() - started;
+    if (elapsed > ARRIVALS_MAX_MS) return;
+    if (turns >= ARRIVALS_MIN_TURNS && elapsed >= ARRIVALS_MIN_MS && seen === arrivals()) return;
+    seen = arrivals();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Resolves once the response is handed to the socket (finish) or can no longer be (close). */
+function responseFlushed(res: ServerResponse): Promise<void> {
+  if (res.writableFinished || res.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    res.once('finish', resolve);
+    res.once('close', resolve);
+  });
 }
 
 function renamed(sources: ModelSource[], name: string | undefined): ModelSource[] {
