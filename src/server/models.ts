@@ -4,11 +4,13 @@
  * Protocol's model metadata.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
-import { InvalidArgumentError, VitlinIoError } from '../../graph-rewrite/errors.js';
+import { InvalidArgumentError, VitlinError, VitlinIoError } from '../../graph-rewrite/errors.js';
+import { decodeModelProto } from '../../graph-rewrite/serde/decode.js';
 import { HfFolderError, imagePreprocessingFor, isHfModelFolder, readHfFolder, type HfModelFolder } from '../data/hf-folder.js';
 import type { ImagePreprocessing } from '../data/images.js';
-import { createSession, type ExecutionProvider, type RuntimeSession } from '../runtime/session.js';
+import { createSession, RuntimeError, type ExecutionProvider, type RuntimeSession } from '../runtime/session.js';
 import { Batcher, type BatcherOptions } from './batcher.js';
 import { oipDatatype, oipShape } from './datatypes.js';
 
@@ -101,9 +103,26 @@ export interface LoadOptions {
 
 const dynamicLead = (shape: ReadonlyArray<number | string>) => shape.length > 0 && !(typeof shape[0] === 'number' && shape[0] > 0);
 
+/**
+ * Why onnxruntime refused a file, in vitlin's words where vitlin's reader finds the fault
+ * (`model.onnx: not an ONNX model (empty file)` rather than onnxruntime's C++ source location).
+ */
+async function explainLoadFailure(path: string, error: unknown): Promise<unknown> {
+  try {
+    decodeModelProto(new Uint8Array(await readFile(path)), { source: basename(path), onWarning: () => {} });
+  } catch (diagnosis) {
+    if (diagnosis instanceof VitlinError) return diagnosis;
+  }
+  if (!(error instanceof Error)) return error;
+  // Keep onnxruntime's reason, without its C++ source location and function signature.
+  const reason = error.message.replace(/\/onnxruntime_src\/\S+:\d+ (?:[\w:~<>]+\((?:[^()]|\([^()]*\))*\) )?/g, '');
+  return new RuntimeError(reason, { cause: error });
+}
+
 /** Loads one model: session, batcher, metadata; checks an HF folder's labels against the output. */
 export async function loadModel(source: ModelSource, options: LoadOptions): Promise<ServedModel> {
-  const session = await createSession(source.path, { ep: options.ep, ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}) }, source.path);
+  const session = await createSession(source.path, { ep: options.ep, ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}) }, source.path)
+    .catch(async (error: unknown) => { throw await explainLoadFailure(source.path, error); });
   const shapes = [...session.inputs, ...session.outputs].map((v) => (v.isTensor ? v.shape : []));
   const batchable = shapes.every(dynamicLead);
   const describe = (values: typeof session.inputs): TensorMetadata[] => values.map((v) => ({
@@ -144,14 +163,32 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   };
 }
 
-/** Loads every source; on a failure, releases what was loaded and rethrows. */
-export async function loadModels(sources: readonly ModelSource[], options: LoadOptions): Promise<Map<string, ServedModel>> {
+/** A model that was found but could not be loaded: served as not ready, with the reason. */
+export interface UnavailableModel {
+  readonly name: string;
+  readonly path: string;
+  readonly reason: string;
+}
+
+/**
+ * Loads every source it can: one bad file in a folder does not stop the others. Throws only when none
+ * loads (there would be nothing to serve), naming every failure.
+ */
+export async function loadAvailableModels(sources: readonly ModelSource[], options: LoadOptions): Promise<{
+  models: Map<string, ServedModel>; unavailable: Map<string, UnavailableModel>;
+}> {
   const models = new Map<string, ServedModel>();
-  try {
-    for (const source of sources) models.set(source.name, await loadModel(source, options));
-  } catch (error) {
-    await Promise.all([...models.values()].map((m) => m.session.release()));
-    throw error;
+  const unavailable = new Map<string, UnavailableModel>();
+  for (const source of sources) {
+    try {
+      models.set(source.name, await loadModel(source, options));
+    } catch (error) {
+      unavailable.set(source.name, { name: source.name, path: source.path, reason: error instanceof Error ? error.message : String(error) });
+    }
   }
-  return models;
+  if (models.size === 0) {
+    const reasons = [...unavailable.values()].map((m) => m.reason);
+    throw new InvalidArgumentError(reasons.length === 1 ? reasons[0]! : `no model could be loaded: ${reasons.join('; ')}`);
+  }
+  return { models, unavailable };
 }

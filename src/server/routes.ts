@@ -11,13 +11,15 @@ import { badRequest, HttpError, notFound } from './errors.js';
 import { readBody } from './http.js';
 import { imageFeeds, inferResponse, parseInferRequest, topK } from './infer.js';
 import type { ServerMetrics } from './metrics.js';
-import { MODEL_VERSION, type ServedModel } from './models.js';
+import { MODEL_VERSION, type ServedModel, type UnavailableModel } from './models.js';
 
 /** What a handler needs from the server. */
 export interface RouteContext {
   readonly req: IncomingMessage;
   readonly url: URL;
   readonly models: ReadonlyMap<string, ServedModel>;
+  /** Models found but not loaded (a bad file in a folder), by name: not ready, with the reason. */
+  readonly unavailable: ReadonlyMap<string, UnavailableModel>;
   readonly metrics: ServerMetrics;
   readonly serverName: string;
   readonly serverVersion: string;
@@ -61,10 +63,19 @@ function findModel(ctx: RouteContext, rawName: string, version: string | undefin
     throw badRequest(`the model name in the path is not valid percent-encoding: ${rawName}`);
   }
   const model = ctx.models.get(name);
+  const failed = ctx.unavailable.get(name);
+  if (failed) throw new ModelUnavailableError(failed);
   if (!model) throw notFound(`unknown model '${name}' (models: ${[...ctx.models.keys()].join(', ')})`);
   if (version !== undefined && version !== MODEL_VERSION) throw notFound(`model '${name}' has no version '${version}' (versions: ${MODEL_VERSION})`);
   ctx.model = model;
   return model;
+}
+
+/** 503 for a model that was found but could not be loaded. */
+class ModelUnavailableError extends HttpError {
+  constructor(readonly model: UnavailableModel) {
+    super(503, `model '${model.name}' is not ready: ${model.reason}`);
+  }
 }
 
 /** Runs feeds through the model's batcher, mapping onnxruntime's complaints to 400 and its failures to 500. */
@@ -131,7 +142,13 @@ const ROUTES: readonly Route[] = [
     GET: (ctx, [name, version]) => ({ status: 200, body: findModel(ctx, name!, version).metadata }) } },
   { name: 'model_ready', pattern: new RegExp(`^${MODEL}/ready$`), methods: {
     GET: (ctx, [name, version]) => {
-      const model = findModel(ctx, name!, version);
+      let model: ServedModel;
+      try {
+        model = findModel(ctx, name!, version);
+      } catch (error) {
+        if (!(error instanceof ModelUnavailableError)) throw error;
+        return { status: 503, body: { name: error.model.name, ready: false, error: error.model.reason } };
+      }
       return ctx.draining() ? { status: 503, body: { name: model.name, ready: false } } : { status: 200, body: { name: model.name, ready: true } };
     } } },
   { name: 'infer', pattern: new RegExp(`^${MODEL}/infer$`), methods: { POST: infer } },

@@ -13,7 +13,7 @@ import { HttpError, RequestTimeoutError, ShuttingDownError } from './errors.js';
 import { ClientGoneError, logEntry, send, stderrLogger, type Logger } from './http.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import type { BatcherOptions } from './batcher.js';
-import { discoverModels, loadModels, type ModelSource } from './models.js';
+import { discoverModels, loadAvailableModels, type ModelSource } from './models.js';
 import { matchRoute, type Reply, type RouteContext } from './routes.js';
 
 export interface ServerOptions {
@@ -78,7 +78,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const host = options.host ?? DEFAULTS.host;
   const log: Logger = options.log === false ? () => {} : options.log ?? stderrLogger;
   const metrics = createMetrics();
-  const models = await loadModels(renamed(discoverModels(options.models), options.name), {
+  const { models, unavailable } = await loadAvailableModels(renamed(discoverModels(options.models), options.name), {
     ep: options.ep ?? 'cpu',
     ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
     batching: { maxBatch, maxDelayMs, maxQueue },
@@ -101,7 +101,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     const url = new URL(req.url ?? '/', 'http://localhost');
     const ctx: RouteContext = {
-      req, url, models, metrics, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, maxBodyBytes, maxImagePixels,
+      req, url, models, unavailable, metrics, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, maxBodyBytes, maxImagePixels,
       signal: controller.signal, draining: () => draining, bodyRead: () => { phase = 'inference'; },
     };
     let route = 'unknown';
@@ -190,7 +190,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  log(logEntry('info', 'listening', { url, models: [...models.keys()], ep: options.ep ?? 'cpu', max_batch: maxBatch, max_delay_ms: maxDelayMs }));
+  for (const model of unavailable.values()) {
+    log(logEntry('error', 'model not loaded', { model: model.name, path: model.path, error: model.reason }));
+  }
+  log(logEntry('info', 'listening', { url, models: [...models.keys()], ...(unavailable.size > 0 ? { unavailable: [...unavailable.keys()] } : {}), ep: options.ep ?? 'cpu', max_batch: maxBatch, max_delay_ms: maxDelayMs }));
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
