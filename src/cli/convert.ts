@@ -14,7 +14,7 @@ import { UsageError, choiceOption, fractionOption, intOption, numberOption, pars
 import type { Command } from './commands.js';
 import { convertModel, type ConvertOutcome } from './convert-model.js';
 import { formatConvert, type ConvertReport } from './convert-report.js';
-import { resolveInputsArg } from './input-arg.js';
+import { integerMeaningsOf, resolveInputsArg } from './input-arg.js';
 import { planOutput, resolveModelArg, type OutputPlan } from './paths.js';
 import { progress, writeJson } from './ui.js';
 
@@ -103,7 +103,7 @@ async function runConvert(argv: string[]): Promise<number> {
     bar.tick();
     try {
       const calibration: InputSet | undefined = values.calibration === undefined ? undefined
-        : resolveInputsArg(values.calibration, { flag: '--calibration', count: calibrationCount, labelsFile: values.labels, model, session: originalSession });
+        : await resolveInputsArg(values.calibration, { flag: '--calibration', count: calibrationCount, labelsFile: values.labels, model, session: originalSession });
       outcome = await convertModel(original, {
         attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], calibration, fit: !values['no-fit'],
         budget: maxDrop !== undefined ? { maxTop1Drop: maxDrop } : minCosine !== undefined ? { minCosine } : undefined,
@@ -111,7 +111,7 @@ async function runConvert(argv: string[]): Promise<number> {
       });
       bar.tick();
       // The check: onnxruntime must load the result, and its outputs are compared on random inputs.
-      const inputs = randomInputs(checkCount, 1);
+      const inputs = randomInputs(checkCount, 1, {}, await integerMeaningsOf(model.path)); // valid ids, 0/1 masks
       const converted = await createSession(modelToBytes(outcome.model), {}, `${arg} (converted)`);
       try {
         check = { inputs: inputs.description, ...fidelityOf(await runModel(originalSession, inputs), await runModel(converted, inputs)) };

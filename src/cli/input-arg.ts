@@ -8,6 +8,8 @@ import { VitlinIoError } from '../../graph-rewrite/errors.js';
 import { parseSampleFile } from '../data/sample-file.js';
 import { imageFolderInputs } from '../eval/image-folder.js';
 import { randomInputs, sampleInputs, type InputSet } from '../eval/inputs.js';
+import { integerInputMeanings, type IntegerInputMeaning } from '../eval/integer-inputs.js';
+import { readModelFile } from '../io/model-file.js';
 import type { RuntimeSession } from '../runtime/session.js';
 import { UsageError } from './args.js';
 import type { ModelArg } from './paths.js';
@@ -26,11 +28,16 @@ export interface InputArgOptions {
   readonly session: RuntimeSession;
 }
 
+/** What the model's integer inputs mean (ids, masks), read from its graph (its weights stay on disk). */
+export async function integerMeaningsOf(path: string): Promise<Record<string, IntegerInputMeaning>> {
+  return integerInputMeanings(await readModelFile(path, { loadExternalData: false, onWarning: () => {} }));
+}
+
 /** Resolves an inputs argument to an input set. */
-export function resolveInputsArg(arg: string | undefined, options: InputArgOptions): InputSet {
+export async function resolveInputsArg(arg: string | undefined, options: InputArgOptions): Promise<InputSet> {
   if (arg === undefined || arg === 'random') {
     if (options.labelsFile) throw new UsageError(`--labels needs --inputs <image folder>; random inputs have no labels`);
-    return randomInputs(options.count ?? options.randomCount ?? 16, options.seed ?? 0);
+    return randomInputs(options.count ?? options.randomCount ?? 16, options.seed ?? 0, {}, await integerMeaningsOf(options.model.path));
   }
   const path = resolve(arg);
   if (!existsSync(path)) throw new VitlinIoError(`${options.flag}: '${arg}': no such file or folder (expected random, a sample file or an image folder)`);

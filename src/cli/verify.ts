@@ -87,7 +87,7 @@ async function runVerify(argv: string[]): Promise<number> {
     sessions.push(a);
     const b = await createSession(converted.path, { ep, intraOpThreads: threads }, converted.arg);
     sessions.push(b);
-    const inputs = resolveInputsArg(values.inputs, { flag: '--inputs', count, seed, labelsFile: values.labels, model: original, session: a });
+    const inputs = await resolveInputsArg(values.inputs, { flag: '--inputs', count, seed, labelsFile: values.labels, model: original, session: a });
     const bar = progress('verify', inputs.count * 2);
     const runA = await runModel(a, inputs, { maxBatch, onBatch: (n) => bar.tick(n) });
     const runB = await runModel(b, inputs, { maxBatch, onBatch: (n) => bar.tick(n) });
