@@ -8,56 +8,18 @@
  * than the input's size.
  */
 import { InvalidArgumentError, OnnxDecodeError } from '../errors.js';
+import { DecodeWarnings, type DecodeOptions } from './decode-warnings.js';
 import { CANONICAL_DOUBLE_NAN, CANONICAL_FLOAT_NAN, decodeUtf8Escaped, nanKey, type NanBits } from './exact-values.js';
 import {
-  ONNX_SCHEMA,
-  type AttributeProto, type DeviceConfigurationProto, type FieldSpec, type FunctionProto, type GraphProto,
-  type MessageName, type ModelProto, type NodeDeviceConfigurationProto, type NodeProto, type OperatorSetIdProto,
-  type ShardingSpecProto, type SparseTensorProto, type StringStringEntryProto, type TensorAnnotation,
-  type TensorProto, type TensorShapeDimensionProto, type TensorShapeProto, type TrainingInfoProto, type TypeProto,
-  type ValueInfoProto,
+  ONNX_SCHEMA, type FieldSpec, type MessageName, type OnnxMessageTypes,
 } from './onnx-schema.js';
 
 export { MAX_IR_VERSION, MIN_IR_VERSION, decodeModelProto } from './decode-model.js';
+export type { OnnxMessageTypes } from './onnx-schema.js';
+export { DecodeWarnings, type DecodeOptions } from './decode-warnings.js';
 
 /** Deepest message nesting accepted (protobuf's own default); subgraphs nest 3 levels per If/Loop. */
 export const MAX_MESSAGE_DEPTH = 100;
-
-/** TS type of each decoded message, by its name in the table. */
-export interface OnnxMessageTypes {
-  ModelProto: ModelProto;
-  GraphProto: GraphProto;
-  NodeProto: NodeProto;
-  AttributeProto: AttributeProto;
-  ValueInfoProto: ValueInfoProto;
-  TensorProto: TensorProto;
-  'TensorProto.Segment': NonNullable<TensorProto['segment']>;
-  SparseTensorProto: SparseTensorProto;
-  TensorShapeProto: TensorShapeProto;
-  'TensorShapeProto.Dimension': TensorShapeDimensionProto;
-  TypeProto: TypeProto;
-  'TypeProto.Tensor': NonNullable<TypeProto['tensor_type']>;
-  'TypeProto.Sequence': NonNullable<TypeProto['sequence_type']>;
-  'TypeProto.Map': NonNullable<TypeProto['map_type']>;
-  'TypeProto.Optional': NonNullable<TypeProto['optional_type']>;
-  'TypeProto.SparseTensor': NonNullable<TypeProto['sparse_tensor_type']>;
-  'TypeProto.Opaque': NonNullable<TypeProto['opaque_type']>;
-  OperatorSetIdProto: OperatorSetIdProto;
-  FunctionProto: FunctionProto;
-  StringStringEntryProto: StringStringEntryProto;
-  TensorAnnotation: TensorAnnotation;
-  TrainingInfoProto: TrainingInfoProto;
-  DeviceConfigurationProto: DeviceConfigurationProto;
-  NodeDeviceConfigurationProto: NodeDeviceConfigurationProto;
-  ShardingSpecProto: ShardingSpecProto;
-  ShardedDimProto: ShardingSpecProto['sharded_dim'][number];
-  SimpleShardedDimProto: ShardingSpecProto['sharded_dim'][number]['simple_sharding'][number];
-  IntIntListEntryProto: ShardingSpecProto['index_to_device_group_map'][number];
-}
-// Compile-time check that every message of the table has a type above.
-type MissingTypes = Exclude<MessageName, keyof OnnxMessageTypes>;
-const allMessagesTyped: MissingTypes extends never ? true : never = true;
-void allMessagesTyped;
 
 export const WireType = { VARINT: 0, FIXED64: 1, LEN: 2, START_GROUP: 3, END_GROUP: 4, FIXED32: 5 } as const;
 const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end-group', 'fixed32'];
@@ -103,35 +65,6 @@ interface Overrun { path: string; at: number; length: number; left: number }
 type AnyMessage = Record<string, unknown> & { $unknown?: Uint8Array[]; $nanBits?: NanBits };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }); // keep a leading BOM: lossless
-
-export interface DecodeOptions {
-  /** Prefixes every error and warning message (e.g. the file name). */
-  source?: string;
-  /**
-   * Told about what protobuf accepts but a careful reader should know (strings that are not UTF-8, known
-   * fields with another wire type, an unusual IR version): the model still means the same and re-saves
-   * byte for byte. One call per kind, with a count and the first place.
-   */
-  onWarning?: (message: string) => void;
-}
-
-/** Tolerated oddities, per kind: how many, and the first one's place. */
-export class DecodeWarnings {
-  private readonly kinds = new Map<string, { count: number; first: string }>();
-
-  add(kind: string, first: string): void {
-    const seen = this.kinds.get(kind);
-    if (seen === undefined) this.kinds.set(kind, { count: 1, first });
-    else seen.count++;
-  }
-
-  report(source: string, onWarning: ((message: string) => void) | undefined): void {
-    if (onWarning === undefined) return;
-    for (const [kind, { count, first }] of this.kinds) {
-      onWarning(`${source}: ${count === 1 ? kind.replaceAll('{s}', '') : `${count} ${kind.replaceAll('{s}', 's')}`} (${count === 1 ? '' : 'first '}${first})`);
-    }
-  }
-}
 
 function dropNanBits(msg: AnyMessage, key: string): void {
   if (msg.$nanBits?.[key] === undefined) return;

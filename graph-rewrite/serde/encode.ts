@@ -12,6 +12,9 @@
 import { OnnxEncodeError } from '../errors.js';
 import { MAX_MESSAGE_DEPTH, WireType, wireTypeOf, type OnnxMessageTypes } from './decode.js';
 import { nanKey, utf8WireLength, writeUtf8Escaped, type NanBits } from './exact-values.js';
+import { concatChunks, int64Size, sortedUnknown, unknownFieldNumber, varintSize } from './wire-sizes.js';
+
+export { concatChunks } from './wire-sizes.js';
 import { ONNX_SCHEMA, type FieldSpec, type MessageName, type ModelProto } from './onnx-schema.js';
 
 /** protobuf's limit on one serialized message (INT_MAX); beyond it, tensors must go to external data. */
@@ -33,33 +36,6 @@ function fieldNumbersOf(name: MessageName): number[] {
     fieldNumbersCache.set(name, numbers);
   }
   return numbers;
-}
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
-}
-
-function int64Size(v: bigint): number {
-  if (v >= 0n && v <= 0x7fffffffn) return varintSize(Number(v));
-  if (v < 0n) return 10; // two's complement: always 10 bytes
-  let size = 1;
-  for (let u = v; u >= 0x80n; u >>= 7n) size++;
-  return size;
-}
-
-/** The field number of a raw `$unknown` field (its leading tag varint). */
-function unknownFieldNumber(raw: Uint8Array): number | null {
-  let tag = 0;
-  for (let k = 0; k < 5 && k < raw.length; k++) {
-    tag += (raw[k]! & 0x7f) * 2 ** (7 * k);
-    if (raw[k]! < 0x80) return Math.floor(tag / 8) || null;
-  }
-  return null;
 }
 
 /** Pass 1: validates types and caches each message's serialized size. */
@@ -376,18 +352,6 @@ class ChunkEmitter {
   }
 }
 
-/**
- * Where each `$unknown` field goes: merged by field number when they are in order (what a newer ONNX
- * writer produces, so its files round-trip byte for byte); otherwise all at the end in their original
- * order, so that decoding gives back the same `$unknown` array.
- */
-function sortedUnknown(unknown: Uint8Array[] | undefined): { number: number; raw: Uint8Array }[] {
-  if (unknown === undefined || unknown.length === 0) return [];
-  const entries = unknown.map((raw) => ({ number: unknownFieldNumber(raw)!, raw }));
-  const inOrder = entries.every((entry, i) => i === 0 || entries[i - 1]!.number <= entry.number);
-  return inOrder ? entries : entries.map(({ raw }) => ({ number: Infinity, raw }));
-}
-
 /** Serialized size of a message in bytes, without the 2 GiB check (e.g. to decide on external data). */
 export function serializedSize<N extends MessageName>(name: N, msg: OnnxMessageTypes[N]): number {
   return new SizeMeasurer(name).measure(name, msg, 0);
@@ -423,17 +387,4 @@ export function encodeModelProto(model: ModelProto): Uint8Array[] {
 /** Encodes a model into one buffer (copies everything once). */
 export function encodeModelProtoToBytes(model: ModelProto): Uint8Array {
   return concatChunks(encodeModelProto(model));
-}
-
-export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!.slice();
-  let total = 0;
-  for (const chunk of chunks) total += chunk.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }

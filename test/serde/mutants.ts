@@ -4,45 +4,19 @@
  * value — the cases where two protobuf readers can disagree, and a re-save can change what one of them sees.
  */
 import protobuf from 'protobufjs';
+import { concatChunks } from '../../graph-rewrite/serde/wire-sizes.js';
+import { varint } from './fixtures.js';
 import { parseWire, referenceType, wireOf, type WireField } from './reference-reader.js';
-
-function varint(value: bigint): number[] {
-  let v = BigInt.asUintN(64, value);
-  const out: number[] = [];
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return out;
-}
 
 export function serializeWire(fields: WireField[]): Uint8Array {
   const parts: Uint8Array[] = [];
-  let total = 0;
-  const add = (part: Uint8Array): void => {
-    parts.push(part);
-    total += part.length;
-  };
-  const smallVarint = (n: number): Uint8Array => {
-    const out: number[] = [];
-    for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n % 0x80) | 0x80);
-    out.push(n);
-    return Uint8Array.from(out);
-  };
   for (const field of fields) {
-    add(smallVarint(field.number * 8 + field.wire));
+    parts.push(new Uint8Array(varint(field.number * 8 + field.wire)));
     const payload = field.children ? serializeWire(field.children) : field.payload;
-    if (field.wire === 2) add(smallVarint(payload.length));
-    add(payload);
+    if (field.wire === 2) parts.push(new Uint8Array(varint(payload.length)));
+    parts.push(payload);
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatChunks(parts);
 }
 
 /** A copy of the tree sharing the payload bytes (they are replaced, never edited in place). */
