@@ -60,7 +60,7 @@ class WireError extends Error {
 }
 
 /** The outermost message whose length prefix runs past the end of the data. */
-interface Overrun { path: string; at: number; length: number; left: number }
+interface Overrun { path: string; at: number; length: string; left: number }
 
 type AnyMessage = Record<string, unknown> & { $unknown?: Uint8Array[]; $nanBits?: NanBits };
 
@@ -152,8 +152,8 @@ class WireDecoder {
       if (clamped) {
         // Past the end of an enclosing message: corrupt. Past the end of the data: likely a truncated
         // file; decode on up to the end so the error names the innermost place the data stops in.
-        if (end !== this.bytes.length) this.pastEnd(lengthAt, end, `length ${length}`, left);
-        this.overrun ??= { path: this.formatPath(), at: lengthAt, length, left };
+        if (end !== this.bytes.length) this.pastEnd(lengthAt, end, `length ${this.exactVarint()}`, left);
+        this.overrun ??= { path: this.formatPath(), at: lengthAt, length: this.exactVarint(), left };
         length = left;
       }
       if (depth + 1 > MAX_MESSAGE_DEPTH) this.fail(`messages nested deeper than ${MAX_MESSAGE_DEPTH} at byte ${tagStart}`);
@@ -297,7 +297,7 @@ class WireDecoder {
     const start = this.pos;
     this.readVarint(end);
     const length = this.hi * 2 ** 32 + this.lo;
-    if (length > end - this.pos) this.pastEnd(start, end, `length ${length}`, end - this.pos);
+    if (length > end - this.pos) this.pastEnd(start, end, `length ${this.exactVarint()}`, end - this.pos);
     return length;
   }
 
@@ -306,6 +306,11 @@ class WireDecoder {
     if (end - start < width) this.pastEnd(start, end, `${width}-byte value`);
     this.pos += width;
     return start;
+  }
+
+  /** The last varint as an exact decimal (a length over 2^53 must not print rounded). */
+  private exactVarint(): string {
+    return String((BigInt(this.hi) << 32n) | BigInt(this.lo));
   }
 
   private int64(): bigint {

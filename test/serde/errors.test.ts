@@ -62,6 +62,8 @@ describe('decode errors name the class, the byte and the proto path', () => {
       ['model.onnx: truncated at byte 4 in ModelProto.graph (ModelProto.graph has length 3 at byte 3 but only 0 bytes follow)']],
     ['a length prefix of 0xFFFFFFFF', [...IR8, ...tag(7, 2), 0xff, 0xff, 0xff, 0xff, 0x0f], OnnxDecodeError,
       ['truncated at byte 8 in ModelProto.graph (ModelProto.graph has length 4294967295 at byte 3 but only 0 bytes follow)']],
+    ['a length prefix of 2^64 − 1 (named exactly, not rounded)', [...IR8, ...tag(7, 2), ...Array(9).fill(0xff), 0x01], OnnxDecodeError,
+      ['ModelProto.graph has length 18446744073709551615 at byte 3 but only 0 bytes follow']],
     ['a bytes length past its enclosing message', [...IR8, ...lenField(7, lenField(5, [...tag(9, 2), 100, 1, 2])), ...varintField(5, 1)], OnnxDecodeError,
       ['truncated at byte 7: length 100 runs past the end of the enclosing field (byte 10) (2 bytes left) in ModelProto.graph.initializer[0].raw_data']],
     ['a varint over 10 bytes', [...IR8, ...tag(5, 0), ...Array(11).fill(0xff), 0x01], OnnxDecodeError,
