@@ -13,11 +13,11 @@ import { HttpError, RequestTimeoutError, ShuttingDownError } from './errors.js';
 import { ClientGoneError, logEntry, send, stderrLogger, type Logger } from './http.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import type { BatcherOptions } from './batcher.js';
-import { discoverModels, loadModels, type ModelSource } from './models.js';
+import { ModelRepository } from './repository.js';
 import { matchRoute, type Reply, type RouteContext } from './routes.js';
 
 export interface ServerOptions {
-  /** Model files (`x.onnx`), folders of them, or Hugging Face style folders. */
+  /** Model files (`x.onnx`), Hugging Face style folders, model repository folders, or folders of them. */
   readonly models: readonly string[];
   /** Serve the one model found under this name instead of its file or folder name (e.g. KServe's `{{.Name}}`). */
   readonly name?: string;
@@ -78,12 +78,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const host = options.host ?? DEFAULTS.host;
   const log: Logger = options.log === false ? () => {} : options.log ?? stderrLogger;
   const metrics = createMetrics();
-  const models = await loadModels(renamed(discoverModels(options.models), options.name), {
+  const repository = await ModelRepository.open(options.models, options.name, {
     ep: options.ep ?? 'cpu',
     ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
     batching: { maxBatch, maxDelayMs, maxQueue },
     observe: (model) => batchObservers(model, metrics),
   });
+  const models = repository.served;
 
   let draining = false;
   const inFlight = new Set<Promise<void>>();
@@ -99,7 +100,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     const url = new URL(req.url ?? '/', 'http://localhost');
     const ctx: RouteContext = {
-      req, url, models, metrics, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, maxBodyBytes, maxImagePixels,
+      req, url, models, repository, metrics, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, maxBodyBytes, maxImagePixels,
       signal: controller.signal, draining: () => draining, bodyRead: () => { phase = 'inference'; },
     };
     let route = 'unknown';
@@ -111,7 +112,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         throw new HttpError(405, `${req.method} is not allowed on ${url.pathname} (allowed: ${matched.allowed.join(', ')})`, { Allow: matched.allowed.join(', ') });
       }
       // Health and metrics stay available while draining (probes must see "not ready"); new work does not.
-      if (draining && (route === 'infer' || route === 'classify')) throw new ShuttingDownError();
+      if (draining && (route === 'infer' || route === 'classify' || route === 'repository_load')) throw new ShuttingDownError();
       reply = await matched.handler(ctx, matched.params);
     } catch (error) {
       if (error instanceof ClientGoneError) {
@@ -179,7 +180,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   } catch (error) {
     // e.g. EADDRINUSE: the sessions were loaded for nothing; release them before failing.
-    await Promise.all([...models.values()].map((m) => m.session.release()));
+    await repository.release();
     throw error;
   }
   const address = server.address() as AddressInfo;
@@ -193,28 +194,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     server.closeIdleConnections();
     // In-flight requests finish (their own deadlines bound them; the backstop bounds a stuck run); batchers
     // flush what is queued at once instead of waiting for batches to fill.
-    const settled = Promise.all([...[...models.values()].map((m) => m.batcher.drain()), ...inFlight]);
+    const settled = Promise.all([repository.drain(), ...inFlight]);
     const backstop = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs + 1_000).unref());
     await Promise.race([settled, backstop]);
     server.closeAllConnections();
     await stopped;
-    await Promise.all([...models.values()].map((m) => m.session.release()));
+    await repository.release();
     log(logEntry('info', 'stopped', {}));
   }
   return {
     url,
     port: address.port,
-    models: [...models.keys()],
+    models: repository.names(),
     metrics,
     close: () => (closing ??= close()),
   };
-}
-
-function renamed(sources: ModelSource[], name: string | undefined): ModelSource[] {
-  if (name === undefined) return sources;
-  if (sources.length !== 1) throw new InvalidArgumentError(`'name' renames a single model, but ${sources.length} were found (${sources.map((s) => s.name).join(', ')})`);
-  if (name === '' || name.includes('/')) throw new InvalidArgumentError(`'name' must be non-empty and without '/', got ${JSON.stringify(name)}`);
-  return [{ ...sources[0]!, name }];
 }
 
 /** A model's batcher hooks, writing its metrics with the model's name as label. */
