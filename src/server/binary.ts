@@ -65,8 +65,11 @@ function decodeStrings(bytes: Buffer, count: number, where: string): string[] {
     const length = bytes.readUInt32LE(offset);
     offset += 4;
     if (offset + length > bytes.length) throw badRequest(`${where}: BYTES element ${out.length} says ${length} bytes, only ${bytes.length - offset} are left`);
+    const element = bytes.subarray(offset, offset + length);
+    // onnxruntime keeps strings as C strings: a NUL would silently cut the element short.
+    if (element.includes(0)) throw badRequest(`${where}: BYTES element ${out.length} holds a NUL byte, which onnxruntime string tensors cannot carry`);
     try {
-      out.push(decoder.decode(bytes.subarray(offset, offset + length)));
+      out.push(decoder.decode(element));
     } catch {
       throw badRequest(`${where}: BYTES element ${out.length} is not UTF-8 text (onnxruntime string tensors hold text)`);
     }
