@@ -86,17 +86,29 @@ function parseJson(bytes: Buffer): unknown {
   }
 }
 
+interface Marks {
+  /** The body has arrived: what follows until input() is compute_input. */
+  read(): void;
+  /** The tensors are ready. */
+  input(): void;
+  /** Inference returned: what follows is compute_output. */
+  infer(): void;
+  readonly timing: RequestTiming;
+}
+
 /**
- * Runs `work` on a model's request and adds it to the model's statistics: `work` marks when its input is
- * ready and when inference returned; a throw counts as a failure.
+ * Runs `work` on a model's request and adds it to the model's statistics (see stats.ts); a throw counts
+ * as a failure.
  */
-async function measured(model: ServedModel, work: (marks: { input(): void; infer(): void; timing: RequestTiming }) => Promise<{ rows: number; reply: Reply }>): Promise<Reply> {
+async function measured(model: ServedModel, work: (marks: Marks) => Promise<{ rows: number; reply: Reply }>): Promise<Reply> {
   const started = performance.now();
+  let read = started;
   let inputNs = 0;
   let inferred = 0;
   const timing: RequestTiming = { queueNs: 0, inferNs: 0 };
   try {
-    const { rows, reply } = await work({ input: () => { inputNs = nsSince(started); }, infer: () => { inferred = performance.now(); }, timing });
+    const marks: Marks = { read: () => { read = performance.now(); }, input: () => { inputNs = nsSince(read); }, infer: () => { inferred = performance.now(); }, timing };
+    const { rows, reply } = await work(marks);
     model.stats.recordSuccess(rows, { totalNs: nsSince(started), inputNs, outputNs: nsSince(inferred), timing });
     return reply;
   } catch (error) {
@@ -110,6 +122,7 @@ async function infer(ctx: RouteContext, [rawName, version]: ReadonlyArray<string
   return measured(model, async (marks) => {
     const body = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
     ctx.bodyRead();
+    marks.read();
     const { json, binary } = splitBody(body, ctx.req.headers['inference-header-content-length']);
     const call = parseInferRequest(parseJson(json), model, binary);
     if (call.id !== undefined) ctx.requestId = call.id;
@@ -131,6 +144,7 @@ async function classify(ctx: RouteContext, [rawName]: ReadonlyArray<string | und
   return measured(model, async (marks) => {
     const body = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
     ctx.bodyRead();
+    marks.read();
     if (body.length === 0) throw badRequest('the request body is empty; send a PNG or JPEG image');
     let feeds;
     try {
