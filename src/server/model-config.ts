@@ -92,20 +92,19 @@ class Reader {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min) this.fail(field, `must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
     return value;
   }
-  ints(field: string, min: number): number[] | undefined {
+  /** A number or a non-empty list of them, each `kind` (`what` names it in the error). */
+  list(field: string, what: string, kind: (v: unknown) => boolean): number[] | undefined {
     const value = this.json[field];
     if (value === undefined) return undefined;
-    if (!Array.isArray(value) || value.length === 0) this.fail(field, `must be a non-empty list of integers ≥ ${min}, got ${JSON.stringify(value)}`);
-    return value.map((v, i) => this.int(`${field}[${i}]`, min, v)!);
+    const items: unknown = typeof value === 'number' ? [value] : value;
+    if (Array.isArray(items) && items.length > 0 && items.every(kind)) return items as number[];
+    return this.fail(field, `must be ${what} or a non-empty list of them, got ${JSON.stringify(value)}`);
+  }
+  ints(field: string, min: number): number[] | undefined {
+    return this.list(field, `an integer ≥ ${min}`, (v) => Number.isInteger(v) && (v as number) >= min);
   }
   numbers(field: string, positive: boolean): number[] | undefined {
-    const value = this.json[field];
-    if (value === undefined) return undefined;
-    const list = typeof value === 'number' ? [value] : value;
-    if (!Array.isArray(list) || list.length === 0 || !list.every((v) => typeof v === 'number' && Number.isFinite(v) && (!positive || v > 0))) {
-      this.fail(field, `must be a ${positive ? 'positive ' : ''}number or a non-empty list of them, got ${JSON.stringify(value)}`);
-    }
-    return list as number[];
+    return this.list(field, positive ? 'a positive number' : 'a number', (v) => typeof v === 'number' && Number.isFinite(v) && (!positive || v > 0));
   }
   /** An int (square), [height, width], {height, width} or (when allowed) {shortest_edge}. */
   size(field: string, allowShortestEdge: boolean): ResizeTarget | undefined {
