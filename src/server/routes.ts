@@ -8,7 +8,7 @@ import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { ImageDecodeError } from '../data/images.js';
 import { RuntimeError } from '../runtime/session.js';
 import type { Outputs } from './batcher.js';
-import { binaryReply, splitBody } from './binary.js';
+import { binaryReply, decodeContent, splitBody } from './binary.js';
 import { badRequest, HttpError, notFound } from './errors.js';
 import { readBody } from './http.js';
 import { imageFeeds, inferResponse, parseInferRequest, topK } from './infer.js';
@@ -123,7 +123,8 @@ async function infer(ctx: RouteContext, [rawName, version]: ReadonlyArray<string
     const body = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
     ctx.bodyRead();
     marks.read();
-    const { json, binary } = splitBody(body, ctx.req.headers['inference-header-content-length']);
+    const decoded = decodeContent(body, ctx.req.headers['content-encoding'], ctx.maxBodyBytes);
+    const { json, binary } = splitBody(decoded, ctx.req.headers['inference-header-content-length']);
     const call = parseInferRequest(parseJson(json), model, binary);
     if (call.id !== undefined) ctx.requestId = call.id;
     marks.input();

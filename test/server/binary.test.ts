@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deflateSync, gzipSync } from 'node:zlib';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { float32ToFloat16Bits } from '../../src/runtime/float16.js';
@@ -234,6 +235,29 @@ describe('a Triton client (tritonclient.http) byte layout', () => {
     const served = new Float32Array(answer.outputs[0]!.bytes!.buffer);
     const expected = direct.last_hidden_state!.data as Float32Array;
     expect(Math.max(...served.map((v, i) => Math.abs(v - expected[i]!)))).toBeLessThan(1e-5);
+  });
+});
+
+describe('compressed requests (tritonclient request_compression_algorithm)', () => {
+  it.each([
+    ['gzip', gzipSync],
+    ['deflate', deflateSync],
+  ])('inflates a %s body before reading the JSON and the binary data', async (encoding, compress) => {
+    const image = Float32Array.from(pixels(22));
+    const { body, headers } = tritonRequest([{ name: 'pixel_values', shape: [1, 3, 32, 32], datatype: 'FP32', raw: image }], ['logits']);
+    const answer = await infer('hf_vit_op17_dyn', compress(body), { ...headers, 'Content-Encoding': encoding });
+    expect(answer.status).toBe(200);
+    const json = await post(`${server.url}/v2/models/hf_vit_op17_dyn/infer`, vitRequest(22));
+    expect(Array.from(new Float32Array(answer.outputs[0]!.bytes!.buffer))).toEqual(json.body.outputs[0].data);
+  });
+
+  it.each([
+    ['an unknown encoding', Buffer.from('{}'), 'br', 415, /Content-Encoding 'br' is not supported/],
+    ['data that is not gzip', Buffer.from('{}'), 'gzip', 400, /the body is not valid gzip data/],
+    ['a body that inflates past --max-body', gzipSync(Buffer.alloc(33 * 2 ** 20)), 'gzip', 413, /inflates to more than the 33554432 bytes allowed/],
+  ])('refuses %s', async (_name, body, encoding, status, message) => {
+    const response = await request(`${server.url}/v2/models/hf_vit_op17_dyn/infer`, { method: 'POST', body: new Uint8Array(body), headers: { 'Content-Encoding': encoding } });
+    expect([response.status, response.body.error]).toEqual([status, expect.stringMatching(message)]);
   });
 });
 
