@@ -127,7 +127,7 @@ function readVersionPolicy(reader: Reader): VersionPolicy {
   const policy = reader.child('version_policy');
   if (!policy) return { latest: 1 };
   const keys = Object.keys(policy.json);
-  if (keys.length !== 1) policy.fail('', 'must have exactly one of latest, all, specific');
+  if (keys.length !== 1) reader.fail('version_policy', `must have exactly one of latest, all, specific, got ${JSON.stringify(policy.json)}`);
   const [kind] = keys as [string];
   const body = policy.child(kind);
   if (kind === 'latest') return { latest: body?.int('num_versions', 1) ?? 1 };
