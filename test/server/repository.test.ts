@@ -8,6 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelRepository } from '../../src/server/repository.js';
 import { directVit, fixture, maxAbsDiff, metric, metricsText, pixels, post, request, serve, vitRequest, waitFor, type TestServer } from './helpers.js';
 import { writeOneNodeModel } from './tiny-models.js';
 
@@ -184,6 +185,22 @@ describe('the repository extension', () => {
   ])('%s → %i', async (_name, call, status, message) => {
     const response = await call();
     expect([response.status, response.body.error]).toEqual([status, expect.stringMatching(message)]);
+  });
+});
+
+describe('ModelRepository', () => {
+  it('runs loads and unloads of one model in the order they were asked for', async () => {
+    const repository = await ModelRepository.open([FIXED], undefined, { ep: 'cpu', batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 4 } });
+    try {
+      // Not awaited one by one: each waits for the one before it.
+      await Promise.all([repository.unload('hf_vit_op12'), repository.load('hf_vit_op12')]);
+      expect(repository.index()).toEqual([ready({ name: 'hf_vit_op12', version: '1' })]);
+      await Promise.all([repository.load('hf_vit_op12'), repository.unload('hf_vit_op12')]);
+      expect(repository.index()).toEqual([{ name: 'hf_vit_op12', state: 'UNAVAILABLE', reason: 'unloaded' }]);
+      expect(repository.served.size).toBe(0);
+    } finally {
+      await repository.release();
+    }
   });
 });
 
