@@ -84,7 +84,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     batching: { maxBatch, maxDelayMs, maxQueue },
     observe: (model) => batchObservers(model, metrics),
   });
-  const models = repository.served;
 
   let draining = false;
   const inFlight = new Set<Promise<void>>();
@@ -100,7 +99,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     const url = new URL(req.url ?? '/', 'http://localhost');
     const ctx: RouteContext = {
-      req, url, models, repository, metrics, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, maxBodyBytes, maxImagePixels,
+      req, url, models: repository.served, repository, metrics, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, maxBodyBytes, maxImagePixels,
       signal: controller.signal, draining: () => draining, bodyRead: () => { phase = 'inference'; },
     };
     let route = 'unknown';
@@ -185,7 +184,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  log(logEntry('info', 'listening', { url, models: [...models.keys()], ep: options.ep ?? 'cpu', max_batch: maxBatch, max_delay_ms: maxDelayMs }));
+  log(logEntry('info', 'listening', { url, models: repository.names(), ep: options.ep ?? 'cpu', max_batch: maxBatch, max_delay_ms: maxDelayMs }));
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
