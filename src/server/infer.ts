@@ -161,7 +161,7 @@ export interface Prediction {
   readonly logit: number;
 }
 
-/** Turns an image into the model's feeds (recipe from the model's config.json, its HF folder, or defaults). */
+/** Turns an image into the model's feeds (recipe from the model's vitlin.json, its HF folder, or defaults). */
 export function imageFeeds(model: ServedModel, image: Uint8Array, maxPixels: number): Feeds {
   const recipe = model.imageRecipe();
   const chw = preprocessImage(image, recipe, { maxPixels });

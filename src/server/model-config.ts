@@ -1,26 +1,30 @@
 /**
- * A served model's own configuration: `config.json` in its folder of a model repository (Triton's
- * `config.pbtxt`, as JSON, with vitlin's fields):
+ * A served model's own configuration, `vitlin.json`: in a repository model's folder (Triton's
+ * `config.pbtxt`, as JSON, with vitlin's fields), in an HF folder, or `<name>.vitlin.json` beside a
+ * `<name>.onnx` file — the file and the `preprocess` / `labels` sections the CLI reads too
+ * (src/data/preprocess-config.ts), plus the server's sections:
  *
  *     {
  *       "max_batch_size": 8,
  *       "batching": { "max_queue_delay_ms": 2, "preferred_batch_sizes": [4, 8], "max_queue_size": 256 },
  *       "instance_count": 1,
  *       "version_policy": { "latest": { "num_versions": 1 } },
- *       "labels": ["T-shirt", …] | "labels.txt",
- *       "preprocessing": { "layout": "NCHW", "size": 28, "crop": 28, "resample": "bilinear",
- *                          "rescale": 0.00392156862745098, "mean": [0.286], "std": [0.353] }
+ *       "labels": ["T-shirt", …] | {"0": "T-shirt", …} | "labels.txt",
+ *       "preprocess": { "layout": "NCHW", "size": 28, "crop": 28, "resample": "bilinear",
+ *                       "rescale": 0.00392156862745098, "mean": [0.286], "std": [0.353] }
  *     }
  *
  * Every field is optional; the server's flags give what a model does not set. Errors name the file and the
- * field. (The CLI reads preprocessing from its own file, src/data/preprocess-config.ts; the two are to merge.)
+ * field. (Until the two readers merge, this one repeats the CLI's preprocess rules and adds `layout`.)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { RESAMPLE, type ImagePreprocessing, type Resample, type ResizeTarget } from '../data/images.js';
 
-export const CONFIG_FILE = 'config.json';
+/** The config in a model's folder; beside a model file `<name>.onnx` it is `<name>.vitlin.json`. */
+export const CONFIG_FILE = 'vitlin.json';
+export const CONFIG_SUFFIX = '.vitlin.json';
 
 /** A model's config file or one of its fields is invalid; `file` and `field` say where. */
 export class ModelConfigError extends InvalidArgumentError {
@@ -39,9 +43,10 @@ export interface PreprocessingConfig {
   readonly size?: ResizeTarget;
   readonly crop?: { readonly height: number; readonly width: number };
   readonly resample: Resample;
-  readonly rescale: number;
-  readonly mean: readonly number[];
-  readonly std: readonly number[];
+  /** A factor for the 0–255 pixels, or false: none. */
+  readonly rescale: number | false;
+  /** Undefined: no normalisation (`"normalize": false`). */
+  readonly normalize?: { readonly mean: readonly number[]; readonly std: readonly number[] };
   readonly channels?: 1 | 3;
   /** The fields the file left out, filled with ViTImageProcessor's defaults (reported by GET …/config). */
   readonly defaulted: readonly string[];
@@ -55,14 +60,15 @@ export interface ModelConfig {
   readonly preferredBatchSizes?: readonly number[];
   readonly maxQueueSize?: number;
   readonly instanceCount: number;
-  readonly versionPolicy: VersionPolicy;
+  /** Undefined: the default, the newest version (repository models only). */
+  readonly versionPolicy?: VersionPolicy;
   readonly labels?: readonly string[];
-  readonly preprocessing?: PreprocessingConfig;
+  readonly preprocess?: PreprocessingConfig;
 }
 
-const KNOWN = ['max_batch_size', 'batching', 'instance_count', 'version_policy', 'labels', 'preprocessing'];
+const KNOWN = ['preprocess', 'labels', 'max_batch_size', 'batching', 'instance_count', 'version_policy'];
 const KNOWN_BATCHING = ['max_queue_delay_ms', 'preferred_batch_sizes', 'max_queue_size'];
-const KNOWN_PREPROCESSING = ['layout', 'size', 'crop', 'resample', 'rescale', 'mean', 'std', 'channels'];
+const KNOWN_PREPROCESS = ['layout', 'size', 'crop', 'resample', 'rescale', 'mean', 'std', 'normalize', 'channels'];
 /** ViTImageProcessor's defaults, as the HF path uses them. */
 const DEFAULT_MEAN = [0.5];
 const DEFAULT_STD = [0.5];
@@ -123,9 +129,9 @@ class Reader {
   }
 }
 
-function readVersionPolicy(reader: Reader): VersionPolicy {
+function readVersionPolicy(reader: Reader): VersionPolicy | undefined {
   const policy = reader.child('version_policy');
-  if (!policy) return { latest: 1 };
+  if (!policy) return undefined;
   const keys = Object.keys(policy.json);
   if (keys.length !== 1) reader.fail('version_policy', `must have exactly one of latest, all, specific, got ${JSON.stringify(policy.json)}`);
   const [kind] = keys as [string];
@@ -150,37 +156,54 @@ function readLabels(reader: Reader): string[] | undefined {
     if (lines.at(-1) === '') lines.pop();
     return lines;
   }
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) reader.fail('labels', `must be a list of strings or a file name, got ${JSON.stringify(value)}`);
-  return value as string[];
+  if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')) return value as string[];
+  if (isObject(value) && Object.keys(value).length > 0) {
+    // config.json's id2label form: {"0": "T-shirt", …}, every class id once.
+    const entries = Object.entries(value);
+    const labels = new Array<string>(entries.length);
+    for (const [key, label] of entries) {
+      const index = Number(key);
+      if (String(index) !== key || index >= entries.length) reader.fail(`labels.${key}`, `must be a class id from 0 to ${entries.length - 1}`);
+      if (typeof label !== 'string') reader.fail(`labels.${key}`, `must be a string, got ${JSON.stringify(label)}`);
+      labels[index] = label;
+    }
+    return labels;
+  }
+  return reader.fail('labels', `must be a non-empty list of strings, an {"0": name} object or a file name, got ${JSON.stringify(value)}`);
 }
 
-function readPreprocessing(reader: Reader): PreprocessingConfig | undefined {
-  const pre = reader.child('preprocessing');
+function readPreprocess(reader: Reader): PreprocessingConfig | undefined {
+  const pre = reader.child('preprocess');
   if (!pre) return undefined;
-  pre.only(KNOWN_PREPROCESSING);
+  pre.only(KNOWN_PREPROCESS);
   const layoutName = pre.json.layout ?? 'NCHW';
   const layout: ImageLayout = layoutName === 'NCHW' || layoutName === 'NHWC' ? layoutName : pre.fail('layout', `must be "NCHW" or "NHWC", got ${JSON.stringify(layoutName)}`);
-  const resampleName = pre.json.resample ?? 'bilinear';
-  const resample: Resample = (typeof resampleName === 'string' ? RESAMPLE[resampleName as keyof typeof RESAMPLE] : undefined)
-    ?? pre.fail('resample', `must be one of ${Object.keys(RESAMPLE).join(', ')}, got ${JSON.stringify(resampleName)}`);
+  const resampleValue = pre.json.resample ?? 'bilinear';
+  // A filter name, or PIL's number as Hugging Face configs write it.
+  const resample: Resample = (typeof resampleValue === 'string' ? RESAMPLE[resampleValue as keyof typeof RESAMPLE] : (Object.values(RESAMPLE) as unknown[]).includes(resampleValue) ? resampleValue as Resample : undefined)
+    ?? pre.fail('resample', `must be one of ${Object.keys(RESAMPLE).join(', ')} (or PIL's number), got ${JSON.stringify(resampleValue)}`);
   const channels = pre.int('channels', 1);
   if (channels !== undefined && channels !== 1 && channels !== 3) pre.fail('channels', `must be 1 or 3, got ${channels}`);
-  const rescale = pre.numbers('rescale', true);
-  if (rescale && rescale.length !== 1) pre.fail('rescale', 'must be one number');
+  const rescaleValue = pre.json.rescale;
+  if (rescaleValue !== undefined && rescaleValue !== false && !(typeof rescaleValue === 'number' && Number.isFinite(rescaleValue) && rescaleValue > 0)) {
+    pre.fail('rescale', `must be a positive factor (such as 1/255 = 0.00392156862745098) or false, got ${JSON.stringify(rescaleValue)}`);
+  }
+  const normalize = pre.json.normalize ?? true;
+  if (typeof normalize !== 'boolean') pre.fail('normalize', `must be true or false, got ${JSON.stringify(normalize)}`);
   const size = pre.size('size', true);
   const crop = pre.size('crop', false) as { height: number; width: number } | undefined;
   const mean = pre.numbers('mean', false);
   const std = pre.numbers('std', true);
+  if (normalize && (mean === undefined) !== (std === undefined)) pre.fail(mean === undefined ? 'mean' : 'std', 'is missing: give mean and std together (or "normalize": false)');
   return {
     layout,
     ...(size ? { size } : {}),
     ...(crop ? { crop } : {}),
     resample,
-    rescale: rescale?.[0] ?? 1 / 255,
-    mean: mean ?? DEFAULT_MEAN,
-    std: std ?? DEFAULT_STD,
+    rescale: (rescaleValue as number | false | undefined) ?? 1 / 255,
+    ...(normalize ? { normalize: { mean: mean ?? DEFAULT_MEAN, std: std ?? DEFAULT_STD } } : {}),
     ...(channels ? { channels: channels as 1 | 3 } : {}),
-    defaulted: [...(mean ? [] : ['mean']), ...(std ? [] : ['std']), ...(rescale ? [] : ['rescale'])],
+    defaulted: [...(normalize && !mean ? ['mean', 'std'] : []), ...(rescaleValue === undefined ? ['rescale'] : [])],
   };
 }
 
@@ -199,7 +222,8 @@ export function parseModelConfig(file: string, json: unknown): ModelConfig {
   const maxQueueDelayMs = batching?.int('max_queue_delay_ms', 0);
   const maxQueueSize = batching?.int('max_queue_size', 1);
   const labels = readLabels(reader);
-  const preprocessing = readPreprocessing(reader);
+  const preprocess = readPreprocess(reader);
+  const versionPolicy = readVersionPolicy(reader);
   return {
     file,
     ...(maxBatchSize !== undefined ? { maxBatchSize } : {}),
@@ -207,16 +231,15 @@ export function parseModelConfig(file: string, json: unknown): ModelConfig {
     ...(preferred ? { preferredBatchSizes: [...preferred].sort((a, b) => a - b) } : {}),
     ...(maxQueueSize !== undefined ? { maxQueueSize } : {}),
     instanceCount: reader.int('instance_count', 1) ?? 1,
-    versionPolicy: readVersionPolicy(reader),
+    ...(versionPolicy ? { versionPolicy } : {}),
     ...(labels ? { labels } : {}),
-    ...(preprocessing ? { preprocessing } : {}),
+    ...(preprocess ? { preprocess } : {}),
   };
 }
 
-/** Reads `<folder>/config.json`; a folder without one gets the defaults. */
-export function readModelConfig(folder: string): ModelConfig {
-  const file = join(folder, CONFIG_FILE);
-  if (!existsSync(file)) return parseModelConfig(file, {});
+/** Reads a config file; undefined when there is none. */
+export function readModelConfig(file: string): ModelConfig | undefined {
+  if (!existsSync(file)) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
@@ -235,7 +258,7 @@ const fixed = (dim: number | string | undefined) => (typeof dim === 'number' && 
  */
 export function configuredImageRecipe(pre: PreprocessingConfig, shape: ReadonlyArray<number | string>, file: string): ImagePreprocessing {
   const fail = (field: string, why: string): never => {
-    throw new ModelConfigError(file, `preprocessing.${field}`, why);
+    throw new ModelConfigError(file, `preprocess.${field}`, why);
   };
   if (shape.length !== 4) fail('layout', `needs an image input of rank 4, the model's is [${shape.join(', ')}]`);
   const [, c, h, w] = pre.layout === 'NCHW' ? shape : [shape[0], shape[3], shape[1], shape[2]];
@@ -252,16 +275,16 @@ export function configuredImageRecipe(pre: PreprocessingConfig, shape: ReadonlyA
   if (modelSize && produced && (produced.height !== modelSize.height || produced.width !== modelSize.width)) {
     fail(pre.crop ? 'crop' : 'size', `gives ${produced.height}×${produced.width} images, the model takes ${modelSize.height}×${modelSize.width}`);
   }
-  for (const [field, values] of [['mean', pre.mean], ['std', pre.std]] as const) {
-    if (values.length !== 1 && values.length !== channels) fail(field, `has ${values.length} values, the model takes ${channels} channel(s)`);
+  for (const [field, values] of [['mean', pre.normalize?.mean ?? []], ['std', pre.normalize?.std ?? []]] as const) {
+    if (pre.normalize && values.length !== 1 && values.length !== channels) fail(field, `has ${values.length} values, the model takes ${channels} channel(s)`);
   }
   return {
     channels: channels as 1 | 3,
     ...(resize ? { resize } : {}),
     resample: pre.resample,
     ...(pre.crop ? { crop: pre.crop } : {}),
-    rescaleFactor: pre.rescale,
-    normalize: { mean: pre.mean, std: pre.std },
+    ...(pre.rescale === false ? {} : { rescaleFactor: pre.rescale }),
+    ...(pre.normalize ? { normalize: pre.normalize } : {}),
   };
 }
 

@@ -1,18 +1,18 @@
 /**
  * The models a server serves: found on disk (ONNX files, folders of them, Hugging Face style folders,
- * model repository folders with versions and a config.json), each version loaded into one onnxruntime
+ * model repository folders with versions and a vitlin.json), each version loaded into one onnxruntime
  * session per instance with its own batcher and statistics, and described as the Open Inference
  * Protocol's model metadata.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { InvalidArgumentError, VitlinIoError } from '../../graph-rewrite/errors.js';
 import { HfFolderError, imagePreprocessingFor, isHfModelFolder, readHfFolder, type HfModelFolder } from '../data/hf-folder.js';
 import type { ImagePreprocessing } from '../data/images.js';
 import { createSession, type ExecutionProvider, type Feeds, type RuntimeSession } from '../runtime/session.js';
 import { Batcher, type BatcherOptions } from './batcher.js';
 import { oipDatatype, oipShape } from './datatypes.js';
-import { configuredImageRecipe, ModelConfigError, type ImageLayout, type ModelConfig } from './model-config.js';
+import { CONFIG_FILE, CONFIG_SUFFIX, configuredImageRecipe, ModelConfigError, readModelConfig, type ImageLayout, type ModelConfig } from './model-config.js';
 import { isRepositoryModelFolder, readRepositoryModel } from './repository-layout.js';
 import { ModelStats } from './stats.js';
 
@@ -24,7 +24,7 @@ export interface ModelSource {
   readonly hf?: HfModelFolder;
   /** The version it serves: "1" for a file or an HF folder, the version folder's number in a repository. */
   readonly version?: string;
-  /** A repository model's folder and its config.json. */
+  /** A repository model's folder; the model's vitlin.json (in its folder, or `<name>.vitlin.json` beside a file). */
   readonly folder?: string;
   readonly config?: ModelConfig;
 }
@@ -39,16 +39,27 @@ const origin = (source: ModelSource) => source.folder ?? source.path;
 
 function repositorySources(folder: string): ModelSource[] {
   const model = readRepositoryModel(folder);
-  return model.versions.map((v) => ({ name: model.name, path: v.path, version: v.version, folder: model.folder, config: model.config }));
+  return model.versions.map((v) => ({ name: model.name, path: v.path, version: v.version, folder: model.folder, ...(model.config ? { config: model.config } : {}) }));
+}
+
+/** The config of a single model (a file or an HF folder): no versions to choose from. */
+function singleModelConfig(file: string): { config?: ModelConfig } {
+  const config = readModelConfig(file);
+  if (config?.versionPolicy) throw new ModelConfigError(config.file, 'version_policy', 'applies to repository models (version folders), not to a single model file');
+  return config ? { config } : {};
 }
 
 /** The models in one folder entry (or top-level path); undefined when it holds none. */
 function sourcesAt(full: string, isFile: boolean): ModelSource[] | undefined {
-  if (isFile) return extname(full) === '.onnx' ? [{ name: basename(full, '.onnx'), path: full }] : undefined;
+  if (isFile) {
+    if (extname(full) !== '.onnx') return undefined;
+    const name = basename(full, '.onnx');
+    return [{ name, path: full, ...singleModelConfig(join(dirname(full), `${name}${CONFIG_SUFFIX}`)) }];
+  }
   if (isRepositoryModelFolder(full)) return repositorySources(full);
   if (isHfModelFolder(full)) {
     const hf = readHfFolder(full);
-    return [{ name: hf.name, path: hf.modelPath, hf }];
+    return [{ name: hf.name, path: hf.modelPath, hf, ...singleModelConfig(join(full, CONFIG_FILE)) }];
   }
   return undefined;
 }
@@ -115,7 +126,7 @@ export interface ModelMetadata {
   readonly outputs: TensorMetadata[];
 }
 
-/** What a model runs with: its config.json's settings, else the server's. */
+/** What a model runs with: its vitlin.json's settings, else the server's. */
 export interface ModelSettings {
   readonly maxBatch: number;
   readonly maxDelayMs: number;
@@ -136,11 +147,11 @@ export interface ServedModel {
   /** Whether requests can share onnxruntime runs (every input and output has a dynamic batch axis). */
   readonly batchable: boolean;
   readonly settings: ModelSettings;
-  /** Class labels by index: config.json `labels`, else the HF folder's id2label. */
+  /** Class labels by index: vitlin.json `labels`, else the HF folder's id2label. */
   readonly labels?: readonly string[];
   readonly metadata: ModelMetadata;
   readonly stats: ModelStats;
-  /** The image input's layout (config.json preprocessing.layout; NCHW otherwise). */
+  /** The image input's layout (vitlin.json preprocess.layout; NCHW otherwise). */
   readonly imageLayout: ImageLayout;
   /** How images become this model's input, or why they cannot; computed on first use. */
   imageRecipe(): ImagePreprocessing;
@@ -235,7 +246,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
     settings,
     ...(labels ? { labels } : {}),
     stats,
-    imageLayout: config?.preprocessing?.layout ?? 'NCHW',
+    imageLayout: config?.preprocess?.layout ?? 'NCHW',
     batcher: new Batcher({
       maxBatch: settings.maxBatch, maxDelayMs: settings.maxDelayMs, maxQueue: settings.maxQueue,
       preferredBatchSizes: settings.preferredBatchSizes, concurrency: sessions.length,
@@ -254,8 +265,8 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
           if (session.inputs.length !== 1 || !input?.isTensor || (input.type !== 'float32' && input.type !== 'float16')) {
             throw new InvalidArgumentError(`model '${source.name}' does not take one float image tensor (inputs: ${session.inputs.map((i) => i.name).join(', ')})`);
           }
-          recipe = config?.preprocessing
-            ? configuredImageRecipe(config.preprocessing, input.shape, config.file)
+          recipe = config?.preprocess
+            ? configuredImageRecipe(config.preprocess, input.shape, config.file)
             : imagePreprocessingFor(source.hf, input.shape, source.name);
         } catch (error) {
           recipe = error as Error;

@@ -1,10 +1,11 @@
 /**
  * The model repository layout, as Triton and KServe lay it out: one folder per model, named after it,
- * holding an optional `config.json` (see model-config.ts) and one numeric folder per version:
+ * holding an optional `vitlin.json` (Triton's config.pbtxt; see model-config.ts) and one numeric folder
+ * per version:
  *
  *     repo/
  *       fmnist/
- *         config.json
+ *         vitlin.json
  *         labels.txt
  *         1/model.onnx
  *         2/model.onnx
@@ -13,7 +14,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { readModelConfig, ModelConfigError, type ModelConfig } from './model-config.js';
+import { CONFIG_FILE, readModelConfig, ModelConfigError, type ModelConfig } from './model-config.js';
 
 export const VERSION_MODEL_FILE = 'model.onnx';
 
@@ -39,18 +40,18 @@ export function isRepositoryModelFolder(folder: string): boolean {
 }
 
 /**
- * Reads a repository model folder: its config (or `config`, given instead of config.json) and the
+ * Reads a repository model folder: its config (or `config`, given instead of its vitlin.json) and the
  * versions its version policy serves, oldest first.
  */
-export function readRepositoryModel(folder: string, config = readModelConfig(folder)): { name: string; folder: string; config: ModelConfig; versions: RepositoryVersion[] } {
+export function readRepositoryModel(folder: string, config = readModelConfig(join(folder, CONFIG_FILE))): { name: string; folder: string; config?: ModelConfig; versions: RepositoryVersion[] } {
   const present = versionFolders(folder);
-  const policy = config.versionPolicy;
+  const policy = config?.versionPolicy ?? { latest: 1 };
   let chosen: number[];
   if ('latest' in policy) chosen = present.slice(-policy.latest);
   else if ('all' in policy) chosen = present;
   else {
     const missing = policy.specific.filter((v) => !present.includes(v));
-    if (missing.length > 0) throw new ModelConfigError(config.file, 'version_policy.specific.versions', `lists ${missing.join(', ')}, which ${folder} does not have (versions: ${present.join(', ')})`);
+    if (missing.length > 0) throw new ModelConfigError(config!.file, 'version_policy.specific.versions', `lists ${missing.join(', ')}, which ${folder} does not have (versions: ${present.join(', ')})`);
     chosen = [...policy.specific].sort((a, b) => a - b);
   }
   const versions = chosen.map((v) => {
@@ -58,5 +59,5 @@ export function readRepositoryModel(folder: string, config = readModelConfig(fol
     if (!existsSync(path)) throw new ModelConfigError(join(folder, String(v)), undefined, `is a version folder without ${VERSION_MODEL_FILE}`);
     return { version: String(v), path };
   });
-  return { name: basename(folder), folder, config, versions };
+  return { name: basename(folder), folder, ...(config ? { config } : {}), versions };
 }

@@ -2,6 +2,7 @@
  * The routes of the protocol's extensions beyond inference: the model repository (index, load, unload),
  * per-model statistics and the model configuration, as Triton exposes them.
  */
+import { join } from 'node:path';
 import { badRequest, HttpError } from './errors.js';
 import { readBody } from './http.js';
 import type { ServedModel } from './models.js';
@@ -70,13 +71,13 @@ function stats(ctx: RouteContext, [rawName, version]: ReadonlyArray<string | und
   return { status: 200, body: { model_stats: models.map((m) => m.stats.toJson(m.name, m.version)) } };
 }
 
-/** The configuration a model version runs with: its config.json's values, else the server's. */
+/** The configuration a model version runs with: its vitlin.json's values, else the server's. */
 function modelConfig(model: ServedModel): Record<string, unknown> {
   let preprocessing: unknown = null;
   try {
     const recipe = model.imageRecipe();
-    const source = model.config?.preprocessing ? model.config.file : model.hf?.preprocessor ? 'preprocessor_config.json' : 'defaults';
-    preprocessing = { layout: model.imageLayout, ...recipe, source, defaulted: model.config?.preprocessing?.defaulted ?? (source === 'defaults' ? ['mean', 'std', 'rescale'] : []) };
+    const source = model.config?.preprocess ? model.config.file : model.hf?.preprocessor ? join(model.hf.folder, 'preprocessor_config.json') : 'defaults';
+    preprocessing = { layout: model.imageLayout, ...recipe, source, defaulted: model.config?.preprocess?.defaulted ?? (source === 'defaults' ? ['mean', 'std', 'rescale'] : []) };
   } catch {
     // Not an image model: no preprocessing.
   }

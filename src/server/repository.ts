@@ -3,7 +3,7 @@
  * repository extension's operations (Triton's model_repository):
  *
  * - index: rescans the folders the server was started with, so models added since show up (not loaded);
- * - load: reads a model from disk again (config.json, versions) and loads it; a loaded model is reloaded
+ * - load: reads a model from disk again (vitlin.json, versions) and loads it; a loaded model is reloaded
  *   with its new versions ready before the old ones go, and keeps serving if the reload fails;
  * - unload: stops routing to the model, lets queued and running requests finish, releases the sessions.
  *
@@ -116,7 +116,7 @@ export class ModelRepository {
 
   /**
    * Loads (or reloads) a model from disk. `configJson`, when given, replaces a repository model's
-   * config.json for this load (the extension's `config` parameter). 404 when no such model is on disk,
+   * vitlin.json for this load (the extension's `config` parameter). 404 when no such model is on disk,
    * 400 when it cannot be loaded (then a loaded model keeps serving its old versions).
    */
   load(name: string, configJson?: string): Promise<void> {
@@ -207,7 +207,7 @@ export class ModelRepository {
   }
 }
 
-/** The sources of a repository model read again with `configJson` instead of its config.json. */
+/** The sources of a repository model read again with `configJson` instead of its vitlin.json. */
 function withConfig(sources: ModelSource[], configJson: string): ModelSource[] {
   const folder = sources[0]?.folder;
   if (!folder) throw new InvalidArgumentError(`parameters.config applies to models in a repository folder (with version folders), not to ${sources[0]?.path}`);

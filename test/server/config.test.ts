@@ -1,5 +1,5 @@
 /**
- * Per-model configuration from a repository model's config.json: batching knobs (max_batch_size,
+ * Per-model configuration from a repository model's vitlin.json: batching knobs (max_batch_size,
  * max_queue_delay_ms, preferred_batch_sizes), instance_count, labels (inline or a labels file) and image
  * preprocessing (mean, std, rescale, size, crop, layout), as GET /v2/models/{name}/config reports them and
  * as requests see them. Preprocessing is checked through Identity models, whose "logits" are the tensor the
@@ -20,13 +20,13 @@ const DYNAMIC = fixture('hf_vit_op17_dyn');
 const root = mkdtempSync(join(tmpdir(), 'vitlin-config-'));
 const repo = join(root, 'repo');
 
-/** `<repo>/<name>/1/model.onnx` (a copy of `source`, or a one-node model) and its config.json. */
+/** `<repo>/<name>/1/model.onnx` (a copy of `source`, or a one-node model) and its vitlin.json. */
 function writeModel(name: string, source: string | { dims: (number | string)[] }, config: unknown, files: Record<string, string> = {}): void {
   const folder = join(repo, name);
   mkdirSync(join(folder, '1'), { recursive: true });
   if (typeof source === 'string') copyFileSync(source, join(folder, '1', 'model.onnx'));
   else writeOneNodeModel(join(folder, '1', 'model.onnx'), { dims: source.dims, elemType: DataType.FLOAT });
-  writeFileSync(join(folder, 'config.json'), JSON.stringify(config));
+  writeFileSync(join(folder, 'vitlin.json'), JSON.stringify(config));
   for (const [file, text] of Object.entries(files)) writeFileSync(join(folder, file), text);
 }
 
@@ -39,13 +39,20 @@ beforeAll(async () => {
   writeModel('preferred', DYNAMIC, { max_batch_size: 4, batching: { max_queue_delay_ms: 60_000, preferred_batch_sizes: [2] } });
   writeModel('capped', DYNAMIC, { max_batch_size: 2, batching: { max_queue_delay_ms: 60_000 } });
   writeModel('twins', DYNAMIC, { instance_count: 2, max_batch_size: 1 });
-  writeModel('labelled', DYNAMIC, { labels: 'labels.txt', preprocessing: { mean: MEAN, std: STD } }, { 'labels.txt': `${LABELS.join('\n')}\n` });
+  writeModel('labelled', DYNAMIC, { labels: 'labels.txt', preprocess: { mean: MEAN, std: STD } }, { 'labels.txt': `${LABELS.join('\n')}\n` });
   writeModel('inline_labels', DYNAMIC, { labels: LABELS.map((l) => l.toUpperCase()) });
-  writeModel('nchw_echo', { dims: [1, 3, 4, 4] }, { preprocessing: { mean: MEAN, std: STD, rescale: 0.01 } });
-  writeModel('nhwc_echo', { dims: [1, 4, 4, 3] }, { preprocessing: { layout: 'NHWC', mean: MEAN, std: STD } });
-  writeModel('crop_echo', { dims: [1, 1, 4, 4] }, { preprocessing: { size: 6, crop: [4, 4], mean: 0.5, std: 0.25 } });
-  writeModel('wrong_size', { dims: [1, 3, 4, 4] }, { preprocessing: { size: 8 } });
+  writeModel('nchw_echo', { dims: [1, 3, 4, 4] }, { preprocess: { mean: MEAN, std: STD, rescale: 0.01 } });
+  writeModel('nhwc_echo', { dims: [1, 4, 4, 3] }, { preprocess: { layout: 'NHWC', mean: MEAN, std: STD } });
+  writeModel('crop_echo', { dims: [1, 1, 4, 4] }, { preprocess: { size: 6, crop: [4, 4], mean: 0.5, std: 0.25 } });
+  writeModel('wrong_size', { dims: [1, 3, 4, 4] }, { preprocess: { size: 8 } });
   copyFileSync(DYNAMIC, join(repo, 'flat.onnx'));
+  // A flat file's config sits beside it; an HF folder's inside it, and wins over its preprocessor_config.json.
+  copyFileSync(DYNAMIC, join(repo, 'flat_cfg.onnx'));
+  writeFileSync(join(repo, 'flat_cfg.vitlin.json'), JSON.stringify({ labels: Object.fromEntries(LABELS.map((l, i) => [String(i), l])), max_batch_size: 3, instance_count: 2 }));
+  mkdirSync(join(repo, 'hf_cfg'));
+  copyFileSync(DYNAMIC, join(repo, 'hf_cfg', 'model.onnx'));
+  writeFileSync(join(repo, 'hf_cfg', 'preprocessor_config.json'), JSON.stringify({ image_mean: [0.9, 0.9, 0.9], image_std: [0.1, 0.1, 0.1] }));
+  writeFileSync(join(repo, 'hf_cfg', 'vitlin.json'), JSON.stringify({ preprocess: { mean: MEAN, std: STD } }));
   server = await serve([repo], { maxBatch: 8, maxDelayMs: 2 });
 });
 afterAll(async () => {
@@ -99,12 +106,12 @@ describe('batching knobs', () => {
 });
 
 describe('GET /v2/models/{name}/config', () => {
-  it('reports a model\'s config.json settings', async () => {
+  it('reports a model\'s vitlin.json settings', async () => {
     const response = await request(url('/v2/models/preferred/config'));
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({
-      name: 'preferred', version: '1', platform: 'onnxruntime_onnx', file: join(repo, 'preferred', 'config.json'),
-      version_policy: { latest: 1 }, max_batch_size: 4, batching: { max_queue_delay_ms: 60_000, preferred_batch_sizes: [2], max_queue_size: 256 },
+      name: 'preferred', version: '1', platform: 'onnxruntime_onnx', file: join(repo, 'preferred', 'vitlin.json'),
+      max_batch_size: 4, batching: { max_queue_delay_ms: 60_000, preferred_batch_sizes: [2], max_queue_size: 256 },
       instance_count: 1, labels: null,
       inputs: [{ name: 'pixel_values', datatype: 'FP32', shape: [-1, 3, 32, 32] }],
     });
@@ -118,7 +125,18 @@ describe('GET /v2/models/{name}/config', () => {
     expect(body.preprocessing).toMatchObject({ layout: 'NCHW', source: 'defaults', defaulted: ['mean', 'std', 'rescale'], normalize: { mean: [0.5, 0.5, 0.5] } });
   });
 
-  it('reports the labels and the preprocessing from config.json', async () => {
+  it('reads <name>.vitlin.json beside a flat .onnx file', async () => {
+    const { body } = await request(url('/v2/models/flat_cfg/config'));
+    expect(body).toMatchObject({ file: join(repo, 'flat_cfg.vitlin.json'), max_batch_size: 3, instance_count: 2, labels: LABELS });
+    expect(body).not.toHaveProperty('version_policy');
+  });
+
+  it('reads vitlin.json in an HF folder, over its preprocessor_config.json', async () => {
+    const { body } = await request(url('/v2/models/hf_cfg/config'));
+    expect(body.preprocessing).toMatchObject({ source: join(repo, 'hf_cfg', 'vitlin.json'), normalize: { mean: MEAN, std: STD } });
+  });
+
+  it('reports the labels and the preprocessing from vitlin.json', async () => {
     const { body } = await request(url('/v2/models/labelled/config'));
     expect(body.labels).toEqual(LABELS);
     expect(body.preprocessing).toMatchObject({ layout: 'NCHW', channels: 3, resize: { height: 32, width: 32 }, normalize: { mean: MEAN, std: STD }, defaulted: ['rescale'] });
@@ -162,7 +180,7 @@ describe('labels and preprocessing', () => {
 
   it('refuses to classify when the config\'s size disagrees with the model, naming the file and field', async () => {
     const response = await classify('wrong_size', testImage(4, 4, 3).png, 1);
-    expect([response.status, response.body.error]).toEqual([400, expect.stringMatching(/wrong_size\/config\.json: 'preprocessing\.size' gives 8×8 images, the model takes 4×4/)]);
+    expect([response.status, response.body.error]).toEqual([400, expect.stringMatching(/wrong_size\/vitlin\.json: 'preprocess\.size' gives 8×8 images, the model takes 4×4/)]);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * A model repository on disk (one folder per model, numeric version folders, config.json) served beside a
+ * A model repository on disk (one folder per model, numeric version folders, vitlin.json) served beside a
  * flat .onnx file, and the repository extension (index, load, unload) with Triton's states: each answer
  * is checked against the model run directly in onnxruntime, and each state change against the index, the
  * readiness endpoints and inference.
@@ -15,14 +15,14 @@ import { writeOneNodeModel } from './tiny-models.js';
 const DYNAMIC = fixture('hf_vit_op17_dyn');
 const FIXED = fixture('hf_vit_op12');
 
-/** Writes `<repo>/<name>/<version>/model.onnx` copies and the model's config.json. */
+/** Writes `<repo>/<name>/<version>/model.onnx` copies and the model's vitlin.json. */
 function writeModel(repo: string, name: string, versions: Record<string, string>, config?: unknown): string {
   const folder = join(repo, name);
   for (const [version, source] of Object.entries(versions)) {
     mkdirSync(join(folder, version), { recursive: true });
     copyFileSync(source, join(folder, version, 'model.onnx'));
   }
-  if (config !== undefined) writeFileSync(join(folder, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+  if (config !== undefined) writeFileSync(join(folder, 'vitlin.json'), typeof config === 'string' ? config : JSON.stringify(config));
   return folder;
 }
 
@@ -38,7 +38,7 @@ const expected = async (file: string, seed: number) => (file === ECHO ? pixels(s
 let server: TestServer;
 beforeAll(async () => {
   writeModel(repo, 'vit', { 1: ECHO, 2: NEGATE }, { version_policy: { all: {} } });
-  writeModel(repo, 'newest', { 1: ECHO, 3: DYNAMIC }); // no config.json: the newest version only
+  writeModel(repo, 'newest', { 1: ECHO, 3: DYNAMIC }); // no vitlin.json: the newest version only
   writeModel(repo, 'slow', { 1: DYNAMIC }, { max_batch_size: 8, batching: { max_queue_delay_ms: 60_000 } });
   copyFileSync(FIXED, join(repo, 'plain.onnx'));
   server = await serve([repo]);
@@ -148,15 +148,15 @@ describe('the repository extension', () => {
   });
 
   it('keeps serving the loaded versions when a reload fails', async () => {
-    writeFileSync(join(repo, 'vit', 'config.json'), '{"version_policy": {"all": {}}, "max_batch_size": 0}');
+    writeFileSync(join(repo, 'vit', 'vitlin.json'), '{"version_policy": {"all": {}}, "max_batch_size": 0}');
     const response = await load('vit');
-    expect([response.status, response.body.error]).toEqual([400, expect.stringMatching(/^failed to load 'vit': .*vit\/config\.json: 'max_batch_size' must be an integer ≥ 1, got 0$/)]);
+    expect([response.status, response.body.error]).toEqual([400, expect.stringMatching(/^failed to load 'vit': .*vit\/vitlin\.json: 'max_batch_size' must be an integer ≥ 1, got 0$/)]);
     expect((await post(url('/v2/models/vit/infer'), vitRequest(7))).status).toBe(200);
     expect((await index({ ready: true })).filter((row: { name: string }) => row.name === 'vit')).toHaveLength(3);
-    writeFileSync(join(repo, 'vit', 'config.json'), '{"version_policy": {"all": {}}}');
+    writeFileSync(join(repo, 'vit', 'vitlin.json'), '{"version_policy": {"all": {}}}');
   });
 
-  it('loads with a config given in the request (parameters.config) instead of config.json', async () => {
+  it('loads with a config given in the request (parameters.config) instead of vitlin.json', async () => {
     const config = JSON.stringify({ version_policy: { specific: { versions: [1] } } });
     expect((await load('vit', { parameters: { config } })).status).toBe(200);
     expect((await request(url('/v2/models/vit'))).body.versions).toEqual(['1']);
@@ -167,7 +167,7 @@ describe('the repository extension', () => {
   it('lists a model it cannot read as UNAVAILABLE with the reason, and refuses to load it', async () => {
     writeModel(repo, 'broken', { 1: DYNAMIC }, { max_batch_size: 4, batching: { preferred_batch_sizes: [8] } });
     const row = (await index()).find((r: { name: string }) => r.name === 'broken');
-    expect(row).toEqual({ name: 'broken', state: 'UNAVAILABLE', reason: expect.stringMatching(/broken\/config\.json: 'batching\.preferred_batch_sizes' must not exceed max_batch_size 4, got \[8\]/) });
+    expect(row).toEqual({ name: 'broken', state: 'UNAVAILABLE', reason: expect.stringMatching(/broken\/vitlin\.json: 'batching\.preferred_batch_sizes' must not exceed max_batch_size 4, got \[8\]/) });
     const response = await load('broken');
     expect([response.status, response.body.error]).toEqual([400, expect.stringMatching(/failed to load 'broken': .*must not exceed max_batch_size 4/)]);
     rmSync(join(repo, 'broken'), { recursive: true });
@@ -206,15 +206,22 @@ describe('ModelRepository', () => {
 
 describe('a repository that cannot start', () => {
   it.each([
-    ['an unknown config field', { 1: DYNAMIC }, { max_batch: 4 }, /m\/config\.json: 'max_batch' is not a known field \(known: max_batch_size, /],
-    ['a config that is not JSON', { 1: DYNAMIC }, '{', /m\/config\.json is not valid JSON/],
+    ['an unknown config field', { 1: DYNAMIC }, { max_batch: 4 }, /m\/vitlin\.json: 'max_batch' is not a known field \(known: preprocess, labels, max_batch_size, /],
+    ['a config that is not JSON', { 1: DYNAMIC }, '{', /m\/vitlin\.json is not valid JSON/],
     ['a version policy naming a missing version', { 1: DYNAMIC }, { version_policy: { specific: { versions: [1, 4] } } }, /'version_policy\.specific\.versions' lists 4, which .* does not have \(versions: 1\)/],
-    ['labels that do not match the classes', { 1: DYNAMIC }, { labels: ['a', 'b'] }, /m\/config\.json: 'labels' has 2 labels, the model's output 'logits' has 10 classes/],
+    ['labels that do not match the classes', { 1: DYNAMIC }, { labels: ['a', 'b'] }, /m\/vitlin\.json: 'labels' has 2 labels, the model's output 'logits' has 10 classes/],
     ['a labels file that does not exist', { 1: DYNAMIC }, { labels: 'labels.txt' }, /'labels' names .*labels\.txt, which does not exist/],
   ])('refuses %s with the file and the field', async (_name, versions, config, message) => {
     const folder = mkdtempSync(join(root, 'bad-'));
     writeModel(folder, 'm', versions, config);
     await expect(serve([folder])).rejects.toThrow(message);
+  });
+
+  it('refuses a version policy for a single model file', async () => {
+    const folder = mkdtempSync(join(root, 'bad-'));
+    copyFileSync(FIXED, join(folder, 'x.onnx'));
+    writeFileSync(join(folder, 'x.vitlin.json'), '{"version_policy": {"all": {}}}');
+    await expect(serve([folder])).rejects.toThrow(/x\.vitlin\.json: 'version_policy' applies to repository models \(version folders\), not to a single model file/);
   });
 
   it('refuses a version folder without model.onnx', async () => {
