@@ -80,7 +80,7 @@ export const serveCommand: Command = {
     'Serves ONNX models over HTTP: the Open Inference Protocol v2 REST API (/v2/...), image classification',
     '(POST /v1/models/{name}/classify with a PNG or JPEG body, ?k=5) and Prometheus metrics (/metrics).',
     'A folder holds .onnx files, Hugging Face style model folders (config.json, preprocessor_config.json,',
-    'onnx/model.onnx or model.onnx) and/or model repository folders (<model>/config.json, <model>/<version>/model.onnx,',
+    'onnx/model.onnx or model.onnx) and/or model repository folders (<model>/vitlin.json, <model>/<version>/model.onnx,',
     'as Triton lays them out; see docs/serve.md); a model is named after its file (without .onnx) or its folder.',
     '',
     'Options:',
