@@ -165,6 +165,31 @@ export interface LoadOptions {
   readonly batching: Pick<BatcherOptions, 'maxBatch' | 'maxDelayMs' | 'maxQueue'>;
   /** Metrics hooks for a model's batcher, by model name. */
   readonly observe?: (model: string) => Pick<BatcherOptions, 'onBatch' | 'onQueueDepth'>;
+  /** Called for each model version once it is loaded and about to serve (at the start, and on a repository load). */
+  readonly onLoaded?: (model: ServedModel) => void;
+}
+
+/** How a model's images become its input, where that came from and what was guessed. */
+export type PreprocessingReport =
+  | (ImagePreprocessing & { readonly layout: ImageLayout; readonly source: string; readonly defaulted: readonly string[] })
+  | { readonly error: string };
+
+const takesImage = (session: RuntimeSession) => {
+  const [input] = session.inputs;
+  return session.inputs.length === 1 && input?.isTensor === true && (input.type === 'float32' || input.type === 'float16');
+};
+
+/** The model's preprocessing, or why its config cannot give one; undefined for a model that takes no image. */
+export function describePreprocessing(model: ServedModel): PreprocessingReport | undefined {
+  if (!takesImage(model.session)) return undefined;
+  try {
+    const recipe = model.imageRecipe();
+    const source = model.config?.preprocess ? model.config.file : model.hf?.preprocessor ? join(model.hf.folder, 'preprocessor_config.json') : 'defaults';
+    const defaulted = model.config?.preprocess?.defaulted ?? (source === 'defaults' ? ['mean', 'std', 'rescale'] : []);
+    return { layout: model.imageLayout, ...recipe, source, defaulted };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
 }
 
 const dynamicLead = (shape: ReadonlyArray<number | string>) => shape.length > 0 && !(typeof shape[0] === 'number' && shape[0] > 0);
@@ -262,7 +287,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
       if (recipe === undefined) {
         try {
           const [input] = session.inputs;
-          if (session.inputs.length !== 1 || !input?.isTensor || (input.type !== 'float32' && input.type !== 'float16')) {
+          if (!takesImage(session) || !input?.isTensor) {
             throw new InvalidArgumentError(`model '${source.name}' does not take one float image tensor (inputs: ${session.inputs.map((i) => i.name).join(', ')})`);
           }
           recipe = config?.preprocess

@@ -2,10 +2,9 @@
  * The routes of the protocol's extensions beyond inference: the model repository (index, load, unload),
  * per-model statistics and the model configuration, as Triton exposes them.
  */
-import { join } from 'node:path';
 import { badRequest, HttpError } from './errors.js';
 import { readBody } from './http.js';
-import type { ServedModel } from './models.js';
+import { describePreprocessing, type ServedModel } from './models.js';
 import type { Reply, Route, RouteContext } from './routes.js';
 
 /** The extensions the server metadata lists. */
@@ -73,14 +72,6 @@ function stats(ctx: RouteContext, [rawName, version]: ReadonlyArray<string | und
 
 /** The configuration a model version runs with: its vitlin.json's values, else the server's. */
 function modelConfig(model: ServedModel): Record<string, unknown> {
-  let preprocessing: unknown = null;
-  try {
-    const recipe = model.imageRecipe();
-    const source = model.config?.preprocess ? model.config.file : model.hf?.preprocessor ? join(model.hf.folder, 'preprocessor_config.json') : 'defaults';
-    preprocessing = { layout: model.imageLayout, ...recipe, source, defaulted: model.config?.preprocess?.defaulted ?? (source === 'defaults' ? ['mean', 'std', 'rescale'] : []) };
-  } catch {
-    // Not an image model: no preprocessing.
-  }
   const { maxBatch, maxDelayMs, maxQueue, preferredBatchSizes, instanceCount } = model.settings;
   return {
     name: model.name,
@@ -91,7 +82,7 @@ function modelConfig(model: ServedModel): Record<string, unknown> {
     batching: { max_queue_delay_ms: maxDelayMs, preferred_batch_sizes: preferredBatchSizes, max_queue_size: maxQueue },
     instance_count: instanceCount,
     labels: model.labels ?? null,
-    preprocessing,
+    preprocessing: describePreprocessing(model) ?? null,
     inputs: model.metadata.inputs,
     outputs: model.metadata.outputs,
   };

@@ -68,6 +68,7 @@ export class ModelRepository {
       const entry = repository.entry(model.name);
       entry.versions.push(model);
       entry.state = 'READY';
+      options.onLoaded?.(model);
     }
     for (const name of repository.entries.keys()) repository.refresh(name);
     return repository;
@@ -150,6 +151,7 @@ export class ModelRepository {
         throw new HttpError(503, 'the server is shutting down');
       }
       const old = entry.versions;
+      for (const model of loaded) this.options.onLoaded?.(model);
       Object.assign(entry, { versions: loaded.sort(byVersion), state: 'READY', reason: '' });
       this.refresh(name);
       await retire(old, `model '${name}' was reloaded; retry`);

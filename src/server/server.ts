@@ -13,6 +13,7 @@ import { HttpError, RequestTimeoutError, ShuttingDownError } from './errors.js';
 import { ClientGoneError, logEntry, send, stderrLogger, type Logger } from './http.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import type { BatcherOptions } from './batcher.js';
+import { describePreprocessing, type ServedModel } from './models.js';
 import { ModelRepository } from './repository.js';
 import { matchRoute, type Reply, type RouteContext } from './routes.js';
 
@@ -83,6 +84,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
     batching: { maxBatch, maxDelayMs, maxQueue },
     observe: (model) => batchObservers(model, metrics),
+    onLoaded: (model) => warnOnGuessedPreprocessing(model, log),
   });
 
   let draining = false;
@@ -208,6 +210,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     metrics,
     close: () => (closing ??= close()),
   };
+}
+
+/** An image model whose preprocessing is ViTImageProcessor's defaults, or whose config cannot give one, is said in the log. */
+function warnOnGuessedPreprocessing(model: ServedModel, log: Logger): void {
+  const pre = describePreprocessing(model);
+  if (!pre) return;
+  if ('error' in pre) {
+    log(logEntry('warn', 'preprocessing', { model: model.name, version: model.version, error: pre.error }));
+  } else if (pre.source === 'defaults') {
+    log(logEntry('warn', 'preprocessing', {
+      model: model.name, version: model.version,
+      error: `no vitlin.json preprocess or preprocessor_config.json: classify uses the defaults (mean = std = 0.5, ×1/255); if the model was trained with other statistics its predictions will be off`,
+    }));
+  }
 }
 
 /** A model's batcher hooks, writing its metrics with the model's name as label. */

@@ -125,6 +125,17 @@ describe('GET /v2/models/{name}/config', () => {
     expect(body.preprocessing).toMatchObject({ layout: 'NCHW', source: 'defaults', defaulted: ['mean', 'std', 'rescale'], normalize: { mean: [0.5, 0.5, 0.5] } });
   });
 
+  it('says why a config cannot give a model its preprocessing', async () => {
+    const { body } = await request(url('/v2/models/wrong_size/config'));
+    expect(body.preprocessing).toEqual({ error: expect.stringMatching(/'preprocess\.size' gives 8×8 images, the model takes 4×4/) });
+  });
+
+  it('warns in the log about every image model left with guessed preprocessing', () => {
+    const warned = server.logs.filter((l) => l.msg === 'preprocessing' && l.level === 'warn').map((l) => l.model).sort();
+    expect(warned).toEqual(['capped', 'flat', 'flat_cfg', 'inline_labels', 'preferred', 'twins', 'wrong_size']);
+    expect(server.logs.find((l) => l.model === 'flat' && l.msg === 'preprocessing')!.error).toMatch(/classify uses the defaults \(mean = std = 0\.5/);
+  });
+
   it('reads <name>.vitlin.json beside a flat .onnx file', async () => {
     const { body } = await request(url('/v2/models/flat_cfg/config'));
     expect(body).toMatchObject({ file: join(repo, 'flat_cfg.vitlin.json'), max_batch_size: 3, instance_count: 2, labels: LABELS });
