@@ -24,8 +24,9 @@ export interface ModelSource {
   readonly hf?: HfModelFolder;
   /** The version it serves: "1" for a file or an HF folder, the version folder's number in a repository. */
   readonly version?: string;
-  /** A repository model's folder; the model's vitlin.json (in its folder, or `<name>.vitlin.json` beside a file). */
+  /** A repository model's folder. */
   readonly folder?: string;
+  /** The model's vitlin.json (in its folder, or `<name>.vitlin.json` beside a file). */
   readonly config?: ModelConfig;
 }
 
@@ -67,25 +68,28 @@ function sourcesAt(full: string, isFile: boolean): ModelSource[] | undefined {
 /** Called for a model that cannot be read (bad config, …) instead of failing the whole discovery. */
 export type DiscoveryProblem = (name: string, error: Error) => void;
 
+/** sourcesAt, with a model that cannot be read reported to `onProblem` (when given) instead of thrown. */
+function readableSourcesAt(full: string, isFile: boolean, onProblem: DiscoveryProblem | undefined): ModelSource[] | undefined {
+  try {
+    return sourcesAt(full, isFile);
+  } catch (error) {
+    if (!onProblem) throw error;
+    onProblem(isFile ? basename(full, '.onnx') : basename(full), error as Error);
+    return [];
+  }
+}
+
 function sourcesIn(path: string, onProblem?: DiscoveryProblem): ModelSource[] {
   const full = resolve(path);
   if (!existsSync(full)) throw new VitlinIoError(`${full}: no such file or folder`);
-  if (statSync(full).isFile()) {
-    if (extname(full) !== '.onnx') throw new InvalidArgumentError(`${full}: a model file must end in .onnx`);
-    return sourcesAt(full, true)!;
-  }
-  const here = sourcesAt(full, false);
+  const isFile = statSync(full).isFile();
+  if (isFile && extname(full) !== '.onnx') throw new InvalidArgumentError(`${full}: a model file must end in .onnx`);
+  const here = readableSourcesAt(full, isFile, onProblem);
   if (here) return here;
   // A folder of models: its .onnx files, HF-style and repository model sub-folders, in name order.
   const found: ModelSource[] = [];
   for (const entry of readdirSync(full, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (!entry.isFile() && !entry.isDirectory()) continue;
-    try {
-      found.push(...(sourcesAt(join(full, entry.name), entry.isFile()) ?? []));
-    } catch (error) {
-      if (!onProblem) throw error;
-      onProblem(entry.isFile() ? basename(entry.name, '.onnx') : entry.name, error as Error);
-    }
+    if (entry.isFile() || entry.isDirectory()) found.push(...(readableSourcesAt(join(full, entry.name), entry.isFile(), onProblem) ?? []));
   }
   if (found.length === 0 && !onProblem) throw new InvalidArgumentError(`${full}: no models found (no .onnx files, no folders with onnx/model.onnx, model.onnx or version folders 1/model.onnx)`);
   return found;

@@ -2,7 +2,7 @@
  * The routes of the protocol's extensions beyond inference: the model repository (index, load, unload),
  * per-model statistics and the model configuration, as Triton exposes them.
  */
-import { badRequest, HttpError } from './errors.js';
+import { badRequest } from './errors.js';
 import { readBody } from './http.js';
 import { describePreprocessing, type ServedModel } from './models.js';
 import type { Reply, Route, RouteContext } from './routes.js';
@@ -43,11 +43,7 @@ function parameters(body: Record<string, unknown>): Record<string, unknown> {
 async function index(ctx: RouteContext): Promise<Reply> {
   const body = await optionalJson(ctx);
   if (body.ready !== undefined && typeof body.ready !== 'boolean') throw badRequest(`'ready' must be true or false, got ${JSON.stringify(body.ready)}`);
-  try {
-    return { status: 200, body: ctx.repository.index(body.ready === true) };
-  } catch (error) {
-    throw new HttpError(500, `cannot read the model repository: ${(error as Error).message}`, {}, { cause: error });
-  }
+  return { status: 200, body: ctx.repository.index(body.ready === true) };
 }
 
 async function load(ctx: RouteContext, [rawName]: ReadonlyArray<string | undefined>): Promise<Reply> {

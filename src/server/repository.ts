@@ -104,7 +104,7 @@ export class ModelRepository {
   /** The repository index; rescans the disk so models added since the start are listed (not loaded). */
   index(readyOnly = false): IndexEntry[] {
     const problems = new Map<string, string>();
-    const onDisk = this.discover((name, error) => problems.set(name, error.message)).map((s) => s.name);
+    const onDisk = this.rescan((name, error) => problems.set(name, error.message)).map((s) => s.name);
     const names = [...new Set([...this.entries.keys(), ...onDisk, ...problems.keys()])].sort();
     const rows = names.flatMap((name): IndexEntry[] => {
       const entry = this.entries.get(name);
@@ -123,7 +123,7 @@ export class ModelRepository {
   load(name: string, configJson?: string): Promise<void> {
     return this.exclusive(name, async () => {
       const problems = new Map<string, Error>();
-      let sources = this.discover((found, error) => problems.set(found, error)).filter((s) => s.name === name);
+      let sources = this.rescan((found, error) => problems.set(found, error)).filter((s) => s.name === name);
       if (sources.length === 0 && !problems.has(name)) throw notFound(`no model '${name}' in the repository (${this.paths.join(', ')})`);
       const entry = this.entry(name);
       const failed = (error: Error): HttpError => {
@@ -163,7 +163,7 @@ export class ModelRepository {
     return this.exclusive(name, async () => {
       const entry = this.entries.get(name);
       if (!entry) {
-        if (this.discover(() => {}).some((s) => s.name === name)) return;
+        if (this.rescan(() => {}).some((s) => s.name === name)) return;
         throw notFound(`unknown model '${name}' (models: ${this.names().join(', ')})`);
       }
       const old = entry.versions;
@@ -187,6 +187,15 @@ export class ModelRepository {
 
   private discover(onProblem?: (name: string, error: Error) => void): ModelSource[] {
     return renamed(discoverModels(this.paths, onProblem), this.rename);
+  }
+
+  /** discover() while serving: the folders themselves unreadable (removed, a name clash) is the server's problem, a 500. */
+  private rescan(onProblem: (name: string, error: Error) => void): ModelSource[] {
+    try {
+      return this.discover(onProblem);
+    } catch (error) {
+      throw new HttpError(500, `cannot read the model repository: ${(error as Error).message}`, {}, { cause: error });
+    }
   }
 
   private entry(name: string): Entry {

@@ -204,6 +204,25 @@ describe('ModelRepository', () => {
   });
 });
 
+describe('ModelRepository on a single model file', () => {
+  it('refuses to reload a model whose vitlin.json broke, keeps serving it, and says why once it is unloaded', async () => {
+    const folder = mkdtempSync(join(root, 'single-'));
+    const file = join(folder, 'solo.onnx');
+    copyFileSync(FIXED, file);
+    writeFileSync(join(folder, 'solo.vitlin.json'), '{"max_batch_size": 1}');
+    const repository = await ModelRepository.open([file], undefined, { ep: 'cpu', batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 4 } });
+    try {
+      writeFileSync(join(folder, 'solo.vitlin.json'), '{"max_batch_size": "one"}');
+      await expect(repository.load('solo')).rejects.toThrow(/failed to load 'solo': .*solo\.vitlin\.json: 'max_batch_size' must be an integer ≥ 1, got "one"/);
+      expect(repository.index()).toEqual([ready({ name: 'solo', version: '1' })]);
+      await repository.unload('solo');
+      expect(repository.index()).toEqual([{ name: 'solo', state: 'UNAVAILABLE', reason: expect.stringMatching(/solo\.vitlin\.json: 'max_batch_size' must be an integer/) }]);
+    } finally {
+      await repository.release();
+    }
+  });
+});
+
 describe('a repository that cannot start', () => {
   it.each([
     ['an unknown config field', { 1: DYNAMIC }, { max_batch: 4 }, /m\/vitlin\.json: 'max_batch' is not a known field \(known: preprocess, labels, max_batch_size, /],
