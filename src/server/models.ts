@@ -167,8 +167,8 @@ export interface LoadOptions {
   readonly ep: ExecutionProvider;
   readonly intraOpThreads?: number;
   readonly batching: Pick<BatcherOptions, 'maxBatch' | 'maxDelayMs' | 'maxQueue'>;
-  /** Metrics hooks for a model's batcher, by model name. */
-  readonly observe?: (model: string) => Pick<BatcherOptions, 'onBatch' | 'onQueueDepth'>;
+  /** Metrics hooks for a model version's batcher. */
+  readonly observe?: (model: string, version: string) => Pick<BatcherOptions, 'onBatch' | 'onQueueDepth'>;
   /** Called for each model version once it is loaded and about to serve (at the start, and on a repository load). */
   readonly onLoaded?: (model: ServedModel) => void;
 }
@@ -252,7 +252,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   }));
   const version = source.version ?? MODEL_VERSION;
   const stats = new ModelStats();
-  const observed = options.observe?.(source.name);
+  const observed = options.observe?.(source.name, version);
   // The batcher runs at most one batch per instance; each run takes an idle session.
   const idle = [...sessions];
   const run = async (feeds: Feeds) => {

@@ -83,7 +83,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ep: options.ep ?? 'cpu',
     ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
     batching: { maxBatch, maxDelayMs, maxQueue },
-    observe: (model) => batchObservers(model, metrics),
+    observe: (model, version) => batchObservers(model, version, metrics),
     onLoaded: (model) => warnOnGuessedPreprocessing(model, log),
   });
 
@@ -226,9 +226,9 @@ function warnOnGuessedPreprocessing(model: ServedModel, log: Logger): void {
   }
 }
 
-/** A model's batcher hooks, writing its metrics with the model's name as label. */
-function batchObservers(model: string, metrics: ServerMetrics): Pick<BatcherOptions, 'onBatch' | 'onQueueDepth'> {
-  const labels = { model };
+/** A model version's batcher hooks, writing its metrics with the model's name and version as labels. */
+function batchObservers(model: string, version: string, metrics: ServerMetrics): Pick<BatcherOptions, 'onBatch' | 'onQueueDepth'> {
+  const labels = { model, version };
   metrics.queueDepth.set(labels, 0);
   return {
     onBatch: (rows, requests, seconds) => {
