@@ -43,16 +43,18 @@ describe('serving a folder with bad model files', () => {
     expect(ready.body.error).not.toMatch(/onnxruntime_src|\.cc:\d+|onnxruntime::/);
     for (const answer of [await request(`${server.url}/v2/models/${name}`), await post(`${server.url}/v2/models/${name}/infer`, vitRequest(1))]) {
       expect(answer.status).toBe(503);
-      expect(answer.body.error).toContain(`model '${name}' is not ready: `);
+      expect(answer.body.error).toContain(`model '${name}' is not ready (UNAVAILABLE: `);
       expect(answer.body.error).toContain(reason);
     }
   });
 
-  it('logs each bad model once at startup, and lists them as unavailable', () => {
+  it('logs each bad model once at startup, and the repository index lists it with the reason', async () => {
     const notLoaded = server.logs.filter((entry) => entry.msg === 'model not loaded');
     expect(notLoaded.map((entry) => entry.model)).toEqual(['empty', 'graphless', 'notes']);
-    expect(notLoaded[0]).toMatchObject({ level: 'error', path: join(folder, 'empty.onnx'), error: 'empty.onnx: not an ONNX model (empty file)' });
-    expect(server.logs.find((entry) => entry.msg === 'listening')).toMatchObject({ models: ['good'], unavailable: ['empty', 'graphless', 'notes'] });
+    expect(notLoaded[0]).toMatchObject({ level: 'error', error: 'empty.onnx: not an ONNX model (empty file)' });
+    const index = await post(`${server.url}/v2/repository/index`, {});
+    expect(index.body).toContainEqual({ name: 'empty', state: 'UNAVAILABLE', reason: 'empty.onnx: not an ONNX model (empty file)' });
+    expect(index.body).toContainEqual(expect.objectContaining({ name: 'good', state: 'READY' }));
   });
 
   it('a folder where nothing loads still refuses to start, naming every reason', async () => {
