@@ -7,7 +7,7 @@ import { MODELS, ROOT, BUILD_TIMEOUT_MS, ensureBuilt, expectOneLineError, vitlin
 
 beforeAll(() => ensureBuilt(), BUILD_TIMEOUT_MS);
 
-const COMMANDS = ['inspect', 'convert', 'verify', 'bench', 'demo'];
+const COMMANDS = ['inspect', 'convert', 'verify', 'classify', 'bench', 'demo'];
 
 /** Runs the binary under a pseudo-terminal (util-linux `script`), so stdout and stderr are TTYs. */
 function onTty(args: string, env: Record<string, string> = {}): string {
