@@ -57,7 +57,8 @@ export interface VerifyReport extends Fidelity {
 
 /** "preprocessing resize 28×28 (bilinear), … (from x.vitlin.json)" and where the labels came from. */
 export function formatPreprocessing(pre: InputPreprocessing, classes: readonly string[] | undefined): string {
-  const lines = [`preprocessing: ${pre.description} (${pre.source === 'defaults' ? 'defaults: no preprocessing config' : `from ${pre.source}`})`];
+  const origin = pre.applied ? `applied when ${pre.source} was made` : pre.source === 'defaults' ? 'defaults: no preprocessing config' : `from ${pre.source}`;
+  const lines = [`preprocessing: ${pre.description} (${origin})`];
   lines.push(`labels: ${classes ? `${classes.length} classes from ${pre.labelsSource ?? pre.source}` : 'none (classes shown as LABEL_i)'}`);
   return style.dim(lines.join('\n'));
 }

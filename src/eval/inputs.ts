@@ -20,6 +20,8 @@ export interface InputPreprocessing {
   readonly source: string;
   /** Where the class names came from, when there are any. */
   readonly labelsSource?: string;
+  /** True when the images were stored preprocessed (a sample file): `source` did it when it was made. */
+  readonly applied?: boolean;
 }
 
 /** A set of model inputs, addressed by item index. */
@@ -113,7 +115,7 @@ export function sampleInputs(sample: LabelledSample, name: string, from = 0, to 
   const set = imageArrayInputs(`${name} (${count} image${count === 1 ? '' : 's'})`, sample.images.subarray(from * per, to * per),
     [count, c, h, w], sample.labels.subarray(from, to), sample.header.classes);
   const preprocessing = {
-    description: `${h}×${w}, ×1/255, mean ${mean}, std ${std}, ${c} channel${c === 1 ? '' : 's'}`, source: `${name} (applied when the file was made)`, labelsSource: name,
+    description: `${h}×${w}, ×1/255, mean ${mean}, std ${std}, ${c} channel${c === 1 ? '' : 's'}`, source: name, applied: true, labelsSource: name,
   };
   return { ...set, preprocessing };
 }

@@ -76,7 +76,7 @@ describe('vitlin verify --inputs <images>', () => {
     expect(r.stdout).toMatch(/accuracy\s+[\d.]+ % → [\d.]+ %/);
     const json = JSON.parse((await vitlin(['verify', MODEL, out, '--inputs', SAMPLE, '--count', '8', '--json'])).stdout);
     expect(json.preprocessing).toEqual({
-      description: '28×28, ×1/255, mean 0.286, std 0.353, 1 channel', source: 'fashion-mnist-test-1000.bin (applied when the file was made)', labelsSource: 'fashion-mnist-test-1000.bin',
+      description: '28×28, ×1/255, mean 0.286, std 0.353, 1 channel', source: 'fashion-mnist-test-1000.bin', applied: true, labelsSource: 'fashion-mnist-test-1000.bin',
     });
   });
 });

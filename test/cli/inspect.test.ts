@@ -30,7 +30,7 @@ describe('vitlin inspect', () => {
     expect(softmax.total).toBeCloseTo(softmax.attention + softmax.rest, 6);
     expect(report.flops.uncounted).toEqual([]);
     if (entry.expect === 'convert') {
-      // Per block: softmax = 4·N²·D + N²·H; Hydra = 4·N·D (REFERENCE.md cost model, FLOPs = 2·MACs).
+      // Per block: softmax = 4·N²·D + N²·H; Hydra = 4·N·D (docs/reference.md cost model, FLOPs = 2·MACs).
       const n = entry.tokens as number;
       const D = entry.heads * entry.head_dim;
       expect(softmax.attention).toBe(entry.attention_blocks * (4 * n * n * D + n * n * entry.heads));
