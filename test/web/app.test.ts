@@ -125,7 +125,7 @@ describe('web app', () => {
     } else {
       expect(original!.ep).toBe('wasm');
       expect(await page.locator('#fallback-notice').isVisible()).toBe(true);
-      expect(await page.textContent('#fallback-notice')).toMatch(/WebGPU could not run the original model, so it ran on WASM: .*f16/);
+      expect(await page.textContent('#fallback-notice')).toMatch(/WebGPU could not run the original model, so it ran on WASM \(the CPU\) instead: .*shader-f16/);
     }
     await page.close();
   }, 180_000);
