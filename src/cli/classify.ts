@@ -14,6 +14,7 @@ import { EXECUTION_PROVIDERS, createSession } from '../runtime/session.js';
 import { topClasses } from '../web/predictions.js';
 import { choiceOption, intOption, parseCommandArgs, positionalArgs, UsageError } from './args.js';
 import type { Command } from './commands.js';
+import { formatPreprocessing } from './input-arg.js';
 import { displayPath, resolveModelArg } from './paths.js';
 import { formatPercent, style, table, writeJson } from './ui.js';
 
@@ -83,8 +84,8 @@ async function runClassify(argv: string[]): Promise<number> {
       return 0;
     }
     process.stdout.write(`${style.bold('classify')} ${model.arg}, onnxruntime ${ep}\n`);
-    process.stdout.write(style.dim(`preprocessing: ${preprocessing.description} (${resolved.source === 'defaults' ? 'defaults: no preprocessing config' : `from ${preprocessing.source}`})\n` +
-      `labels: ${resolved.labels ? `${resolved.labels.length} classes from ${preprocessing.labelsSource}` : 'none (classes shown as LABEL_i)'}`) + '\n\n');
+    const said = { description: preprocessing.description, source: preprocessing.source, ...(preprocessing.labelsSource ? { labelsSource: preprocessing.labelsSource } : {}) };
+    process.stdout.write(formatPreprocessing(said, resolved.labels) + '\n\n');
     const header = ['image', ...Array.from({ length: Math.min(top, results[0]?.top.length ?? 0) }, (_, i) => `#${i + 1}`)];
     process.stdout.write(table(header, results.map((r) => [r.image, ...r.top.map((c) => `${c.label} ${formatPercent(c.probability)}`)])) + '\n');
     return 0;

@@ -8,10 +8,11 @@ import { VitlinIoError } from '../../graph-rewrite/errors.js';
 import { describeRecipe, resolveImagePreprocessing } from '../data/preprocess-config.js';
 import { parseSampleFile } from '../data/sample-file.js';
 import { imageFolderInputs } from '../eval/image-folder.js';
-import { randomInputs, sampleInputs, type InputSet } from '../eval/inputs.js';
+import { randomInputs, sampleInputs, type InputPreprocessing, type InputSet } from '../eval/inputs.js';
 import type { RuntimeSession } from '../runtime/session.js';
 import { UsageError } from './args.js';
 import { displayPath, type ModelArg } from './paths.js';
+import { style } from './ui.js';
 
 export interface InputArgOptions {
   /** Flag name for messages (`--inputs`, `--calibration`). */
@@ -55,4 +56,12 @@ export function resolveInputsArg(arg: string | undefined, options: InputArgOptio
   if (options.labelsFile) throw new UsageError(`--labels is for image folders; the sample file '${arg}' carries its own labels`);
   const sample = parseSampleFile(readFileSync(path), arg);
   return sampleInputs(sample, basename(arg), 0, Math.min(sample.shape[0], options.count ?? Infinity));
+}
+
+/** "preprocessing resize 28×28 (bilinear), … (from x.vitlin.json)" and where the labels came from. */
+export function formatPreprocessing(pre: InputPreprocessing, classes: readonly string[] | undefined): string {
+  const origin = pre.applied ? `applied when ${pre.source} was made` : pre.source === 'defaults' ? 'defaults: no preprocessing config' : `from ${pre.source}`;
+  const lines = [`preprocessing: ${pre.description} (${origin})`];
+  lines.push(`labels: ${classes ? `${classes.length} classes from ${pre.labelsSource ?? pre.source}` : 'none (classes shown as LABEL_i)'}`);
+  return style.dim(lines.join('\n'));
 }

@@ -7,7 +7,7 @@ import type { InputPreprocessing } from '../eval/inputs.js';
 import { EXECUTION_PROVIDERS, createSession, type ExecutionProvider, type RuntimeSession } from '../runtime/session.js';
 import { choiceOption, intOption, numberOption, parseCommandArgs, positionalArgs } from './args.js';
 import type { Command } from './commands.js';
-import { resolveInputsArg } from './input-arg.js';
+import { formatPreprocessing, resolveInputsArg } from './input-arg.js';
 import { resolveModelArg } from './paths.js';
 import { formatError, formatPercent, progress, style, writeJson } from './ui.js';
 
@@ -53,14 +53,6 @@ export interface VerifyReport extends Fidelity {
   readonly preprocessing?: InputPreprocessing;
   readonly ep: ExecutionProvider;
   readonly seconds: number;
-}
-
-/** "preprocessing resize 28×28 (bilinear), … (from x.vitlin.json)" and where the labels came from. */
-export function formatPreprocessing(pre: InputPreprocessing, classes: readonly string[] | undefined): string {
-  const origin = pre.applied ? `applied when ${pre.source} was made` : pre.source === 'defaults' ? 'defaults: no preprocessing config' : `from ${pre.source}`;
-  const lines = [`preprocessing: ${pre.description} (${origin})`];
-  lines.push(`labels: ${classes ? `${classes.length} classes from ${pre.labelsSource ?? pre.source}` : 'none (classes shown as LABEL_i)'}`);
-  return style.dim(lines.join('\n'));
 }
 
 /** Formats a fidelity report as aligned `name value` lines. */

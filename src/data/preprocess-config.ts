@@ -25,6 +25,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
+import { ConfigFileError } from './config-error.js';
 import { imagePreprocessingFor, type HfModelFolder } from './hf-folder.js';
 import { RESAMPLE, type ImagePreprocessing, type Resample, type ResizeTarget } from './images.js';
 
@@ -33,15 +34,7 @@ export const MODEL_CONFIG_SUFFIX = '.vitlin.json';
 export const FOLDER_CONFIG_NAME = 'vitlin.json';
 
 /** A model config file or one of its fields is invalid; `file` and `field` say where. */
-export class ModelConfigError extends InvalidArgumentError {
-  readonly file: string;
-  readonly field: string | undefined;
-  constructor(file: string, field: string | undefined, why: string) {
-    super(`${file}${field === undefined ? '' : `: '${field}'`} ${why}`);
-    this.file = file;
-    this.field = field;
-  }
-}
+export class ModelConfigError extends ConfigFileError {}
 
 /** The `preprocess` section, validated. Absent fields fall back to the model's shape and the standard recipe. */
 export interface PreprocessConfig {

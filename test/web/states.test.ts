@@ -5,40 +5,24 @@
  * image — the per-block plan, FLOPs before / after (as the CLI counts them) and accuracy on the labelled
  * sample (as onnxruntime-node computes it).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { createSession } from '../../src/runtime/session.js';
 import { argmaxRows, imageToInput, parseSampleFile, sampleImage } from '../../src/web/index.js';
-import { buildApp, launchChromium, messageText, openApp, openFixture, recordConsole, REPO, runOn, serveStatic, type StaticServer } from './harness.js';
+import { messageText, openApp, openFixture, recordConsole, REPO, runOn, useBuiltApp } from './harness.js';
 
 const sampleBytes = new Uint8Array(readFileSync(join(REPO, 'models/data/fashion-mnist-test-1000.bin')));
 const sample = parseSampleFile(sampleBytes);
 
-let outDir: string;
-let server: StaticServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  outDir = mkdtempSync(join(tmpdir(), 'vitlin-web-states-'));
-  await buildApp(outDir);
-  server = await serveStatic(outDir);
-  browser = await launchChromium();
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  if (outDir) rmSync(outDir, { recursive: true, force: true });
-});
+const app = useBuiltApp('vitlin-web-states-');
 
 async function newPage(viewport?: { width: number; height: number }): Promise<{ page: Page; log: ReturnType<typeof recordConsole> }> {
-  const page = await browser.newPage(viewport ? { viewport } : {});
+  const page = await app.browser.newPage(viewport ? { viewport } : {});
   const log = recordConsole(page);
-  await openApp(page, server.url);
+  await openApp(page, app.url);
   return { page, log };
 }
 
