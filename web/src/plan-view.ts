@@ -1,25 +1,15 @@
 /**
- * The conversion plan, before and after Convert: what happens to each attention block (convert to the
- * chosen op, keep softmax, or left alone and why), and the model's FLOPs per image as it is, as the plan
- * would make it, and as the conversion did — counted the way `vitlin inspect` / `convert` count them.
+ * The conversion plan, before Convert: what happens to each attention block (convert to the chosen op,
+ * keep softmax, or left alone and why) and the model's FLOPs per image as it is and as the plan would
+ * make it, counted the way `vitlin inspect` / `convert` count them. After Convert: what was done per
+ * block (the pipeline's report beside it gives the converted graph's FLOPs).
  */
-import { attentionCores, attentionFlops, concreteShapes, countFlops, modelAttentionCores, type FlopSplit } from '../../src/eval/flops.js';
+import { attentionCores, attentionFlops, concreteShapes, countFlops, modelAttentionCores, type FlopSplit } from '../../graph-rewrite/plan/flops.js';
+import { formatFlops } from '../../src/cli/format.js';
 import { findExactFusions } from '../../graph-rewrite/fusions/index.js';
 import { findAttentionBlocks, type Model } from '../../src/web/index.js';
 import { byId, el } from './dom.js';
 import type { AttentionKind } from './rewriter.js';
-
-/** 1234567 → "1.23 M" (FLOPs). */
-function formatFlops(n: number): string {
-  const units = ['', 'k', 'M', 'G', 'T'];
-  let value = n;
-  let i = 0;
-  while (Math.abs(value) >= 1000 && i < units.length - 1) {
-    value /= 1000;
-    i++;
-  }
-  return `${value.toFixed(value >= 100 || i === 0 ? 0 : value >= 10 ? 1 : 2)} ${units[i]}FLOPs`;
-}
 
 /** FLOPs per image (symbolic dims at 1), split into attention and the rest. */
 export function modelFlops(model: Model): FlopSplit {
@@ -63,11 +53,11 @@ export function renderPlan(model: Model, rows: readonly PlanRow[], selected: rea
   byId('plan').replaceChildren(el('h3', {}, 'Plan'), el('ul', {}, ...items), el('p', { className: 'flops' }, flopsLine(before, after, 'planned')));
 }
 
-/** What Convert did, per block, and the converted model's FLOPs counted on its graph. */
-export function renderConverted(original: Model, converted: Model, done: readonly number[], skipped: readonly { index: number; reason: string }[], kind: AttentionKind): void {
+/** What Convert did, per block. */
+export function renderConverted(done: readonly number[], skipped: readonly { index: number; reason: string }[], kind: AttentionKind): void {
   const items = [
     ...done.map((index) => el('li', { dataset: { block: String(index) } }, `block ${index}: converted to ${opName(kind)}`)),
     ...skipped.map((s) => el('li', { dataset: { block: String(s.index) } }, `block ${s.index}: not converted: ${s.reason}`)),
   ];
-  byId('plan').replaceChildren(el('h3', {}, 'Converted'), el('ul', {}, ...items), el('p', { className: 'flops' }, flopsLine(modelFlops(original), modelFlops(converted), 'now')));
+  byId('plan').replaceChildren(el('h3', {}, 'Converted'), el('ul', {}, ...items));
 }
