@@ -24,9 +24,8 @@ const OPTIONS = {
 function integer(flag: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) {
-    throw new UsageError(`--${flag} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}, got '${value}'`);
-  }
+  if (!/^\d+$/.test(value) || n < min) throw new UsageError(`--${flag} must be an integer ≥ ${min}, got '${value}'`);
+  if (n > max) throw new UsageError(`--${flag} must be an integer ≤ ${max}, got '${value}'`);
   return n;
 }
 
