@@ -172,7 +172,10 @@ export function formatInspect(r: InspectReport): string {
   const notes = r.blocks.flatMap((b) => b.notes.map((n) => `block ${b.index}: ${n}`));
   if (notes.length) out.push('', 'notes:', ...notes.map((line) => `  - ${line}`));
   out.push('', style.bold(`FLOPs per inference (batch ${r.batch})`), '');
-  const kinds = [['as is', r.flops.softmax], ['hydra', r.flops.hydra], ['linear-angular', r.flops['linear-angular']]] as const;
+  // With nothing convertible the projections equal "as is": one row says it.
+  const kinds = r.blocks.some((b) => b.convertible)
+    ? [['as is', r.flops.softmax], ['hydra', r.flops.hydra], ['linear-angular', r.flops['linear-angular']]] as const
+    : [['as is', r.flops.softmax]] as const;
   out.push(table(['attention', 'attention FLOPs', 'rest', 'total', 'attention share', 'vs as is'], kinds.map(([name, f]) => [
     name, formatFlops(f.attention), formatFlops(f.rest), formatFlops(f.total), formatPercent(f.attentionShare), `${(f.total / (r.flops.softmax.total || 1)).toFixed(3)}×`,
   ])));
