@@ -32,7 +32,8 @@ Options:
   --inputs random|<sample file>|<image folder>
                        what to run: seeded random tensors (default), a labelled sample file such as
                        models/data/fashion-mnist-test-1000.bin, or PNG/JPEG images preprocessed per the
-                       model folder's configs
+                       model's config (<name>.vitlin.json beside it, or its Hugging Face configs; the
+                       preprocessing in use is printed, with a warning when it is the default guess)
   --labels <file>      labels for an image folder: '<file> <label>' lines or a JSON object; a label is
                        a class index or an id2label name (sample files carry their own labels)
   --count <n>          random inputs to make (default 16), or at most this many images
