@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernelNames } from '../../custom-ops/index.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
+import { FOLDER_CONFIG_NAME, modelConfigCandidates } from '../data/preprocess-config.js';
 import { fidelityOf, runModel } from '../eval/fidelity.js';
 import { randomInputs, type InputSet } from '../eval/inputs.js';
 import { loadModel, modelToBytes, saveModel } from '../model-io.js';
@@ -16,7 +17,7 @@ import type { Command } from './commands.js';
 import { convertModel, type ConvertOutcome } from './convert-model.js';
 import { formatConvert, type ConvertReport } from './convert-report.js';
 import { resolveInputsArg } from './input-arg.js';
-import { planOutput, resolveModelArg, type OutputPlan } from './paths.js';
+import { planOutput, resolveModelArg, samePath, type OutputPlan } from './paths.js';
 import { progress, writeJson } from './ui.js';
 
 const OPTIONS = {
@@ -104,7 +105,7 @@ async function runConvert(argv: string[]): Promise<number> {
     bar.tick();
     try {
       const calibration: InputSet | undefined = values.calibration === undefined ? undefined
-        : resolveInputsArg(values.calibration, { flag: '--calibration', count: calibrationCount, labelsFile: values.labels, model, session: originalSession });
+        : resolveInputsArg(values.calibration, { flag: '--calibration', count: calibrationCount, labelsFile: values.labels, model, session: originalSession, command: 'convert' });
       outcome = await convertModel(original, {
         attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], calibration, fit: !values['no-fit'],
         budget: maxDrop !== undefined ? { maxTop1Drop: maxDrop } : minCosine !== undefined ? { minCosine } : undefined,
@@ -123,7 +124,7 @@ async function runConvert(argv: string[]): Promise<number> {
     } finally {
       await originalSession.release();
     }
-    written = await writeOutput(plan, outcome.model, values['external-data'] ?? false);
+    written = await writeOutput(plan, outcome.model, values['external-data'] ?? false, model.config?.file);
     bar.tick();
   } finally {
     bar.done();
@@ -138,15 +139,18 @@ async function runConvert(argv: string[]): Promise<number> {
  * Writes the model (atomically) and, for a folder output, the input folder's configs; a folder this
  * call created is removed again if writing fails. Returns the model file's path.
  */
-async function writeOutput(plan: OutputPlan, model: Model, externalData: boolean): Promise<string> {
+async function writeOutput(plan: OutputPlan, model: Model, externalData: boolean, config?: string): Promise<string> {
   if (plan.kind === 'file') {
     await saveModel(model, plan.path, { externalData });
+    // The converted model takes the same images and labels: its config file goes with it.
+    const target = modelConfigCandidates(plan.path).at(-1)!;
+    if (config && !samePath(config, target)) copyFileSync(config, target);
     return plan.path;
   }
   const created = existsSync(plan.folder) ? undefined : plan.folder;
   try {
     mkdirSync(join(plan.folder, 'onnx'), { recursive: true });
-    for (const file of ['config.json', 'preprocessor_config.json']) {
+    for (const file of ['config.json', 'preprocessor_config.json', FOLDER_CONFIG_NAME]) {
       if (existsSync(join(plan.source.folder, file))) copyFileSync(join(plan.source.folder, file), join(plan.folder, file));
     }
     await saveModel(model, plan.modelPath, { externalData });
