@@ -79,7 +79,12 @@ function materialise(context: RewriteContext, view: OperandView, embed: number, 
       context.int64([-1], `${name}_axis`),
     ], { name: `${name}_slice` });
   }
-  if (rank === 2) {
+  if (view.headsAxis !== undefined) {
+    // [B, H, N, d] (heads split on headsAxis) → [B, N, H, d] → [B, N, H·d].
+    const dAxis = [0, 1, 2, 3].find((axis) => axis !== view.batchAxis && axis !== view.tokensAxis && axis !== view.headsAxis)!;
+    value = context.op('Transpose', [value], { name: `${name}_heads_last`, attributes: [Attr.ints('perm', [view.batchAxis ?? 0, view.tokensAxis, view.headsAxis, dAxis])] });
+    value = context.op('Reshape', [value, context.int64([0, 0, embed], `${name}_merge_heads_shape`)], { name: `${name}_merge_heads` });
+  } else if (rank === 2) {
     value = unsqueeze(context, value, [0], `${name}_add_batch`);
   } else if (view.batchAxis !== undefined && (view.batchAxis !== 0 || view.tokensAxis !== 1)) {
     value = context.op('Transpose', [value], { name: `${name}_to_BND`, attributes: [Attr.ints('perm', [view.batchAxis, view.tokensAxis, 2])] });

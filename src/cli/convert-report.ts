@@ -1,6 +1,7 @@
 /** The text report of `vitlin convert`: what was converted, FLOPs before/after, calibration, the check, and `--blocks auto`'s trade-off table. */
 import type { AutoSelection } from '../eval/auto-select.js';
 import type { Fidelity } from '../eval/fidelity.js';
+import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
 import type { ConvertOutcome } from './convert-model.js';
 import { formatBytes, formatError, formatFlops, formatPercent, style, table } from './ui.js';
 
@@ -11,6 +12,8 @@ export interface ConvertReport {
   readonly attention?: string;
   readonly linearAngularMode: string;
   readonly outcome: ConvertOutcome;
+  /** Softmax nodes left in the result that no rule recognised as attention. */
+  readonly unrecognised?: readonly UnmatchedAnchor[];
   /** The quick check on random inputs. */
   readonly check: Fidelity & { readonly inputs: string };
 }
@@ -44,10 +47,13 @@ export function formatConvert(r: ConvertReport, budget = ''): string {
   const lines: string[] = [`${style.bold('convert')} ${r.input} → ${r.output}`, ''];
   const total = o.found.blocks.length;
   const what = r.attention === 'linear-angular' ? `linear-angular (${r.linearAngularMode})` : r.attention ?? '—';
-  if (total === 0) lines.push(`  blocks       the model has no softmax attention blocks`);
+  const unrecognised = r.unrecognised ?? [];
+  if (total === 0 && unrecognised.length === 0) lines.push(`  blocks       the model has no softmax attention blocks`);
+  else if (total === 0) lines.push(`  blocks       no attention block recognised; ${unrecognised.length} Softmax node${unrecognised.length === 1 ? '' : 's'} left as ${unrecognised.length === 1 ? 'it is' : 'they are'} (below)`);
   else if (!r.attention) lines.push(`  blocks       none of the ${total} softmax block${total === 1 ? '' : 's'} converted (--blocks none)`);
   else lines.push(`  blocks       ${o.converted.length} of ${total} softmax block${total === 1 ? '' : 's'} converted to ${what}${o.converted.length ? `: ${list(o.converted.map((b) => b.index))}` : ''}`);
   for (const s of o.skipped) lines.push(`  skipped      block ${s.index}: ${s.reason}`);
+  for (const u of unrecognised) lines.push(`  ${style.yellow('unrecognised')} ${u.reason}`);
   if (!o.fusion.available) lines.push(`  exact fusion ${style.yellow('not available in this build yet')} (decomposed Hydra / linear-angular blocks are left as they are)`);
   else if (o.fusion.fused.length) {
     const kinds = [...new Set(o.fusion.fused.map((f) => `${f.kind} → ${f.opType}`))].join(', ');
