@@ -16,6 +16,7 @@ import { emitFusedAttention, type FusedAttentionOptions } from './emit.js';
 import { traceOperand } from './operand.js';
 import { traceOutput } from './output.js';
 import { makeScale } from './scale.js';
+import { maskInputEffect } from './score-terms.js';
 import type { AttentionMatch, AttentionStyle, OperandView, OutputTarget } from './types.js';
 
 /** The first optional input (by index) that is wired, with what it means; undefined when none is. */
@@ -98,8 +99,11 @@ function matchOnnxAttention(m: MatchContext, node: Node): AttentionMatch {
   const kShape = m.shapeOf(node.inputs[1]);
   m.ensure(qShape !== undefined && kShape !== undefined && (qShape.length === 3 || qShape.length === 4) && kShape.length === qShape.length,
     () => `q ${formatShape(qShape)} and k ${formatShape(kShape)} of ${describeNode(node)} are not both 3-D or both 4-D`, node);
-  const blocker = blockerOf(m, node, { 3: 'an attention mask', 4: 'a KV cache (past_key)', 5: 'a KV cache (past_value)', 6: 'padded keys (nonpad_kv_seqlen)' },
-    [['is_causal', 'causal'], ['softcap', 'soft-capped']]);
+  // A constant mask that masks nothing (torch's all-True SDPA mask) is no mask.
+  const mask = node.inputs[3] !== undefined && node.inputs[3].name !== '' ? node.inputs[3] : undefined;
+  const maskReason = mask === undefined ? undefined : maskInputEffect(m, node, mask, 4);
+  const blocker = maskReason !== undefined ? { reason: maskReason, node }
+    : blockerOf(m, node, { 4: 'a KV cache (past_key)', 5: 'a KV cache (past_value)', 6: 'padded keys (nonpad_kv_seqlen)' }, [['is_causal', 'causal'], ['softcap', 'soft-capped']]);
   if (qShape.length === 3) {
     const heads = node.getInt('q_num_heads', 0);
     const kvHeads = node.getInt('kv_num_heads', 0);

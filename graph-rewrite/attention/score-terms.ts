@@ -103,6 +103,8 @@ export function additiveTermEffect(m: MatchContext, add: Node, term: Value, scor
     return `the scores have an additive input (${describeNode(add)} with a ${shape} mask computed from graph input '${inputs.join("', '")}') before Softmax — an attention mask; left alone`;
   }
   const tensor = constantTensorOf(term);
+  const values = tensor === undefined ? distinctValues(term) : undefined;
+  if (values !== undefined && [...values].every((x) => x === 0) && sameShape(m, add.outputs[0], scores)) return undefined;
   if (!readable(tensor)) {
     const parts = computedTermParts(m, term);
     const what = parts.length > 0 ? ` — ${parts.join(' plus ')}` : '';
@@ -128,6 +130,8 @@ export function whereMaskEffect(m: MatchContext, where: Node, scoresAt: number, 
   if (inputs.length > 0) {
     return `the scores are masked (${describeNode(where)} with a ${shape} condition computed from graph input '${inputs.join("', '")}') before Softmax — an attention mask; left alone`;
   }
+  const values = distinctValues(condition);
+  if (values !== undefined && [...values].every((x) => (x !== 0) === (scoresAt === 1)) && sameShape(m, where.outputs[0], scores)) return undefined;
   const tensor = constantTensorOf(condition);
   if (readable(tensor) && sameShape(m, where.outputs[0], scores)) {
     const data = tensor.toFloat32Array();
@@ -140,13 +144,17 @@ export function whereMaskEffect(m: MatchContext, where: Node, scoresAt: number, 
 }
 
 /** The effect of a fused attention op's mask input (ONNX Attention's attn_mask: boolean or additive). */
-export function maskInputEffect(m: MatchContext, node: Node, mask: Value, scoresShape: readonly unknown[] | undefined): TermEffect {
+/** `maxRank`: the rank of the scores the mask broadcasts against (ONNX Attention: 4). */
+export function maskInputEffect(m: MatchContext, node: Node, mask: Value, maxRank: number): TermEffect {
   const shape = formatShape(m.shapeOf(mask));
   const inputs = graphInputsReaching(mask);
   if (inputs.length > 0) return `${describeNode(node)} has an attention mask (${shape}) computed from graph input '${inputs.join("', '")}'; left alone`;
+  const values = distinctValues(mask);
+  const noOp = m.shapes.elemTypeOf(mask) === DataType.BOOL ? (x: number) => x !== 0 : (x: number) => x === 0;
+  if (values !== undefined && [...values].every(noOp) && (m.shapeOf(mask)?.length ?? Infinity) <= maxRank) return undefined;
   const tensor = constantTensorOf(mask);
   const maskShape = m.shapeOf(mask);
-  if (!readable(tensor) || scoresShape === undefined || maskShape === undefined || maskShape.length > scoresShape.length) {
+  if (!readable(tensor) || maskShape === undefined || maskShape.length > maxRank) {
     return `${describeNode(node)} has an attention mask (input 3, ${shape}) — no linear-attention equivalent; left alone`;
   }
   if (tensor.dataType === DataType.BOOL) {
@@ -198,4 +206,34 @@ function isIntegral(tensor: Tensor): boolean {
 
 function isFloating(elemType: number | undefined): boolean {
   return elemType === DataType.FLOAT || elemType === DataType.FLOAT16 || elemType === DataType.DOUBLE || elemType === DataType.BFLOAT16;
+}
+
+/** Ops that move or repeat values without changing them. */
+const VALUE_PRESERVING = new Set(['Identity', 'Expand', 'Reshape', 'Unsqueeze', 'Squeeze', 'Transpose', 'Tile', 'Flatten']);
+
+/**
+ * The distinct values of a tensor computed from constants by ops that only move, repeat, cast or select
+ * values (Expand of a constant all-True mask to the batch, `Where(mask, 0, −∞)`), or undefined when
+ * it is not such a tensor. Enough to prove a mask all True or a bias all zero, whatever its shape.
+ */
+export function distinctValues(value: Value | undefined, depth = 24): Set<number> | undefined {
+  if (value === undefined || depth === 0) return undefined;
+  const tensor = constantTensorOf(value);
+  if (tensor !== undefined) return readable(tensor) ? new Set(tensor.toFloat32Array()) : undefined;
+  const node = value.producer();
+  if (node === undefined || node.domain !== '') return undefined;
+  if (VALUE_PRESERVING.has(node.opType)) return distinctValues(node.inputs[0], depth - 1);
+  if (node.opType === 'Cast') {
+    const values = distinctValues(node.inputs[0], depth - 1);
+    const to = node.getInt('to', 0);
+    return values && new Set([...values].map((x) => (to === DataType.BOOL ? Number(x !== 0) : x)));
+  }
+  if (node.opType === 'Where') {
+    const condition = distinctValues(node.inputs[0], depth - 1);
+    if (condition === undefined) return undefined;
+    const picks = [...new Set([...condition].map((x) => (x !== 0 ? 1 : 2)))];
+    const parts = picks.map((i) => distinctValues(node.inputs[i], depth - 1));
+    return parts.every((part) => part !== undefined) ? new Set(parts.flatMap((part) => [...part!])) : undefined;
+  }
+  return undefined;
 }
