@@ -108,7 +108,7 @@ export function additiveTermEffect(m: MatchContext, add: Node, term: Value, scor
   if (!readable(tensor)) {
     const parts = computedTermParts(m, term);
     const what = parts.length > 0 ? ` — ${parts.join(' plus ')}` : '';
-    return `the scores have an additive input (${describeNode(add)} with a ${shape} term computed from constants only${what}) before Softmax; no linear-attention equivalent, left alone`;
+    return `the scores have an additive input (${describeNode(add)} with a ${shape} bias computed from constants only${what}) before Softmax; no linear-attention equivalent, left alone`;
   }
   if (!sameShape(m, add.outputs[0], scores)) {
     return `${describeNode(add)} broadcasts the scores ${formatShape(m.shapeOf(scores))} to ${formatShape(m.shapeOf(add.outputs[0]))}; left alone`;
@@ -116,7 +116,7 @@ export function additiveTermEffect(m: MatchContext, add: Node, term: Value, scor
   const meaning = constantBiasMeaning(tensor);
   if (meaning.noOp) return undefined;
   const noEquivalent = meaning.what.startsWith('a relative') || meaning.what.startsWith('a per-key') ? '; no linear-attention equivalent' : '';
-  return `the scores have an additive input (${describeNode(add)} with a constant ${shape} term) before Softmax — ${meaning.what}${noEquivalent}, left alone`;
+  return `the scores have an additive input (${describeNode(add)} with a constant ${shape} bias) before Softmax — ${meaning.what}${noEquivalent}, left alone`;
 }
 
 /**

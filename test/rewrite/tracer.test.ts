@@ -71,20 +71,57 @@ const VARIANTS: Variant[] = [
     },
   },
   {
-    name: 'add a bias before Softmax → found, rejected, the reason names the Add and the bias shape',
+    name: 'add a constant all-zero bias before Softmax (dynamo\'s folded all-True mask) → no mask, convertible',
     fixture: 'timm_vit',
     edit: (model) => {
-      const bias = constant(model, 'injected_bias', Tensor.fromFloat32Array(new Float32Array(4 * 17 * 17), [1, 4, 17, 17]));
+      const bias = constant(model, 'injected_bias', Tensor.fromFloat32Array(new Float32Array(17 * 17), [1, 1, 17, 17]));
+      const add = new Node({ opType: 'Add', name: 'injected/Add', inputs: [node(model, `${TIMM}MatMul`).outputs[0]!, bias] });
+      spliceBetween(model, node(model, `${TIMM}MatMul`), node(model, `${TIMM}Softmax`), 0, add);
+    },
+    expect: ({ blocks }) => {
+      expect(blocks.map((block) => block.convertible)).toEqual([true, true]);
+      expect(blocks[0]!.nodes).toContain('injected/Add');
+    },
+  },
+  {
+    name: 'add a bias the same for every key (softmax is shift-invariant) → no mask, convertible',
+    fixture: 'timm_vit',
+    edit: (model) => {
+      const bias = constant(model, 'injected_bias', Tensor.fromFloat32Array(Float32Array.from({ length: 4 * 17 }, (_, i) => i * 0.37 - 3), [1, 4, 17, 1]));
+      const add = new Node({ opType: 'Add', name: 'injected/Add', inputs: [node(model, `${TIMM}MatMul`).outputs[0]!, bias] });
+      spliceBetween(model, node(model, `${TIMM}MatMul`), node(model, `${TIMM}Softmax`), 0, add);
+    },
+    expect: ({ blocks }) => expect(blocks.map((block) => block.convertible)).toEqual([true, true]),
+  },
+  {
+    name: 'add a per-key bias (the same for every query) → found, rejected as a per-key bias, not a relative-position one',
+    fixture: 'timm_vit',
+    edit: (model) => {
+      const bias = constant(model, 'injected_bias', Tensor.fromFloat32Array(Float32Array.from({ length: 17 }, (_, i) => Math.sin(i)), [1, 1, 1, 17]));
+      const add = new Node({ opType: 'Add', name: 'injected/Add', inputs: [node(model, `${TIMM}MatMul`).outputs[0]!, bias] });
+      spliceBetween(model, node(model, `${TIMM}MatMul`), node(model, `${TIMM}Softmax`), 0, add);
+    },
+    expect: ({ blocks }) => {
+      expect(blocks[0]!.convertible).toBe(false);
+      expect(blocks[0]!.reason).toMatch(/a per-key bias \(the same for every query\)/);
+      expect(blocks[0]!.reason).not.toMatch(/relative-position/);
+    },
+  },
+  {
+    name: 'add a bias that varies per query-key pair before Softmax → found, rejected, the reason names the Add and the bias shape',
+    fixture: 'timm_vit',
+    edit: (model) => {
+      const bias = constant(model, 'injected_bias', Tensor.fromFloat32Array(Float32Array.from({ length: 4 * 17 * 17 }, (_, i) => Math.sin(i)), [1, 4, 17, 17]));
       const add = new Node({ opType: 'Add', name: 'injected/Add', inputs: [node(model, `${TIMM}MatMul`).outputs[0]!, bias] });
       spliceBetween(model, node(model, `${TIMM}MatMul`), node(model, `${TIMM}Softmax`), 0, add);
     },
     expect: ({ blocks }) => {
       expect(blocks.map((block) => block.convertible)).toEqual([false, true]);
-      expect(blocks[0]!.reason).toBe("Softmax '/blocks.0/attn/Softmax': the scores have an additive input (Add 'injected/Add' with a constant [1,4,17,17] bias) before Softmax — a relative-position bias; no linear-attention equivalent, left alone");
+      expect(blocks[0]!.reason).toBe("Softmax '/blocks.0/attn/Softmax': the scores have an additive input (Add 'injected/Add' with a constant [1,4,17,17] bias) before Softmax — a relative-position bias (it varies per query–key pair); no linear-attention equivalent, left alone");
     },
   },
   {
-    name: 'mask the scores with Where → found, rejected, the reason names the Where',
+    name: 'mask the scores with Where by a constant all-True condition → no mask, convertible',
     fixture: 'timm_vit',
     edit: (model) => {
       const condition = constant(model, 'injected_mask', Tensor.fromRawData(DataType.BOOL, [1, 1, 1, 17], new Uint8Array(17).fill(1)));
@@ -93,9 +130,21 @@ const VARIANTS: Variant[] = [
       model.graph.insertBefore(node(model, `${TIMM}Softmax`), where);
       node(model, `${TIMM}Softmax`).replaceInput(0, where.outputs[0]!);
     },
+    expect: ({ blocks }) => expect(blocks[0]!.convertible).toBe(true),
+  },
+  {
+    name: 'mask the scores with Where → found, rejected, the reason names the Where',
+    fixture: 'timm_vit',
+    edit: (model) => {
+      const condition = constant(model, 'injected_mask', Tensor.fromRawData(DataType.BOOL, [1, 1, 1, 17], Uint8Array.from({ length: 17 }, (_, i) => Number(i !== 3))));
+      const fill = constant(model, 'injected_fill', Tensor.fromFloat32Array([-1e4], []));
+      const where = new Node({ opType: 'Where', name: 'injected/Where', inputs: [condition, node(model, `${TIMM}MatMul`).outputs[0]!, fill] });
+      model.graph.insertBefore(node(model, `${TIMM}Softmax`), where);
+      node(model, `${TIMM}Softmax`).replaceInput(0, where.outputs[0]!);
+    },
     expect: ({ blocks }) => {
       expect(blocks[0]!.convertible).toBe(false);
-      expect(blocks[0]!.reason).toMatch(/scores are masked \(Where 'injected\/Where' with a \[1,1,1,17\] condition\).*attention mask; left alone/);
+      expect(blocks[0]!.reason).toMatch(/scores are masked \(Where 'injected\/Where' with a constant \[1,1,1,17\] condition that masks 5\.9 % of the entries\).*a constant attention mask; left alone/);
     },
   },
   {
