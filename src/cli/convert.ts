@@ -66,8 +66,9 @@ Options:
                              drop-in for softmax) | reference (Castling-ViT's released code)
   --eps <x>                  eps of the fused ops' normalisations (default 1e-6)
   --no-fuse                  do not fuse decomposed Hydra / linear-angular blocks
-  --allow-partial            write the result even when Softmax nodes were not recognised as
-                             attention (they are listed; without it, convert fails and writes nothing)
+  --allow-partial            write the result even when nothing was converted while Softmax nodes
+                             were not recognised as attention (they are always listed; without
+                             it, convert fails on such a model and writes nothing)
                              (--blocks none --no-fuse re-saves the model unchanged)
   --inline-functions         replace the fused ops by their function bodies (plain ONNX ops)
   --external-data            store weights in <out>.data next to the model
@@ -117,7 +118,9 @@ async function runConvert(argv: string[]): Promise<number> {
       });
       bar.tick();
       unrecognised = unrecognisedAttention(outcome.model);
-      if (attention !== undefined && unrecognised.length > 0 && !values['allow-partial']) throw new UnrecognisedAttentionError(unrecognised, outcome.converted.length);
+      // Nothing matched while Softmax nodes remain: never a silent "no attention here".
+      const nothingMatched = outcome.converted.length === 0 && outcome.fusion.fused.length === 0;
+      if (attention !== undefined && nothingMatched && unrecognised.length > 0 && !values['allow-partial']) throw new UnrecognisedAttentionError(unrecognised);
       // The check: onnxruntime must load the result, and its outputs are compared on random inputs.
       const inputs = randomInputs(checkCount, 1);
       const converted = await createSession(modelToBytes(outcome.model), {}, `${arg} (converted)`);

@@ -1,7 +1,8 @@
 /**
  * Softmax nodes that `vitlin convert` leaves in the model unrecognised: a conversion must never look
- * complete while attention it could not read is still there. They are listed with the matcher's
- * reasons; converting fails on them unless --allow-partial accepts the partial result.
+ * complete while attention it could not read is still there. They are always listed with the matcher's
+ * reasons; when nothing at all was converted, converting fails on them unless --allow-partial accepts
+ * the result (a model whose attention was converted may still end in a classifier's Softmax).
  */
 import { findAttentionBlocks, type UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
 import { VitlinError } from '../../graph-rewrite/errors.js';
@@ -12,11 +13,10 @@ export function unrecognisedAttention(model: Model): UnmatchedAnchor[] {
   return findAttentionBlocks(model).unmatched;
 }
 
-/** Converting stopped because attention nodes were not recognised; nothing was written. */
+/** Converting stopped: nothing matched while attention-like nodes were not recognised; nothing was written. */
 export class UnrecognisedAttentionError extends VitlinError {
-  constructor(readonly unmatched: readonly UnmatchedAnchor[], converted: number) {
-    const what = `${unmatched.length} ${unmatched.length === 1 ? 'node that looks like attention was' : 'nodes that look like attention were'} not recognised`;
-    const done = converted === 0 ? 'no block was converted' : `only ${converted} block${converted === 1 ? ' was' : 's were'} converted`;
-    super('REWRITE', `${what}, so ${done}; nothing written (--allow-partial writes the model with them left as they are): ${unmatched.map((u) => u.reason).join('; ')}`);
+  constructor(readonly unmatched: readonly UnmatchedAnchor[]) {
+    const what = `${unmatched.length} Softmax / attention node${unmatched.length === 1 ? ' was' : 's were'} not recognised as attention and no block was converted`;
+    super('REWRITE', `${what}; nothing written (--allow-partial writes the model with them left as they are): ${unmatched.map((u) => u.reason).join('; ')}`);
   }
 }
