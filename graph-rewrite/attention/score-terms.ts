@@ -24,21 +24,30 @@ const MAX_ELEMENTS = 1 << 22;
 /** undefined: the term provably does not change the softmax; otherwise why the block is left alone. */
 export type TermEffect = undefined | string;
 
-/** Graph inputs whose values a value depends on (bounded walk): tells a mask (from an input) from a constant. */
-export function graphInputsReaching(value: Value, limit = 500): string[] {
-  const found = new Set<string>();
+/**
+ * Visits `value` and the values it is computed from (bounded walk). Not through Shape / Size: they read
+ * only a shape, so what is computed from them is constant for a given input shape.
+ */
+function forEachSource(value: Value, visit: (value: Value) => void, limit = 500): void {
   const seen = new Set<Value>();
   const pending = [value];
   while (pending.length > 0 && seen.size < limit) {
     const current = pending.pop()!;
     if (seen.has(current)) continue;
     seen.add(current);
-    if (current.isGraphInput() && !current.isInitializer()) found.add(current.name ?? '');
+    visit(current);
     const producer = current.producer();
-    // Shape and Size read only the shape: a value computed from them is constant for a given input shape.
     if (producer === undefined || isMetadataReader(producer)) continue;
     for (const input of producer.inputs) if (input !== undefined) pending.push(input);
   }
+}
+
+/** Graph inputs whose values a value depends on: tells a mask (from an input) from a constant. */
+export function graphInputsReaching(value: Value): string[] {
+  const found = new Set<string>();
+  forEachSource(value, (v) => {
+    if (v.isGraphInput() && !v.isInitializer()) found.add(v.name ?? '');
+  });
   return [...found];
 }
 
@@ -177,26 +186,20 @@ function sameShape(m: MatchContext, a: Value | undefined, b: Value | undefined):
  * and masks with Gather / ScatterND / Where chains): a float table gathered by position indices or a
  * constant that varies per query–key pair is a relative-position bias; a Where with a fill ≤ −100 is a mask.
  */
-function computedTermParts(m: MatchContext, term: Value, limit = 400): string[] {
+function computedTermParts(m: MatchContext, term: Value): string[] {
   const parts = new Set<string>();
-  const seen = new Set<Value>();
-  const pending = [term];
-  while (pending.length > 0 && seen.size < limit) {
-    const value = pending.pop()!;
-    if (seen.has(value)) continue;
-    seen.add(value);
+  forEachSource(term, (value) => {
     const tensor = constantTensorOf(value);
     if (readable(tensor) && tensor.dims.length >= 2 && tensor.dataType !== DataType.BOOL && !isIntegral(tensor)) {
       const meaning = constantBiasMeaning(tensor);
       if (!meaning.noOp) parts.add(meaning.what.replace(/ \(.*\)$/, ''));
     }
     const node = value.producer();
-    if (node === undefined || isMetadataReader(node)) continue;
+    if (node === undefined) return;
     const gathered = m.shapes.elemTypeOf(node.outputs[0]);
     if (node.opType === 'Gather' && (gathered === undefined || isFloating(gathered)) && m.staticInts(node.outputs[0]) === undefined) parts.add('a relative-position bias (a table gathered by position index)');
     if (node.opType === 'Where' && [1, 2].some((i) => (m.scalar(node.inputs[i]) ?? 0) <= MASK_FILL)) parts.add('a constant attention mask (Where with a large negative fill)');
-    for (const input of node.inputs) if (input !== undefined) pending.push(input);
-  }
+  });
   return [...parts].sort();
 }
 

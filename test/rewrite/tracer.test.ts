@@ -34,6 +34,13 @@ function constant(model: Model, name: string, tensor: Tensor) {
   return model.graph.addInitializer(tensor, name);
 }
 
+/** Adds the constant `bias` to block 0's scores, between its q·kᵀ MatMul and its Softmax. */
+function addBiasToScores(model: Model, values: Float32Array, dims: readonly number[]): void {
+  const bias = constant(model, 'injected_bias', Tensor.fromFloat32Array(values, [...dims]));
+  const add = new Node({ opType: 'Add', name: 'injected/Add', inputs: [node(model, `${TIMM}MatMul`).outputs[0]!, bias] });
+  spliceBetween(model, node(model, `${TIMM}MatMul`), node(model, `${TIMM}Softmax`), 0, add);
+}
+
 interface Variant {
   readonly name: string;
   readonly fixture: string;
@@ -73,11 +80,7 @@ const VARIANTS: Variant[] = [
   {
     name: 'add a constant all-zero bias before Softmax (dynamo\'s folded all-True mask) → no mask, convertible',
     fixture: 'timm_vit',
-    edit: (model) => {
-      const bias = constant(model, 'injected_bias', Tensor.fromFloat32Array(new Float32Array(17 * 17), [1, 1, 17, 17]));
-      const add = new Node({ opType: 'Add', name: 'injected/Add', inputs: [node(model, `${TIMM}MatMul`).outputs[0]!, bias] });
-      spliceBetween(model, node(model, `${TIMM}MatMul`), node(model, `${TIMM}Softmax`), 0, add);
-    },
+    edit: (model) => addBiasToScores(model, new Float32Array(17 * 17), [1, 1, 17, 17]),
     expect: ({ blocks }) => {
       expect(blocks.map((block) => block.convertible)).toEqual([true, true]);
       expect(blocks[0]!.nodes).toContain('injected/Add');
@@ -86,21 +89,13 @@ const VARIANTS: Variant[] = [
   {
     name: 'add a bias the same for every key (softmax is shift-invariant) → no mask, convertible',
     fixture: 'timm_vit',
-    edit: (model) => {
-      const bias = constant(model, 'injected_bias', Tensor.fromFloat32Array(Float32Array.from({ length: 4 * 17 }, (_, i) => i * 0.37 - 3), [1, 4, 17, 1]));
-      const add = new Node({ opType: 'Add', name: 'injected/Add', inputs: [node(model, `${TIMM}MatMul`).outputs[0]!, bias] });
-      spliceBetween(model, node(model, `${TIMM}MatMul`), node(model, `${TIMM}Softmax`), 0, add);
-    },
+    edit: (model) => addBiasToScores(model, Float32Array.from({ length: 4 * 17 }, (_, i) => i * 0.37 - 3), [1, 4, 17, 1]),
     expect: ({ blocks }) => expect(blocks.map((block) => block.convertible)).toEqual([true, true]),
   },
   {
     name: 'add a per-key bias (the same for every query) → found, rejected as a per-key bias, not a relative-position one',
     fixture: 'timm_vit',
-    edit: (model) => {
-      const bias = constant(model, 'injected_bias', Tensor.fromFloat32Array(Float32Array.from({ length: 17 }, (_, i) => Math.sin(i)), [1, 1, 1, 17]));
-      const add = new Node({ opType: 'Add', name: 'injected/Add', inputs: [node(model, `${TIMM}MatMul`).outputs[0]!, bias] });
-      spliceBetween(model, node(model, `${TIMM}MatMul`), node(model, `${TIMM}Softmax`), 0, add);
-    },
+    edit: (model) => addBiasToScores(model, Float32Array.from({ length: 17 }, (_, i) => Math.sin(i)), [1, 1, 1, 17]),
     expect: ({ blocks }) => {
       expect(blocks[0]!.convertible).toBe(false);
       expect(blocks[0]!.reason).toMatch(/a per-key bias \(the same for every query\)/);
@@ -110,11 +105,7 @@ const VARIANTS: Variant[] = [
   {
     name: 'add a bias that varies per query-key pair before Softmax → found, rejected, the reason names the Add and the bias shape',
     fixture: 'timm_vit',
-    edit: (model) => {
-      const bias = constant(model, 'injected_bias', Tensor.fromFloat32Array(Float32Array.from({ length: 4 * 17 * 17 }, (_, i) => Math.sin(i)), [1, 4, 17, 17]));
-      const add = new Node({ opType: 'Add', name: 'injected/Add', inputs: [node(model, `${TIMM}MatMul`).outputs[0]!, bias] });
-      spliceBetween(model, node(model, `${TIMM}MatMul`), node(model, `${TIMM}Softmax`), 0, add);
-    },
+    edit: (model) => addBiasToScores(model, Float32Array.from({ length: 4 * 17 * 17 }, (_, i) => Math.sin(i)), [1, 4, 17, 17]),
     expect: ({ blocks }) => {
       expect(blocks.map((block) => block.convertible)).toEqual([false, true]);
       expect(blocks[0]!.reason).toBe("Softmax '/blocks.0/attn/Softmax': the scores have an additive input (Add 'injected/Add' with a constant [1,4,17,17] bias) before Softmax — a relative-position bias (it varies per query–key pair); no linear-attention equivalent, left alone");
