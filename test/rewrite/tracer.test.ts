@@ -41,6 +41,17 @@ function addBiasToScores(model: Model, values: Float32Array, dims: readonly numb
   spliceBetween(model, node(model, `${TIMM}MatMul`), node(model, `${TIMM}Softmax`), 0, add);
 }
 
+/** torch dynamo's guard after block 0's Softmax: w → Where(IsNaN(w), 0, w) → the weights·v MatMul. */
+function insertNanGuard(model: Model): void {
+  const softmax = node(model, `${TIMM}Softmax`);
+  const reader = softmax.outputs[0]!.uses()[0]!.node;
+  const isNaN = new Node({ opType: 'IsNaN', name: 'injected/IsNaN', inputs: [softmax.outputs[0]!] });
+  const where = new Node({ opType: 'Where', name: 'injected/Where', inputs: [isNaN.outputs[0]!, constant(model, 'guard_zero', Tensor.fromFloat32Array([0], [])), softmax.outputs[0]!] });
+  model.graph.insertBefore(reader, isNaN);
+  model.graph.insertBefore(reader, where);
+  reader.replaceInput(0, where.outputs[0]!);
+}
+
 interface Variant {
   readonly name: string;
   readonly fixture: string;
@@ -166,6 +177,42 @@ const VARIANTS: Variant[] = [
       expect(unmatched.map((entry) => entry.reason)).toEqual([
         "Softmax '/blocks.0/attn/Softmax': Softmax normalises over axis 1 of [1,3,17,17], not the last (keys) axis [rule softmax-attention]",
       ]);
+    },
+  },
+  {
+    name: 'guard the weights with Where(IsNaN(w), 0, w) (torch dynamo) → part of the block, convertible',
+    fixture: 'timm_vit',
+    edit: (model) => insertNanGuard(model),
+    expect: ({ blocks }) => {
+      expect(blocks.map((block) => block.convertible)).toEqual([true, true]);
+      expect(blocks[0]!.nodes).toEqual(expect.arrayContaining(['injected/IsNaN', 'injected/Where']));
+    },
+  },
+  {
+    name: 'the NaN guard around a partially masked Softmax → found, rejected for the mask',
+    fixture: 'timm_vit',
+    edit: (model) => {
+      addBiasToScores(model, Float32Array.from({ length: 17 }, (_, i) => (i === 5 ? -Infinity : 0)), [1, 1, 1, 17]);
+      insertNanGuard(model);
+    },
+    expect: ({ blocks }) => {
+      expect(blocks[0]!.convertible).toBe(false);
+      expect(blocks[0]!.reason).toMatch(/a constant attention mask \(5\.9 % of the score entries filled with ≤ -100\), left alone/);
+    },
+  },
+  {
+    name: 'ONNX Attention with a constant all-True attn_mask → no mask, convertible; one False entry → a constant mask',
+    fixture: 'onnx_attention23_vit',
+    edit: (model) => {
+      const attention = model.graph.nodes.filter((candidate) => candidate.opType === 'Attention');
+      const mask = (values: number[]) => constant(model, `mask_${values.join('')}`.slice(0, 20), Tensor.fromRawData(DataType.BOOL, [1, 1, 1, 17], Uint8Array.from(values)));
+      // q, k, v, then attn_mask (input 3).
+      attention[0]!.appendInput(mask(Array(17).fill(1)));
+      attention[1]!.appendInput(mask(Array.from({ length: 17 }, (_, i) => Number(i !== 0))));
+    },
+    expect: ({ blocks }) => {
+      expect(blocks.map((block) => block.convertible)).toEqual([true, false]);
+      expect(blocks[1]!.reason).toMatch(/has a constant attention mask \(input 3, \[1,1,1,17\]\) that masks 5\.9 % of the entries; left alone/);
     },
   },
   {
