@@ -13,7 +13,7 @@ import { describeNode, type MatchContext } from '../rewrite/match-context.js';
 import type { RewriteRule } from '../rewrite/rule.js';
 import { checkAttention } from './check.js';
 import { emitFusedAttention, type FusedAttentionOptions } from './emit.js';
-import { traceOperand } from './operand.js';
+import { perHeadNotes, traceOperand } from './operand.js';
 import { traceOutput } from './output.js';
 import { makeScale } from './scale.js';
 import { maskInputEffect } from './score-terms.js';
@@ -127,10 +127,11 @@ function matchOnnxAttention(m: MatchContext, node: Node): AttentionMatch {
   const sizes = { batch: q.view.batch, tokens: q.view.tokens, heads: q.view.heads, headDim: q.view.headDim };
   const output = traceOutput(m, node.outputs[0]!, [...v.view.axes.slice(0, -2), ['N'], ['d']], sizes, 'the attention output');
   const interior = [...m.bound].filter(([, role]) => role === 'Attention' || role === 'output chain').map(([n]) => n);
-  return toMatch(m, {
+  const match = toMatch(m, {
     style: 'onnx.Attention', node, views: [q.operand, k.operand, v.operand], heads: q.view.heads, headDim: q.view.headDim,
     tokens: q.view.tokens, keyTokens: k.view.tokens, batch: q.view.batch, output, interior, blocker,
   });
+  return { ...match, notes: [...perHeadNotes(q, k), ...match.notes] };
 }
 
 function matchMsMultiHeadAttention(m: MatchContext, node: Node): AttentionMatch {

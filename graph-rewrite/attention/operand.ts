@@ -214,6 +214,12 @@ function perHeadTransform(source: Value): string {
   return `${rotary ? 'a rotary position embedding' : 'a per-head transform'} (${describeNode(source.producer()!)})`;
 }
 
+/** Notes for q, k read as per-head transforms (rotary) of their projections. */
+export function perHeadNotes(q: OperandTrace, k: OperandTrace): string[] {
+  return ([['q', q], ['k', k]] as const).filter(([, trace]) => trace.perHead !== undefined)
+    .map(([name, trace]) => `${name} is ${trace.perHead} of its projection; the fused op receives it as the scores do`);
+}
+
 /** The source atoms in their roles, and the feature leaves this operand keeps (heads then head dim). */
 interface SourceRoles {
   readonly batch: Atom | undefined;

@@ -16,7 +16,7 @@ import { VALUE_NEUTRAL_OPS, describeNode, isMetadataReader, type MatchContext } 
 import type { RewriteRule } from '../rewrite/rule.js';
 import { checkAttention } from './check.js';
 import { emitFusedAttention, type FusedAttentionOptions } from './emit.js';
-import { interiorNodes, traceOperand, tracedOperands, type OperandTrace, type ScaleFactor } from './operand.js';
+import { interiorNodes, perHeadNotes, traceOperand, tracedOperands, type OperandTrace, type ScaleFactor } from './operand.js';
 import { traceOutput } from './output.js';
 import { additiveTermEffect, graphInputsReaching, whereMaskEffect } from './score-terms.js';
 import { constantTensorOf } from '../analysis/constants.js';
@@ -112,11 +112,6 @@ function nanGuard(m: MatchContext, weights: Value): Value | undefined {
   m.bind(isNaN, 'NaN guard');
   m.bind(where, 'NaN guard');
   return where.outputs[0]!;
-}
-
-function perHeadNotes(q: OperandTrace, k: OperandTrace): string[] {
-  return [['q', q], ['k', k]].filter(([, t]) => (t as OperandTrace).perHead !== undefined)
-    .map(([name, t]) => `${name as string} is ${(t as OperandTrace).perHead} of its projection; the fused op receives it as the scores do`);
 }
 
 /** What a projection reads: `x` of `x·W + b` (MatMul / Gemm by a constant weight, Add of a constant bias). */

@@ -304,10 +304,14 @@ def _exports() -> List[Export]:
             tag = "" if len(fam.variants) == 1 else f"_{variant}"
             e.append(Export(f"{fam.name}{tag}_dynamo", fam.name, variant, "dynamo", None))
             e.append(Export(f"{fam.name}{tag}_ts17", fam.name, variant, "torchscript", 17))
-    # Variants on the first (patched) implementation: opset 23 (ONNX Attention) and a dynamic batch.
-    for fam in ["hf_vit", "hf_dinov2_s", "hf_clip", "timm_vit", "timm_vit_reg"]:
+    # Variants on the first (patched) implementation: opset 23 (ONNX Attention), 17, and a dynamic batch.
+    for fam in ["hf_vit", "hf_dinov2_s", "hf_clip", "hf_siglip", "timm_vit", "timm_vit_reg", "timm_eva02"]:
         v = FAMILIES[fam].variants[0]
         e.append(Export(f"{fam}_{v}_dynamo23", fam, v, "dynamo", 23))
+    # The dynamo exporter at opset 17 (its output converted down by onnxscript's version converter).
+    for fam in ["hf_vit", "hf_siglip", "timm_vit"]:
+        v = FAMILIES[fam].variants[0]
+        e.append(Export(f"{fam}_{v}_dynamo17", fam, v, "dynamo", 17))
     for fam in ["hf_vit", "hf_deit", "timm_vit", "timm_eva02"]:
         v = FAMILIES[fam].variants[0]
         e.append(Export(f"{fam}_{v}_dynamo_dyn", fam, v, "dynamo", None, dynamic=True))
