@@ -6,22 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import { Layout, describeHeadView, evaluateScalar, inferShapes } from '../../graph-rewrite/analysis/index.js';
 import { distinctValues, graphInputsReaching } from '../../graph-rewrite/attention/index.js';
-import { Attr, DataType, Graph, Node, Tensor, Value, tensorType, type Dim } from '../../graph-rewrite/ir/index.js';
+import { Attr, DataType, Tensor, type Value } from '../../graph-rewrite/ir/index.js';
+import { GraphBuilder } from './helpers.js';
 
-class Builder {
-  readonly graph = new Graph({ name: 'test' });
-  input(name: string, shape: readonly Dim[], elemType: number = DataType.FLOAT): Value {
-    const value = new Value(name, { type: tensorType(elemType, shape) });
-    this.graph.addInput(value);
-    return value;
-  }
-  constant(name: string, tensor: Tensor): Value {
-    return this.graph.addInitializer(tensor, name);
-  }
-  node(opType: string, inputs: readonly (Value | undefined)[], attributes: readonly Attr[] = []): Value {
-    const node = new Node({ opType, inputs, attributes, name: `${opType}_${this.graph.nodes.length}` });
-    this.graph.append(node);
-    return node.outputs[0]!;
+/** One-output nodes. */
+class Builder extends GraphBuilder {
+  one(opType: string, inputs: readonly (Value | undefined)[], attributes: readonly Attr[] = []): Value {
+    return this.node(opType, inputs, attributes)[0]!;
   }
 }
 
@@ -29,23 +20,23 @@ describe('scalars computed from shapes', () => {
   it("reads TorchScript's SDPA scale Sqrt(Cast(1 / Sqrt(Cast(Shape(q)[-1])))) as a number", () => {
     const b = new Builder();
     const q = b.input('q', ['batch', 2, 17, 16]);
-    const last = b.node('Slice', [b.node('Shape', [q]), b.constant('start', Tensor.fromInt64Array([-1], [1])), b.constant('end', Tensor.fromInt64Array([2 ** 40], [1]))]);
-    const d = b.node('Cast', [last], [Attr.int('to', DataType.FLOAT)]);
-    const inverse = b.node('Div', [b.constant('one', Tensor.fromFloat32Array([1], [])), b.node('Sqrt', [d])]);
-    const scale = b.node('Sqrt', [b.node('Cast', [inverse], [Attr.int('to', DataType.FLOAT)])]);
+    const last = b.one('Slice', [b.one('Shape', [q]), b.constant('start', Tensor.fromInt64Array([-1], [1])), b.constant('end', Tensor.fromInt64Array([2 ** 40], [1]))]);
+    const d = b.one('Cast', [last], [Attr.int('to', DataType.FLOAT)]);
+    const inverse = b.one('Div', [b.constant('one', Tensor.fromFloat32Array([1], [])), b.one('Sqrt', [d])]);
+    const scale = b.one('Sqrt', [b.one('Cast', [inverse], [Attr.int('to', DataType.FLOAT)])]);
     const shapes = inferShapes(b.graph);
     expect(evaluateScalar(scale, (v) => shapes.intValues(v))).toBeCloseTo(0.5, 7);
     // A value that depends on the data is no number.
-    expect(evaluateScalar(b.node('ReduceMax', [q]), (v) => shapes.intValues(v))).toBeUndefined();
+    expect(evaluateScalar(b.one('ReduceMax', [q]), (v) => shapes.intValues(v))).toBeUndefined();
   });
 
   it('infers Tile: each dim times its repeat count, symbolic repeats included', () => {
     const b = new Builder();
     const x = b.input('x', ['batch', 16, 32]);
     const probe = b.constant('probe', Tensor.fromFloat32Array(new Float32Array(32), [1, 1, 32]));
-    const batch = b.node('Gather', [b.node('Shape', [x]), b.constant('zero', Tensor.fromInt64Array([0], [1]))], [Attr.int('axis', 0)]);
-    const repeats = b.node('Concat', [batch, b.constant('ones', Tensor.fromInt64Array([1, 1], [2]))], [Attr.int('axis', 0)]);
-    const tiled = b.node('Tile', [probe, repeats]);
+    const batch = b.one('Gather', [b.one('Shape', [x]), b.constant('zero', Tensor.fromInt64Array([0], [1]))], [Attr.int('axis', 0)]);
+    const repeats = b.one('Concat', [batch, b.constant('ones', Tensor.fromInt64Array([1, 1], [2]))], [Attr.int('axis', 0)]);
+    const tiled = b.one('Tile', [probe, repeats]);
     expect(inferShapes(b.graph).shapeOf(tiled)).toEqual(['batch', 1, 32]);
   });
 });
@@ -69,10 +60,10 @@ describe('masks that mask nothing, whatever their shape', () => {
     const b = new Builder();
     const x = b.input('pixel_values', ['batch', 3, 32, 32]);
     const mask = b.constant('ge', Tensor.fromRawData(DataType.BOOL, [1, 1, 17, 1], condition));
-    const batch = b.node('Gather', [b.node('Shape', [x]), b.constant('zero', Tensor.fromInt64Array([0], [1]))], [Attr.int('axis', 0)]);
-    const target = b.node('Concat', [batch, b.constant('rest', Tensor.fromInt64Array([1, 17, 17], [3]))], [Attr.int('axis', 0)]);
-    const expanded = b.node('Expand', [mask, target]);
-    const bias = b.node('Where', [expanded, b.constant('zero_f', Tensor.fromFloat32Array([0], [])), b.constant('min', Tensor.fromFloat32Array([-3.4e38], []))]);
+    const batch = b.one('Gather', [b.one('Shape', [x]), b.constant('zero', Tensor.fromInt64Array([0], [1]))], [Attr.int('axis', 0)]);
+    const target = b.one('Concat', [batch, b.constant('rest', Tensor.fromInt64Array([1, 17, 17], [3]))], [Attr.int('axis', 0)]);
+    const expanded = b.one('Expand', [mask, target]);
+    const bias = b.one('Where', [expanded, b.constant('zero_f', Tensor.fromFloat32Array([0], [])), b.constant('min', Tensor.fromFloat32Array([-3.4e38], []))]);
     return { expanded, bias };
   };
 
