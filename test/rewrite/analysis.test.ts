@@ -5,10 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  Layout, LayoutError, describeHeadView, dimArithmetic, dimsEqual, divideDims, inferShapes, mergedHeadsOrder, mulDims, roleLayout,
+  Layout, LayoutError, describeHeadView, dimArithmetic, dimsEqual, divideDims, inferShapes, mergedHeadsOrder, mulDims, roleLayout, type Dim,
 } from '../../graph-rewrite/analysis/index.js';
 import { Attr, DataType, Tensor } from '../../graph-rewrite/ir/index.js';
-import type { Dim } from '../../graph-rewrite/analysis/index.js';
 import { GraphBuilder } from './helpers.js';
 
 describe('symbolic dims', () => {
