@@ -86,6 +86,8 @@ describe.each(entries.map((e) => [e.name, e] as const))('%s', (_name, e) => {
     const ref = referenceOf(e);
     const { model, converted } = convertAttention(await modelOf(e), HYDRA);
     expect(converted).toHaveLength(e.expect.convertible);
+    // Nothing of the softmax path is left: no Softmax, no ONNX Attention, no NaN guard.
+    expect(model.graph.nodes.filter((node) => node.domain === '' && ['Softmax', 'Attention', 'IsNaN'].includes(node.opType))).toHaveLength(0);
     const error = await errorAgainst(model, ref, ref.hydra!.outputs);
     expect(error).toBeLessThanOrEqual(e.tolerance);
     // The check has teeth: the softmax output is far from the Hydra (and linear-angular) reference.
