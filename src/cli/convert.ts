@@ -19,6 +19,8 @@ import { formatConvert, type ConvertReport } from './convert-report.js';
 import { resolveInputsArg } from './input-arg.js';
 import { planOutput, resolveModelArg, samePath, type OutputPlan } from './paths.js';
 import { progress, writeJson } from './ui.js';
+import { UnrecognisedAttentionError, unrecognisedAttention } from './unrecognised.js';
+import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
 
 const OPTIONS = {
   output: { type: 'string', short: 'o' },
@@ -35,6 +37,7 @@ const OPTIONS = {
   'inline-functions': { type: 'boolean' },
   'external-data': { type: 'boolean' },
   'no-fuse': { type: 'boolean' },
+  'allow-partial': { type: 'boolean' },
   'check-count': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
@@ -65,6 +68,9 @@ Options:
                              drop-in for softmax) | reference (Castling-ViT's released code)
   --eps <x>                  eps of the fused ops' normalisations (default 1e-6)
   --no-fuse                  do not fuse decomposed Hydra / linear-angular blocks
+  --allow-partial            write the result even when nothing was converted while Softmax nodes
+                             were not recognised as attention (they are always listed; without
+                             it, convert fails on such a model and writes nothing)
                              (--blocks none --no-fuse re-saves the model unchanged)
   --inline-functions         replace the fused ops by their function bodies (plain ONNX ops)
   --external-data            store weights in <out>.data next to the model
@@ -99,6 +105,7 @@ async function runConvert(argv: string[]): Promise<number> {
   let outcome: ConvertOutcome;
   let check;
   let written: string;
+  let unrecognised: UnmatchedAnchor[] = [];
   try {
     const original = await loadModel(model.path);
     const originalSession = await createSession(model.path, {}, model.arg);
@@ -112,6 +119,10 @@ async function runConvert(argv: string[]): Promise<number> {
         inlineFunctions: values['inline-functions'] ?? false,
       });
       bar.tick();
+      unrecognised = unrecognisedAttention(outcome.model);
+      // Nothing matched while Softmax nodes remain: never a silent "no attention here".
+      const nothingMatched = outcome.converted.length === 0 && outcome.fusion.fused.length === 0;
+      if (attention !== undefined && nothingMatched && unrecognised.length > 0 && !values['allow-partial']) throw new UnrecognisedAttentionError(unrecognised);
       // The check: onnxruntime must load the result, and its outputs are compared on random inputs.
       const inputs = randomInputs(checkCount, 1);
       const converted = await createSession(modelToBytes(outcome.model), {}, `${arg} (converted)`);
@@ -129,7 +140,7 @@ async function runConvert(argv: string[]): Promise<number> {
   } finally {
     bar.done();
   }
-  const report: ConvertReport = { input: model.arg, output: values.output!, bytes: statSync(written).size, attention, linearAngularMode: mode, outcome, check };
+  const report: ConvertReport = { input: model.arg, output: values.output!, bytes: statSync(written).size, attention, linearAngularMode: mode, outcome, check, unrecognised };
   if (values.json) writeJson(toJson(report));
   else process.stdout.write(formatConvert(report, values.budget !== undefined ? `top-1 drop ≤ ${values.budget}` : `cosine ≥ ${values['min-cosine']}`) + '\n');
   return 0;
