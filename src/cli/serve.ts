@@ -21,21 +21,25 @@ const OPTIONS = {
   quiet: { type: 'boolean' },
 } as const;
 
-function integer(flag: string, value: string | undefined, min: number): number | undefined {
+function integer(flag: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min) throw new UsageError(`serve: --${flag} must be an integer ≥ ${min}, got '${value}'`);
+  if (!/^\d+$/.test(value) || n < min) throw new UsageError(`--${flag} must be an integer ≥ ${min}, got '${value}'`);
+  if (n > max) throw new UsageError(`--${flag} must be an integer ≤ ${max}, got '${value}'`);
   return n;
 }
+
+/** TCP ports are 16-bit; 0 asks the OS for a free one. */
+const MAX_PORT = 65535;
 
 /** Parses `vitlin serve` arguments into server options. */
 export function parseServeArgs(argv: string[]): ServerOptions {
   const { values, positionals } = parseCommandArgs(argv, OPTIONS, 'serve');
-  if (positionals.length === 0) throw new UsageError('serve: name at least one model file or folder');
+  if (positionals.length === 0) throw new UsageError('name at least one model file or folder');
   const ep = values.ep ?? 'cpu';
-  if (!(EXECUTION_PROVIDERS as readonly string[]).includes(ep)) throw new UsageError(`serve: --ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got '${ep}'`);
+  if (!(EXECUTION_PROVIDERS as readonly string[]).includes(ep)) throw new UsageError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got '${ep}'`);
   const numbers = {
-    port: integer('port', values.port, 0),
+    port: integer('port', values.port, 0, MAX_PORT),
     intraOpThreads: integer('threads', values.threads, 1),
     maxBatch: integer('max-batch', values['max-batch'], 1),
     maxDelayMs: integer('max-delay-ms', values['max-delay-ms'], 0),

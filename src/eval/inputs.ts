@@ -13,6 +13,18 @@ import type { IntegerInputMeaning } from './integer-inputs.js';
 
 type Metadata = ort.InferenceSession.ValueMetadata;
 
+/** What an input set's images went through, said in reports. */
+export interface InputPreprocessing {
+  /** "resize 28×28 (bilinear), ×1/255, mean 0.286, std 0.353, 1 channel". */
+  readonly description: string;
+  /** Where the recipe came from: a config file, preprocessor_config.json, the sample file, or 'defaults'. */
+  readonly source: string;
+  /** Where the class names came from, when there are any. */
+  readonly labelsSource?: string;
+  /** True when the images were stored preprocessed (a sample file): `source` did it when it was made. */
+  readonly applied?: boolean;
+}
+
 /** A set of model inputs, addressed by item index. */
 export interface InputSet {
   /** How reports name it: "16 random inputs", "fashion-mnist-test-1000.bin (1000 images)". */
@@ -22,6 +34,8 @@ export interface InputSet {
   readonly labels?: ArrayLike<number>;
   /** Class names by label, when known. */
   readonly classes?: readonly string[];
+  /** How images became tensors, for reports (image folders and sample files). */
+  readonly preprocessing?: InputPreprocessing;
   /** Feeds holding items [start, start + size) stacked on the batch axis. */
   feeds(inputs: readonly Metadata[], start: number, size: number): Feeds;
 }
@@ -126,8 +140,13 @@ export function sampleInputs(sample: LabelledSample, name: string, from = 0, to 
   const [, c, h, w] = sample.shape;
   const per = c * h * w;
   const count = to - from;
-  return imageArrayInputs(`${name} (${count} image${count === 1 ? '' : 's'})`, sample.images.subarray(from * per, to * per),
+  const { mean, std } = sample.header.normalization;
+  const set = imageArrayInputs(`${name} (${count} image${count === 1 ? '' : 's'})`, sample.images.subarray(from * per, to * per),
     [count, c, h, w], sample.labels.subarray(from, to), sample.header.classes);
+  const preprocessing = {
+    description: `${h}×${w}, ×1/255, mean ${mean}, std ${std}, ${c} channel${c === 1 ? '' : 's'}`, source: name, applied: true, labelsSource: name,
+  };
+  return { ...set, preprocessing };
 }
 
 /** The batch size to run `inputs` with: the model's fixed batch, or `maxBatch` for a dynamic one. */
