@@ -1,5 +1,6 @@
 /** The command table: each command is a name, a one-line summary, its --help text, and a run function returning the exit code. */
 import { benchCommand } from './bench.js';
+import { classifyCommand } from './classify.js';
 import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
 import { inspectCommand } from './inspect.js';
@@ -17,6 +18,7 @@ export const COMMANDS: readonly Command[] = [
   inspectCommand,
   convertCommand,
   verifyCommand,
+  classifyCommand,
   benchCommand,
   demoCommand,
   serveCommand,

@@ -1,6 +1,7 @@
 /** The text report of `vitlin convert`: what was converted, FLOPs before/after, calibration, the check, and `--blocks auto`'s trade-off table. */
 import type { AutoSelection } from '../eval/auto-select.js';
 import type { Fidelity } from '../eval/fidelity.js';
+import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
 import type { ConvertOutcome } from './convert-model.js';
 import { fidelityLine, formatConversion } from './conversion-report.js';
 import { formatBytes, formatFlops, formatPercent, style, table } from './ui.js';
@@ -12,6 +13,8 @@ export interface ConvertReport {
   readonly attention?: string;
   readonly linearAngularMode: string;
   readonly outcome: ConvertOutcome;
+  /** Softmax nodes left in the result that no rule recognised as attention. */
+  readonly unrecognised?: readonly UnmatchedAnchor[];
   /** The quick check on random inputs. */
   readonly check: Fidelity & { readonly inputs: string };
 }
@@ -37,7 +40,7 @@ export function formatTradeOff(auto: AutoSelection, budget: string): string {
 
 export function formatConvert(r: ConvertReport, budget = ''): string {
   const o = r.outcome;
-  const lines: string[] = [`${style.bold('convert')} ${r.input} → ${r.output}`, '', ...formatConversion(o, r.attention, r.linearAngularMode, style.yellow)];
+  const lines: string[] = [`${style.bold('convert')} ${r.input} → ${r.output}`, '', ...formatConversion(o, r.attention, r.linearAngularMode, style.yellow, r.unrecognised)];
   lines.push(`  check        ${r.check.inputs}: ${fidelityLine(r.check)}`);
   if (o.inlined) lines.push(`  inlined      the fused ops were replaced by their function bodies`);
   lines.push(`  wrote        ${r.output} (${formatBytes(r.bytes)})`);

@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernelNames } from '../../custom-ops/index.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
+import { FOLDER_CONFIG_NAME, modelConfigCandidates } from '../data/preprocess-config.js';
 import { fidelityOf, runModel } from '../eval/fidelity.js';
 import { randomInputs, type InputSet } from '../eval/inputs.js';
 import { loadModel, modelToBytes, saveModel } from '../model-io.js';
@@ -15,9 +16,11 @@ import { UsageError, choiceOption, fractionOption, intOption, numberOption, pars
 import type { Command } from './commands.js';
 import { convertModel, type ConvertOutcome } from './convert-model.js';
 import { formatConvert, type ConvertReport } from './convert-report.js';
-import { resolveInputsArg } from './input-arg.js';
-import { planOutput, resolveModelArg, type OutputPlan } from './paths.js';
+import { integerMeaningsOf, resolveInputsArg } from './input-arg.js';
+import { planOutput, resolveModelArg, samePath, type OutputPlan } from './paths.js';
 import { progress, writeJson } from './ui.js';
+import { UnrecognisedAttentionError, unrecognisedAttention } from './unrecognised.js';
+import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
 
 const OPTIONS = {
   output: { type: 'string', short: 'o' },
@@ -34,6 +37,7 @@ const OPTIONS = {
   'inline-functions': { type: 'boolean' },
   'external-data': { type: 'boolean' },
   'no-fuse': { type: 'boolean' },
+  'allow-partial': { type: 'boolean' },
   'check-count': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
@@ -64,6 +68,9 @@ Options:
                              drop-in for softmax) | reference (Castling-ViT's released code)
   --eps <x>                  eps of the fused ops' normalisations (default 1e-6)
   --no-fuse                  do not fuse decomposed Hydra / linear-angular blocks
+  --allow-partial            write the result even when nothing was converted while Softmax nodes
+                             were not recognised as attention (they are always listed; without
+                             it, convert fails on such a model and writes nothing)
                              (--blocks none --no-fuse re-saves the model unchanged)
   --inline-functions         replace the fused ops by their function bodies (plain ONNX ops)
   --external-data            store weights in <out>.data next to the model
@@ -98,21 +105,26 @@ async function runConvert(argv: string[]): Promise<number> {
   let outcome: ConvertOutcome;
   let check;
   let written: string;
+  let unrecognised: UnmatchedAnchor[] = [];
   try {
     const original = await loadModel(model.path);
     const originalSession = await createSession(model.path, {}, model.arg);
     bar.tick();
     try {
       const calibration: InputSet | undefined = values.calibration === undefined ? undefined
-        : resolveInputsArg(values.calibration, { flag: '--calibration', count: calibrationCount, labelsFile: values.labels, model, session: originalSession });
+        : await resolveInputsArg(values.calibration, { flag: '--calibration', count: calibrationCount, labelsFile: values.labels, model, session: originalSession, command: 'convert' });
       outcome = await convertModel(original, {
         attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], calibration, fit: !values['no-fit'],
         budget: maxDrop !== undefined ? { maxTop1Drop: maxDrop } : minCosine !== undefined ? { minCosine } : undefined,
         inlineFunctions: values['inline-functions'] ?? false,
       });
       bar.tick();
+      unrecognised = unrecognisedAttention(outcome.model);
+      // Nothing matched while Softmax nodes remain: never a silent "no attention here".
+      const nothingMatched = outcome.converted.length === 0 && outcome.fusion.fused.length === 0;
+      if (attention !== undefined && nothingMatched && unrecognised.length > 0 && !values['allow-partial']) throw new UnrecognisedAttentionError(unrecognised);
       // The check: onnxruntime must load the result, and its outputs are compared on random inputs.
-      const inputs = randomInputs(checkCount, 1);
+      const inputs = randomInputs(checkCount, 1, {}, await integerMeaningsOf(model.path)); // valid ids, 0/1 masks
       const converted = await createSession(modelToBytes(outcome.model), {}, `${arg} (converted)`);
       try {
         check = { inputs: inputs.description, ...fidelityOf(await runModel(originalSession, inputs), await runModel(converted, inputs)) };
@@ -123,12 +135,12 @@ async function runConvert(argv: string[]): Promise<number> {
     } finally {
       await originalSession.release();
     }
-    written = await writeOutput(plan, outcome.model, values['external-data'] ?? false);
+    written = await writeOutput(plan, outcome.model, values['external-data'] ?? false, model.config?.file);
     bar.tick();
   } finally {
     bar.done();
   }
-  const report: ConvertReport = { input: model.arg, output: values.output!, bytes: statSync(written).size, attention, linearAngularMode: mode, outcome, check };
+  const report: ConvertReport = { input: model.arg, output: values.output!, bytes: statSync(written).size, attention, linearAngularMode: mode, outcome, check, unrecognised };
   if (values.json) writeJson(toJson(report));
   else process.stdout.write(formatConvert(report, values.budget !== undefined ? `top-1 drop ≤ ${values.budget}` : `cosine ≥ ${values['min-cosine']}`) + '\n');
   return 0;
@@ -138,15 +150,18 @@ async function runConvert(argv: string[]): Promise<number> {
  * Writes the model (atomically) and, for a folder output, the input folder's configs; a folder this
  * call created is removed again if writing fails. Returns the model file's path.
  */
-async function writeOutput(plan: OutputPlan, model: Model, externalData: boolean): Promise<string> {
+async function writeOutput(plan: OutputPlan, model: Model, externalData: boolean, config?: string): Promise<string> {
   if (plan.kind === 'file') {
     await saveModel(model, plan.path, { externalData });
+    // The converted model takes the same images and labels: its config file goes with it.
+    const target = modelConfigCandidates(plan.path).at(-1)!;
+    if (config && !samePath(config, target)) copyFileSync(config, target);
     return plan.path;
   }
   const created = existsSync(plan.folder) ? undefined : plan.folder;
   try {
     mkdirSync(join(plan.folder, 'onnx'), { recursive: true });
-    for (const file of ['config.json', 'preprocessor_config.json']) {
+    for (const file of ['config.json', 'preprocessor_config.json', FOLDER_CONFIG_NAME]) {
       if (existsSync(join(plan.source.folder, file))) copyFileSync(join(plan.source.folder, file), join(plan.folder, file));
     }
     await saveModel(model, plan.modelPath, { externalData });
