@@ -1,6 +1,7 @@
 /** The text report of `vitlin convert`: what was converted, FLOPs before/after, calibration, the check, and `--blocks auto`'s trade-off table. */
 import type { AutoSelection } from '../eval/auto-select.js';
 import type { Fidelity } from '../eval/fidelity.js';
+import type { ConvertCheck } from './check.js';
 import type { ConvertOutcome } from './convert-model.js';
 import { formatBytes, formatError, formatFlops, formatPercent, style, table } from './ui.js';
 
@@ -11,8 +12,8 @@ export interface ConvertReport {
   readonly attention?: string;
   readonly linearAngularMode: string;
   readonly outcome: ConvertOutcome;
-  /** The quick check on random inputs. */
-  readonly check: Fidelity & { readonly inputs: string };
+  /** The quick check on random inputs, or why it did not run. */
+  readonly check: ConvertCheck;
 }
 
 const list = (xs: readonly number[]) => (xs.length ? xs.join(', ') : 'none');
@@ -65,7 +66,9 @@ export function formatConvert(r: ConvertReport, budget = ''): string {
     const worse = (c.with.accuracy && c.without.accuracy ? c.with.accuracy.converted < c.without.accuracy.converted : (c.with.top1Agreement ?? 0) < (c.without.top1Agreement ?? 0));
     if (worse) lines.push(`               ${style.yellow('note: calibration matched each block better but the model agrees less with the original; convert without --calibration to keep the uncalibrated model')}`);
   }
-  lines.push(`  check        ${r.check.inputs}: ${fidelityLine(r.check)}`);
+  const check = r.check;
+  lines.push('skipped' in check ? `  check        ${check.skipped}`
+    : `  check        ${check.inputs}: ${fidelityLine(check)} (${check.seconds.toFixed(1)} s, ${check.sessions} onnxruntime sessions)`);
   if (o.inlined) lines.push(`  inlined      the fused ops were replaced by their function bodies`);
   lines.push(`  wrote        ${r.output} (${formatBytes(r.bytes)})`);
   if (o.auto) lines.push('', formatTradeOff(o.auto, budget));

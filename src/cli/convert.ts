@@ -1,22 +1,23 @@
 /**
- * `vitlin convert <model> -o <out> --attention hydra|linear-angular`: rewrite, check with onnxruntime,
- * write atomically, report. Every argument is checked before any work, and the output is written last
- * (saveModel is atomic), so a failure at any step leaves no file behind.
+ * `vitlin convert <model> -o <out> --attention hydra|linear-angular`: rewrite, write atomically, check
+ * with onnxruntime, report. Every argument is checked before any work; the output is staged next to its
+ * destination, checked from there and only then moved into place, so a failure at any step leaves no
+ * file behind. The model is encoded once and streamed to disk: no full in-memory copy.
  */
 import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Model } from '../../graph-rewrite/ir/model.js';
-import { fidelityOf, runModel } from '../eval/fidelity.js';
-import { randomInputs, type InputSet } from '../eval/inputs.js';
-import { loadModel, modelToBytes, saveModel } from '../model-io.js';
+import type { InputSet } from '../eval/inputs.js';
+import { loadModel, stageModel } from '../model-io.js';
 import { createSession } from '../runtime/session.js';
 import { UsageError, choiceOption, fractionOption, intOption, numberOption, parseBlockSelection, parseCommandArgs, positionalArgs } from './args.js';
+import { DEFAULT_CHECK_COUNT, checkConversion, checkSkipReason, type ConvertCheck } from './check.js';
 import type { Command } from './commands.js';
 import { convertModel, type ConvertOutcome } from './convert-model.js';
 import { formatConvert, type ConvertReport } from './convert-report.js';
 import { resolveInputsArg } from './input-arg.js';
-import { planOutput, resolveModelArg, type OutputPlan } from './paths.js';
-import { progress, writeJson } from './ui.js';
+import { planOutput, resolveModelArg, type ModelArg, type OutputPlan } from './paths.js';
+import { stepProgress, writeJson } from './ui.js';
 
 const OPTIONS = {
   output: { type: 'string', short: 'o' },
@@ -34,6 +35,7 @@ const OPTIONS = {
   'external-data': { type: 'boolean' },
   'no-fuse': { type: 'boolean' },
   'check-count': { type: 'string' },
+  'no-check': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -66,7 +68,10 @@ Options:
                              (--blocks none --no-fuse re-saves the model unchanged)
   --inline-functions         replace the fused ops by their function bodies (plain ONNX ops)
   --external-data            store weights in <out>.data next to the model
-  --check-count <n>          random inputs for the quick check (default 8)
+  --check-count <n>          random inputs for the quick check (default 1; 0 skips it). The check
+                             loads the written model in onnxruntime and compares its output with
+                             the original's; a re-save that changed nothing runs no inference
+  --no-check                 skip the quick check (same as --check-count 0)
   --json                     machine-readable output
   --verbose                  stack traces on errors`;
 
@@ -88,44 +93,38 @@ async function runConvert(argv: string[]): Promise<number> {
   if (values['no-fit'] && values.calibration === undefined) throw new UsageError(`--no-fit goes with --calibration`);
   const eps = numberOption(values.eps, '--eps', Number.MIN_VALUE, 1);
   const calibrationCount = intOption(values['calibration-count'], '--calibration-count', 256, 1);
-  const checkCount = intOption(values['check-count'], '--check-count', 8, 1);
+  if (values['no-check'] && values['check-count'] !== undefined && values['check-count'].trim() !== '0') throw new UsageError(`--no-check and --check-count ${values['check-count']} contradict each other`);
+  const checkCount = values['no-check'] ? 0 : intOption(values['check-count'], '--check-count', DEFAULT_CHECK_COUNT, 0);
   const model = resolveModelArg(arg!);
   const plan = planOutput(values.output, model);
 
-  // Stages, for the progress bar (calibration and --blocks auto draw their own).
-  const bar = progress('convert', 4);
+  // Calibration and --blocks auto draw their own bars within the rewrite step.
+  const steps = stepProgress('convert', ['load', 'rewrite', 'write', 'check']);
   let outcome: ConvertOutcome;
-  let check;
+  let check: ConvertCheck = { skipped: 'not run' };
   let written: string;
   try {
+    steps.step('load');
     const original = await loadModel(model.path);
-    const originalSession = await createSession(model.path, {}, model.arg);
-    bar.tick();
-    try {
-      const calibration: InputSet | undefined = values.calibration === undefined ? undefined
-        : resolveInputsArg(values.calibration, { flag: '--calibration', count: calibrationCount, labelsFile: values.labels, model, session: originalSession });
-      outcome = await convertModel(original, {
-        attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], calibration, fit: !values['no-fit'],
-        budget: maxDrop !== undefined ? { maxTop1Drop: maxDrop } : minCosine !== undefined ? { minCosine } : undefined,
-        inlineFunctions: values['inline-functions'] ?? false,
-      });
-      bar.tick();
-      // The check: onnxruntime must load the result, and its outputs are compared on random inputs.
-      const inputs = randomInputs(checkCount, 1);
-      const converted = await createSession(modelToBytes(outcome.model), {}, `${arg} (converted)`);
-      try {
-        check = { inputs: inputs.description, ...fidelityOf(await runModel(originalSession, inputs), await runModel(converted, inputs)) };
-      } finally {
-        await converted.release();
+    const calibration = values.calibration === undefined ? undefined : await calibrationInputs(values.calibration, calibrationCount, values.labels, model);
+    steps.step('rewrite');
+    outcome = await convertModel(original, {
+      attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], calibration, fit: !values['no-fit'],
+      budget: maxDrop !== undefined ? { maxTop1Drop: maxDrop } : minCosine !== undefined ? { minCosine } : undefined,
+      inlineFunctions: values['inline-functions'] ?? false,
+    });
+    steps.step('write');
+    const skip = checkSkipReason(outcome, checkCount);
+    written = await writeOutput(plan, outcome.model, values['external-data'] ?? false, async (staged) => {
+      if (skip !== undefined) {
+        check = { skipped: skip };
+        return;
       }
-      bar.tick();
-    } finally {
-      await originalSession.release();
-    }
-    written = await writeOutput(plan, outcome.model, values['external-data'] ?? false);
-    bar.tick();
+      steps.step('check');
+      check = await checkConversion({ path: model.path, label: model.arg }, { path: staged, label: `${arg} (converted)` }, checkCount);
+    });
   } finally {
-    bar.done();
+    steps.done();
   }
   const report: ConvertReport = { input: model.arg, output: values.output!, bytes: statSync(written).size, attention, linearAngularMode: mode, outcome, check };
   if (values.json) writeJson(toJson(report));
@@ -133,23 +132,41 @@ async function runConvert(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** Calibration inputs; an image folder is preprocessed for the model's input, read from a session that is released at once. */
+async function calibrationInputs(arg: string, count: number, labelsFile: string | undefined, model: ModelArg): Promise<InputSet> {
+  const session = await createSession(model.path, {}, model.arg);
+  try {
+    return resolveInputsArg(arg, { flag: '--calibration', count, labelsFile, model, session });
+  } finally {
+    await session.release();
+  }
+}
+
 /**
  * Writes the model (atomically) and, for a folder output, the input folder's configs; a folder this
- * call created is removed again if writing fails. Returns the model file's path.
+ * call created is removed again if writing fails. `beforeCommit` gets the staged model file (complete,
+ * its side file beside it) before anything is moved into place; when it throws, nothing is. Returns
+ * the model file's path.
  */
-async function writeOutput(plan: OutputPlan, model: Model, externalData: boolean): Promise<string> {
-  if (plan.kind === 'file') {
-    await saveModel(model, plan.path, { externalData });
-    return plan.path;
-  }
-  const created = existsSync(plan.folder) ? undefined : plan.folder;
+async function writeOutput(plan: OutputPlan, model: Model, externalData: boolean, beforeCommit: (staged: string) => Promise<void>): Promise<string> {
+  const target = plan.kind === 'file' ? plan.path : plan.modelPath;
+  const created = plan.kind === 'file' || existsSync(plan.folder) ? undefined : plan.folder;
   try {
-    mkdirSync(join(plan.folder, 'onnx'), { recursive: true });
-    for (const file of ['config.json', 'preprocessor_config.json']) {
-      if (existsSync(join(plan.source.folder, file))) copyFileSync(join(plan.source.folder, file), join(plan.folder, file));
+    if (plan.kind === 'folder') mkdirSync(join(plan.folder, 'onnx'), { recursive: true });
+    const staged = await stageModel(model, target, { externalData });
+    try {
+      await beforeCommit(staged.path);
+      if (plan.kind === 'folder') {
+        for (const file of ['config.json', 'preprocessor_config.json']) {
+          if (existsSync(join(plan.source.folder, file))) copyFileSync(join(plan.source.folder, file), join(plan.folder, file));
+        }
+      }
+    } catch (error) {
+      await staged.discard();
+      throw error;
     }
-    await saveModel(model, plan.modelPath, { externalData });
-    return plan.modelPath;
+    await staged.commit();
+    return target;
   } catch (error) {
     if (created) rmSync(created, { recursive: true, force: true });
     throw error;

@@ -2,6 +2,7 @@
  * A thin layer over onnxruntime-node sessions: one place that knows how to ask for the CPU or WebGPU
  * execution provider, validates feeds with errors that name the bad argument, and cleans up.
  */
+import { channel } from 'node:diagnostics_channel';
 import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -9,6 +10,19 @@ import { InvalidArgumentError, VitlinError } from '../../graph-rewrite/errors.js
 import { prepareWebGpuEnvironment } from './webgpu-env.js';
 
 export type ExecutionProvider = 'cpu' | 'webgpu';
+
+/**
+ * The diagnostics channel (node:diagnostics_channel) on which every session created or released here is
+ * published as a {@link SessionEvent}: tools and tests can count onnxruntime sessions without wrapping it.
+ */
+export const SESSION_CHANNEL = 'vitlin:runtime:session';
+export interface SessionEvent {
+  readonly event: 'create' | 'release';
+  readonly label: string;
+  /** What the session was created from: a file path or bytes in memory. */
+  readonly from: 'file' | 'bytes';
+}
+const sessionEvents = channel(SESSION_CHANNEL);
 export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'webgpu'];
 
 export interface SessionOptions {
@@ -102,6 +116,8 @@ export async function createSession(model: string | Uint8Array, options: Session
   } catch (cause) {
     throw new RuntimeError(`${name}: onnxruntime could not load the model on ${ep}: ${(cause as Error).message}`, { cause });
   }
+  const from = typeof model === 'string' ? 'file' : 'bytes';
+  if (sessionEvents.hasSubscribers) sessionEvents.publish({ event: 'create', label: name, from } satisfies SessionEvent);
   let profilePath: string | undefined;
   return {
     ep,
@@ -122,7 +138,10 @@ export async function createSession(model: string | Uint8Array, options: Session
       profilePath ??= findProfileFile(options.profileFilePrefix);
       return profilePath;
     },
-    release: () => session.release(),
+    async release() {
+      await session.release();
+      if (sessionEvents.hasSubscribers) sessionEvents.publish({ event: 'release', label: name, from } satisfies SessionEvent);
+    },
   };
 }
 
