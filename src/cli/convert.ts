@@ -183,7 +183,6 @@ function toJson(report: ConvertReport): unknown {
 
 export const convertCommand: Command = {
   name: 'convert',
-  summary: 'replace softmax attention with fused Hydra / linear-angular ops, check, write',
   help: HELP,
   run: runConvert,
 };

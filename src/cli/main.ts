@@ -4,7 +4,7 @@
  */
 import { VitlinError } from '../../graph-rewrite/errors.js';
 import { UsageError } from './args.js';
-import { COMMANDS, type Command } from './commands.js';
+import { COMMANDS, type CommandEntry } from './commands.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -23,11 +23,12 @@ export async function main(argv: string[]): Promise<number> {
     (name === undefined ? process.stderr : process.stdout).write(usage() + '\n');
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
-  const command: Command | undefined = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry: CommandEntry | undefined = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     process.stderr.write(`vitlin: unknown command '${name}'\n\n${usage()}\n`);
     return EXIT_USAGE;
   }
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(command.help + '\n');
     return EXIT_OK;

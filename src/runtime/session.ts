@@ -5,7 +5,8 @@
 import { channel } from 'node:diagnostics_channel';
 import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
+import { onnxruntime } from './ort.js';
 import { InvalidArgumentError, VitlinError } from '../../graph-rewrite/errors.js';
 import { prepareWebGpuEnvironment } from './webgpu-env.js';
 
@@ -76,7 +77,7 @@ export function checkFeeds(inputs: readonly ort.InferenceSession.ValueMetadata[]
   }
   for (const input of inputs) {
     const tensor = record[input.name];
-    if (!(tensor instanceof ort.Tensor)) throw new InvalidArgumentError(`'feeds.${input.name}' must be an ort.Tensor`);
+    if (!(tensor instanceof onnxruntime().Tensor)) throw new InvalidArgumentError(`'feeds.${input.name}' must be an ort.Tensor`);
     if (!input.isTensor) continue;
     if (tensor.type !== input.type) {
       throw new InvalidArgumentError(`'feeds.${input.name}' must be ${input.type}, got ${tensor.type}`);
@@ -111,8 +112,8 @@ export async function createSession(model: string | Uint8Array, options: Session
   let session: ort.InferenceSession;
   try {
     session = typeof model === 'string'
-      ? await ort.InferenceSession.create(model, sessionOptions)
-      : await ort.InferenceSession.create(model, sessionOptions);
+      ? await onnxruntime().InferenceSession.create(model, sessionOptions)
+      : await onnxruntime().InferenceSession.create(model, sessionOptions);
   } catch (cause) {
     throw new RuntimeError(`${name}: onnxruntime could not load the model on ${ep}: ${(cause as Error).message}`, { cause });
   }
