@@ -68,19 +68,21 @@ const STEPS: readonly Step[] = [
 interface Measured { seconds: number; peakBytes: number }
 interface Row extends Measured { model: ModelKey; step: string; what: string; fileBytes: number; runs: Measured[] }
 
+let runCount = 0;
+
 function run(argv: string[]): Promise<Measured> {
-  const timeFile = join(OUT_DIR, `.time-${process.pid}`);
+  const timeFile = join(OUT_DIR, `.time-${process.pid}-${runCount++}`);
   return new Promise((resolve, reject) => {
     const child = spawn('/usr/bin/time', ['-f', '%e %M', '-o', timeFile, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => {
-      readFile(timeFile, 'utf8').then((text) => {
-        if (code !== 0) throw new Error(`${argv.slice(1).join(' ')} exited with ${code}:\n${stderr.slice(-3000)}`);
-        const [seconds, kib] = text.trim().split('\n').at(-1)!.split(' ').map(Number);
-        return { seconds: seconds!, peakBytes: kib! * 1024 };
-      }).then(resolve, reject).finally(() => rm(timeFile, { force: true }));
+    child.on('close', async (code) => {
+      const text = await readFile(timeFile, 'utf8').catch(() => '');
+      await rm(timeFile, { force: true });
+      if (code !== 0 || text === '') reject(new Error(`${argv.slice(1, 3).join(' ')} … exited with ${code}:\n${stderr.slice(-3000)}`));
+      const [seconds, kib] = text.trim().split('\n').at(-1)!.split(' ').map(Number);
+      resolve({ seconds: seconds!, peakBytes: kib! * 1024 });
     });
   });
 }
