@@ -6,11 +6,24 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Node } from '../../graph-rewrite/ir/index.js';
+import { loadModel, saveModel } from '../../src/model-io.js';
 import { BUILD_TIMEOUT_MS, MODELS, ensureBuilt, expectOneLineError, manifest, tempFolder, vitlinProbed } from './helpers.js';
 
 const tmp = tempFolder();
 const out = (name: string) => join(tmp.path, name);
-beforeAll(() => ensureBuilt(), BUILD_TIMEOUT_MS);
+beforeAll(async () => {
+  ensureBuilt();
+  // timm_vit with its logits passed through an op onnxruntime does not have: vitlin converts it, onnxruntime refuses it.
+  const model = await loadModel(join(MODELS, 'timm_vit.onnx'));
+  const logits = model.graph.outputs[0]!;
+  const unknown = new Node({ domain: 'com.microsoft', opType: 'NoSuchOp', inputs: [logits], outputs: ['unknown_logits'] });
+  model.graph.append(unknown);
+  unknown.outputs[0]!.type = logits.type;
+  model.graph.replaceOutput(0, unknown.outputs[0]!);
+  (model.opsetImports as Map<string, number>).set('com.microsoft', 1);
+  await saveModel(model, out('unknown-op.onnx'));
+}, BUILD_TIMEOUT_MS);
 afterAll(() => tmp.cleanup());
 
 const timm = join(MODELS, 'timm_vit.onnx');
@@ -56,6 +69,18 @@ describe('vitlin convert: the quick check', () => {
     expect(r.sessions.created).toBe(2);
     expect(tmp.files().filter((f) => f.startsWith('ext.onnx'))).toEqual(['ext.onnx', 'ext.onnx.data']);
     expect(tmp.files().filter((f) => f.endsWith('.tmp'))).toEqual([]); // no staging folder left
+  });
+
+  it('a check that fails leaves no file behind; without the check the same model is written', async () => {
+    const before = tmp.files();
+    const r = await vitlinProbed(['convert', out('unknown-op.onnx'), '-o', out('refused.onnx'), '--attention', 'hydra']);
+    expect(r.code).toBe(1);
+    expect(expectOneLineError(r)).toMatch(/RuntimeError: .*unknown-op\.onnx: onnxruntime could not load the model on cpu: .*NoSuchOp/);
+    expect(r.sessions.released).toBe(r.sessions.created);
+    expect(tmp.files()).toEqual(before); // neither the output nor the staging folder
+    const unchecked = await vitlinProbed(['convert', out('unknown-op.onnx'), '-o', out('refused.onnx'), '--attention', 'hydra', '--no-check']);
+    expect(unchecked.code, unchecked.stderr).toBe(0);
+    expect(existsSync(out('refused.onnx'))).toBe(true);
   });
 
   it('--no-check with a positive --check-count is a usage error', async () => {
