@@ -55,3 +55,7 @@ export {
   type LinearAngularAttentionReferenceOptions,
 } from './reference/linear-angular-attention.js';
 export type { Float32TensorView } from './reference/tensor.js';
+export {
+  getKernel, hasKernel, hydraKernel, kernelForOp, kernelNames, kernels, linearAngularKernel, registerKernel, unregisterKernel,
+  type AttentionKernel, type KernelCall, type KernelDims, type KernelOptions, type KernelSite,
+} from './kernels/registry.js';

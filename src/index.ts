@@ -7,7 +7,8 @@
 export * from '../graph-rewrite/index.js';
 export {
   VITLIN_DOMAIN, VITLIN_OPSET_VERSION, VITLIN_OP_SCHEMAS, getOpFunction, hydraAttentionReference,
-  linearAngularAttentionReference,
+  linearAngularAttentionReference, getKernel, kernelForOp, kernelNames, kernels, registerKernel, unregisterKernel,
+  type AttentionKernel, type KernelCall, type KernelDims, type KernelOptions, type KernelSite,
 } from '../custom-ops/index.js';
 export * from './runtime/index.js';
 export { loadModel, modelToBytes, saveModel, type LoadModelOptions, type SaveModelOptions } from './model-io.js';

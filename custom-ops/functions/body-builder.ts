@@ -2,8 +2,8 @@
  * Accumulates the nodes of a function body for one default-domain opset, hiding the operators whose
  * signature changed across opsets 11–23 (where `axes` is an attribute or an input).
  */
-import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
-import { DataType, type AttributeProto, type NodeProto } from '../../graph-rewrite/serde/onnx-schema.js';
+import { InvalidArgumentError } from '../../base/errors.js';
+import { DataType, type AttributeProto, type NodeProto } from '../../base/onnx-schema.js';
 import { constantNode, floatTensor, int64Tensor, intAttribute, intsAttribute, makeNode } from './proto-builders.js';
 
 /** Reductions the bodies use, with the first opset in which each takes `axes` as an input. */

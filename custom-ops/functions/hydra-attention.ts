@@ -9,7 +9,7 @@
  * by the query norm avoids materialising q̂. About 10 passes over [N, D] against the 4 of reading
  * Q, K, V and writing Y once.
  */
-import { DataType } from '../../graph-rewrite/serde/onnx-schema.js';
+import { DataType } from '../../base/onnx-schema.js';
 import type { HydraAttentionAttributes, VitlinElemType } from '../schemas.js';
 import { asFloat, emitOutput, FunctionBodyBuilder } from './body-builder.js';
 

@@ -10,7 +10,7 @@
  * several times slower on ORT CPU (bench/attention.ts), and no Shape op is needed, which WebGPU
  * execution providers would place on the CPU.
  */
-import { DataType } from '../../graph-rewrite/serde/onnx-schema.js';
+import { DataType } from '../../base/onnx-schema.js';
 import {
   DEFAULT_ANGULAR_WEIGHT,
   DEFAULT_VALUE_WEIGHT,

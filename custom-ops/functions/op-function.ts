@@ -11,8 +11,8 @@
  * site that omits an attribute means what the body computes; {@link makeVitlinNode} writes them all.
  * A model needing two specializations of one op gives each an `overload` (IR ≥ 10).
  */
-import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
-import type { AttributeProto, FunctionProto, NodeProto } from '../../graph-rewrite/serde/onnx-schema.js';
+import { InvalidArgumentError } from '../../base/errors.js';
+import type { AttributeProto, FunctionProto, NodeProto } from '../../base/onnx-schema.js';
 import { assertSupportedModelOpset, VITLIN_DOMAIN } from '../domain.js';
 import {
   resolveOpAttributes,

@@ -10,7 +10,7 @@ import {
   type NodeProto,
   type OperatorSetIdProto,
   type TensorProto,
-} from '../../graph-rewrite/serde/onnx-schema.js';
+} from '../../base/onnx-schema.js';
 
 /** An AttributeProto with every repeated field present and empty. */
 function emptyAttribute(name: string, type: number): AttributeProto {

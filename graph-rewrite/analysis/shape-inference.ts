@@ -17,7 +17,8 @@ import type { Value } from '../ir/value.js';
 import { constantTensorOf, integerTensorToNumbers } from './constants.js';
 import { canonicalDim, productOfDims, type Dim } from './dims.js';
 import { DATA_MOVEMENT_RULES } from './shape-rules-data.js';
-import { COMPUTE_RULES } from './shape-rules-compute.js';
+import { kernelForOp } from '../../custom-ops/index.js';
+import { COMPUTE_RULES, unary } from './shape-rules-compute.js';
 
 /** Element type (a `DataType` code) and shape of a tensor value; either may be unknown. */
 export interface TensorInfo {
@@ -120,7 +121,7 @@ export function inferShapes(graph: Graph): ShapeInfo {
   const order = stableTopologicalOrder(graph).order ?? graph.nodes;
   for (const node of order) {
     const inferred = new Map<number, { info: TensorInfo; values?: readonly Dim[] }>();
-    const rule = RULES.get(`${node.domain}::${node.opType}`);
+    const rule = RULES.get(`${node.domain}::${node.opType}`) ?? (kernelForOp(node.domain, node.opType) ? unary : undefined);
     if (rule !== undefined) {
       try {
         rule(ruleContext(info, node, inferred));

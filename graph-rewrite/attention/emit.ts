@@ -14,19 +14,13 @@ import { dimsEqual, formatShape, type Dim } from '../analysis/dims.js';
 import { describeNode } from '../rewrite/match-context.js';
 import { ensureModelFunction, ensureOpsetImport } from '../rewrite/model-functions.js';
 import type { RewriteContext } from '../rewrite/rewrite-context.js';
-import {
-  VITLIN_DOMAIN,
-  VITLIN_OPSET_VERSION,
-  getOpFunction,
-  makeVitlinNode,
-  opFunctionKey,
-  type LinearAngularMode,
-} from '../../custom-ops/index.js';
+import { getKernel, type KernelSite, type LinearAngularMode } from '../../custom-ops/index.js';
 import type { AttentionMatch, OperandView } from './types.js';
 
 /** What to replace softmax attention with (see ConvertAttentionOptions). */
 export interface FusedAttentionOptions {
-  readonly attention: 'hydra' | 'linear-angular';
+  /** A registered kernel's name (custom-ops/kernels): 'hydra', 'linear-angular', … */
+  readonly attention: string;
   readonly eps?: number;
   readonly linearAngularMode?: LinearAngularMode;
 }
@@ -105,34 +99,23 @@ function attrFromProto(proto: AttributeProto): Attr {
   return Attr.float(name, proto.f ?? 0);
 }
 
-/** Adds the fused node (and its function) reading q, k, v; returns its [B, N, D] output. */
+/** What a kernel sees of the matched site. */
+export function kernelSite(match: Pick<AttentionMatch, 'heads' | 'headDim' | 'tokens' | 'keyTokens'>): KernelSite {
+  return { heads: match.heads, headDim: match.headDim, tokens: match.tokens, keyTokens: match.keyTokens, sameTokens: dimsEqual(match.tokens, match.keyTokens) };
+}
+
+/** Adds the fused node of the chosen kernel (and its function) reading q, k, v; returns its [B, N, D] output. */
 function fusedNode(context: RewriteContext, match: AttentionMatch, options: FusedAttentionOptions, inputs: readonly Value[], elemType: number): Value {
+  const kernel = getKernel(options.attention);
   const opset = onnxOpsetOf(context);
   const elem = elemType === DataType.FLOAT16 ? 'float16' : 'float';
-  const eps = options.eps === undefined ? {} : { eps: options.eps };
-  const names = { Q: 'q', K: 'k', V: 'v' };
-  let opType: 'HydraAttention' | 'LinearAngularAttention';
-  let overload: string | undefined;
-  let attributes: AttributeProto[];
-  if (options.attention === 'hydra') {
-    opType = 'HydraAttention';
-    const key = opFunctionKey(opType, { opset, elemType: elem, attributes: eps });
-    overload = ensureModelFunction(context.model, VITLIN_DOMAIN, opType, key, (o) =>
-      getOpFunction('HydraAttention', { opset, elemType: elem, attributes: eps, ...(o === undefined ? {} : { overload: o }) }));
-    attributes = makeVitlinNode('HydraAttention', { inputs: names, output: 'y', attributes: eps }).attribute;
-  } else {
-    opType = 'LinearAngularAttention';
-    const attrs = { num_heads: match.heads, ...eps, ...(options.linearAngularMode === undefined ? {} : { mode: options.linearAngularMode }) };
-    const key = opFunctionKey(opType, { opset, elemType: elem, attributes: attrs });
-    overload = ensureModelFunction(context.model, VITLIN_DOMAIN, opType, key, (o) =>
-      getOpFunction('LinearAngularAttention', { opset, elemType: elem, attributes: attrs, ...(o === undefined ? {} : { overload: o }) }));
-    attributes = makeVitlinNode('LinearAngularAttention', { inputs: names, output: 'y', attributes: attrs }).attribute;
-  }
-  ensureOpsetImport(context.model, VITLIN_DOMAIN, VITLIN_OPSET_VERSION);
+  const call = kernel.call(kernelSite(match), options, opset, elem);
+  const overload = ensureModelFunction(context.model, kernel.domain, kernel.opType, call.functionKey, (o) => call.body(o));
+  ensureOpsetImport(context.model, kernel.domain, kernel.domainVersion);
   const shape = [match.batch, match.tokens, match.heads * match.headDim];
-  return context.op(opType, inputs, {
-    domain: VITLIN_DOMAIN,
-    attributes: attributes.map(attrFromProto),
+  return context.op(kernel.opType, inputs, {
+    domain: kernel.domain,
+    attributes: call.attributes.map(attrFromProto),
     ...(overload === undefined ? {} : { overload }),
     outputTypes: [{ elemType, shape }],
   });
