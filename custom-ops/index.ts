@@ -41,14 +41,20 @@ export {
 } from './schemas.js';
 export {
   functionBodyNodeName,
-  getOpFunction,
-  makeVitlinNode,
+  opFunction,
   opFunctionKey,
+  vitlinNodeAttributes,
+  vitlinNodeInputNames,
   wiredOptionalInputs,
+  type FunctionSpec,
   type OpFunctionOptions,
   type VitlinNodeOptions,
   type VitlinOptionalInputs,
 } from './functions/op-function.js';
+export {
+  cast, clampedNorm, reduce, reshape, tapeAttr, transpose, unsqueeze,
+  type NodeTape, type ReductionOp, type TapeAttr, type TapeNodeOptions,
+} from './functions/node-tape.js';
 export { hydraAttentionReference, type HydraAttentionReferenceOptions } from './reference/hydra-attention.js';
 export {
   linearAngularAttentionReference,

@@ -1,10 +1,9 @@
 /** The descriptors of vitlin's own kernels: HydraAttention and LinearAngularAttention (ai.vitlin). */
 import { VITLIN_DOMAIN, VITLIN_OPSET_VERSION } from '../domain.js';
-import { getOpFunction, makeVitlinNode, opFunctionKey } from '../functions/op-function.js';
+import { opFunction, opFunctionKey, vitlinNodeAttributes } from '../functions/op-function.js';
 import { HYDRA_ATTENTION_SCHEMA, LINEAR_ANGULAR_ATTENTION_SCHEMA } from '../schemas.js';
 import type { AttentionKernel } from './kernel.js';
 
-const NAMES = { Q: 'q', K: 'k', V: 'v' };
 const epsOf = (eps: number | undefined) => (eps === undefined ? {} : { eps });
 
 /** Hydra: q̂ ⊙ Σ_t (k̂_t ⊙ v_t); ≈ 4·N·D operations. */
@@ -17,9 +16,9 @@ export const hydraKernel: AttentionKernel = {
   call(_site, options, opset, elemType) {
     const attributes = epsOf(options.eps);
     return {
-      attributes: makeVitlinNode('HydraAttention', { inputs: NAMES, output: 'y', attributes }).attribute,
+      attributes: vitlinNodeAttributes('HydraAttention', attributes),
       functionKey: opFunctionKey('HydraAttention', { opset, elemType, attributes }),
-      body: (overload) => getOpFunction('HydraAttention', { opset, elemType, attributes, ...(overload === undefined ? {} : { overload }) }),
+      body: (overload) => opFunction('HydraAttention', { opset, elemType, attributes, ...(overload === undefined ? {} : { overload }) }),
     };
   },
   flops: ({ batch, tokens, heads, headDim }) => batch * 4 * tokens * heads * headDim,
@@ -42,9 +41,9 @@ export const linearAngularKernel: AttentionKernel = {
   call(site, options, opset, elemType) {
     const attributes = { num_heads: site.heads, ...epsOf(options.eps), ...(options.linearAngularMode === undefined ? {} : { mode: options.linearAngularMode }) };
     return {
-      attributes: makeVitlinNode('LinearAngularAttention', { inputs: NAMES, output: 'y', attributes }).attribute,
+      attributes: vitlinNodeAttributes('LinearAngularAttention', attributes),
       functionKey: opFunctionKey('LinearAngularAttention', { opset, elemType, attributes }),
-      body: (overload) => getOpFunction('LinearAngularAttention', { opset, elemType, attributes, ...(overload === undefined ? {} : { overload }) }),
+      body: (overload) => opFunction('LinearAngularAttention', { opset, elemType, attributes, ...(overload === undefined ? {} : { overload }) }),
     };
   },
   flops: ({ batch, tokens, heads, headDim }) => batch * 2 * 2 * tokens * headDim * headDim * heads,

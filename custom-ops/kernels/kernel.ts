@@ -4,10 +4,12 @@
  * it instead of naming kernels. A new kernel is its folder (schema, function body, reference) plus one
  * registry line in registry.ts — or, for a plug-in or a test, one `registerKernel` call.
  *
- * Descriptors see a site as plain facts (KernelSite), so custom-ops depends on nothing but base/.
+ * Descriptors see a site as plain facts (KernelSite) and describe the fused node's function on a
+ * node tape (FunctionSpec), so custom-ops depends on nothing but base/.
  */
 import { InvalidArgumentError } from '../../base/errors.js';
-import type { AttributeProto, FunctionProto } from '../../base/onnx-schema.js';
+import type { FunctionSpec } from '../functions/op-function.js';
+import type { TapeAttr } from '../functions/node-tape.js';
 import type { OpSchema, VitlinElemType } from '../schemas.js';
 
 /** What a kernel sees of a softmax attention site. */
@@ -37,10 +39,10 @@ export interface KernelDims {
 
 /** The fused node for one site: its attributes, and the function body that implements it. */
 export interface KernelCall {
-  readonly attributes: AttributeProto[];
+  readonly attributes: readonly TapeAttr[];
   /** Call sites with equal keys share one function; different keys get overloads. */
   readonly functionKey: string;
-  body(overload: string | undefined): FunctionProto;
+  body(overload: string | undefined): FunctionSpec;
 }
 
 export interface AttentionKernel {

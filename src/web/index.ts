@@ -14,14 +14,13 @@ export {
   VITLIN_OPSET_VERSION,
   VITLIN_OP_SCHEMAS,
   VITLIN_OP_TYPES,
-  getOpFunction,
   hydraAttentionReference,
   linearAngularAttentionReference,
-  makeVitlinNode,
   getKernel, kernelForOp, kernelNames, kernels, registerKernel, unregisterKernel,
   type AttentionKernel, type KernelSite,
   type VitlinOpType,
 } from '../../custom-ops/index.js';
+export { getOpFunction, makeVitlinNode } from '../../graph-rewrite/rewrite/vitlin-protos.js';
 export * from '../../graph-rewrite/attention/index.js';
 export * from '../../graph-rewrite/plan/index.js';
 export { formatConversion } from '../cli/conversion-report.js';

@@ -27,9 +27,8 @@ const valuePass: AttentionKernel = {
     functionKey: `ValuePassAttention|opset=${opset}`,
     body: (overload) => ({
       name: 'ValuePassAttention', domain: 'test.toy', ...(overload === undefined ? {} : { overload }),
-      input: ['Q', 'K', 'V'], output: ['Y'], attribute: [], attribute_proto: [], value_info: [], metadata_props: [],
-      opset_import: [{ domain: '', version: BigInt(opset) }],
-      node: [{ input: ['V'], output: ['Y'], name: 'ValuePassAttention/Y', op_type: 'Identity', domain: '', attribute: [], metadata_props: [], device_configurations: [] }],
+      inputs: ['Q', 'K', 'V'], outputs: ['Y'], attributeDefaults: [], opset, metadata: [],
+      body: (tape, [, , v]) => [tape.op('Identity', [v])],
     }),
   }),
   flops: ({ batch, tokens, heads, headDim }) => batch * tokens * heads * headDim,
