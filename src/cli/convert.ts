@@ -12,13 +12,13 @@ import type { InputSet } from '../eval/inputs.js';
 import { loadModel, stageModel } from '../model-io.js';
 import { createSession } from '../runtime/session.js';
 import { UsageError, choiceOption, fractionOption, intOption, numberOption, parseBlockSelection, parseCommandArgs, positionalArgs } from './args.js';
-import { DEFAULT_CHECK_COUNT, checkConversion, checkSkipReason, type ConvertCheck } from './check.js';
+import { DEFAULT_CHECK_COUNT, checkConversion, checkSkipReason, collectGarbage, type ConvertCheck } from './check.js';
 import type { Command } from './commands.js';
-import { convertModel, type ConvertOutcome } from './convert-model.js';
+import { convertModel, type ConvertOutcome, type ConvertRequest } from './convert-model.js';
 import { formatConvert, type ConvertReport } from './convert-report.js';
 import { resolveInputsArg } from './input-arg.js';
 import { planOutput, resolveModelArg, type ModelArg, type OutputPlan } from './paths.js';
-import { stepProgress, writeJson } from './ui.js';
+import { stepProgress, writeJson, type StepProgress } from './ui.js';
 
 const OPTIONS = {
   output: { type: 'string', short: 'o' },
@@ -102,28 +102,31 @@ async function runConvert(argv: string[]): Promise<number> {
   // Calibration and --blocks auto draw their own bars within the rewrite step.
   const steps = stepProgress('convert', ['load', 'rewrite', 'write', 'check']);
   let outcome: ConvertOutcome;
-  let check: ConvertCheck = { skipped: 'not run' };
+  let check: ConvertCheck;
   let written: string;
   try {
-    steps.step('load');
-    const original = await loadModel(model.path);
-    const calibration = values.calibration === undefined ? undefined : await calibrationInputs(values.calibration, calibrationCount, values.labels, model);
-    steps.step('rewrite');
-    outcome = await convertModel(original, {
-      attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], calibration, fit: !values['no-fit'],
+    const request: ConvertRequest = {
+      attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], fit: !values['no-fit'],
       budget: maxDrop !== undefined ? { maxTop1Drop: maxDrop } : minCosine !== undefined ? { minCosine } : undefined,
       inlineFunctions: values['inline-functions'] ?? false,
-    });
-    steps.step('write');
+    };
+    const calibration = values.calibration === undefined ? undefined : { arg: values.calibration, count: calibrationCount, labelsFile: values.labels };
+    let staged: StagedOutput;
+    ({ outcome, staged } = await convertAndStage(model, plan, request, calibration, values['external-data'] ?? false, steps));
     const skip = checkSkipReason(outcome, checkCount);
-    written = await writeOutput(plan, outcome.model, values['external-data'] ?? false, async (staged) => {
-      if (skip !== undefined) {
-        check = { skipped: skip };
-        return;
+    try {
+      if (skip === undefined) {
+        steps.step('check');
+        // The models are unreachable now: their buffers (the size of the file) go before onnxruntime loads its copy.
+        collectGarbage();
       }
-      steps.step('check');
-      check = await checkConversion({ path: model.path, label: model.arg }, { path: staged, label: `${arg} (converted)` }, checkCount);
-    });
+      check = skip !== undefined ? { skipped: skip }
+        : await checkConversion({ path: model.path, label: model.arg }, { path: staged.path, label: `${arg} (converted)` }, checkCount);
+    } catch (error) {
+      await staged.discard();
+      throw error;
+    }
+    written = await staged.finish();
   } finally {
     steps.done();
   }
@@ -144,32 +147,66 @@ async function calibrationInputs(arg: string, count: number, labelsFile: string 
 }
 
 /**
- * Writes the model (atomically) and, for a folder output, the input folder's configs; a folder this
- * call created is removed again if writing fails. `beforeCommit` gets the staged model file (complete,
- * its side file beside it) before anything is moved into place; when it throws, nothing is. Returns
- * the model file's path.
+ * Loads, converts and stages the output; returns the report without the models, so that once this
+ * returns nothing holds them (the check then runs with memory for one onnxruntime session).
  */
-async function writeOutput(plan: OutputPlan, model: Model, externalData: boolean, beforeCommit: (staged: string) => Promise<void>): Promise<string> {
+async function convertAndStage(model: ModelArg, plan: OutputPlan, request: ConvertRequest, calibration: { arg: string; count: number; labelsFile?: string } | undefined,
+  externalData: boolean, steps: StepProgress): Promise<{ outcome: ConvertOutcome; staged: StagedOutput }> {
+  steps.step('load');
+  const original = await loadModel(model.path);
+  const inputs = calibration === undefined ? undefined : await calibrationInputs(calibration.arg, calibration.count, calibration.labelsFile, model);
+  steps.step('rewrite');
+  const outcome = await convertModel(original, { ...request, ...(inputs ? { calibration: inputs } : {}) });
+  steps.step('write');
+  const staged = await stageOutput(plan, outcome.model, externalData);
+  const { model: _converted, fusion: { model: _fused, ...fusion }, ...rest } = outcome;
+  void _converted;
+  void _fused;
+  // The report never reads the models; they are left out so that they can be collected.
+  return { outcome: { ...rest, fusion } as unknown as ConvertOutcome, staged };
+}
+
+/** The output, written under a hidden name: `finish` moves it into place, `discard` removes it. */
+interface StagedOutput {
+  /** The staged model file (complete, its side file beside it). */
+  readonly path: string;
+  /** Moves the files into place (and, for a folder output, copies the input folder's configs); returns the model file's path. */
+  finish(): Promise<string>;
+  discard(): Promise<void>;
+}
+
+/** Stages the model; a folder output this call creates is removed again if the output is discarded or fails. */
+async function stageOutput(plan: OutputPlan, model: Model, externalData: boolean): Promise<StagedOutput> {
   const target = plan.kind === 'file' ? plan.path : plan.modelPath;
   const created = plan.kind === 'file' || existsSync(plan.folder) ? undefined : plan.folder;
+  const removeCreated = () => { if (created) rmSync(created, { recursive: true, force: true }); };
   try {
     if (plan.kind === 'folder') mkdirSync(join(plan.folder, 'onnx'), { recursive: true });
     const staged = await stageModel(model, target, { externalData });
-    try {
-      await beforeCommit(staged.path);
-      if (plan.kind === 'folder') {
-        for (const file of ['config.json', 'preprocessor_config.json']) {
-          if (existsSync(join(plan.source.folder, file))) copyFileSync(join(plan.source.folder, file), join(plan.folder, file));
+    return {
+      path: staged.path,
+      discard: async () => {
+        await staged.discard();
+        removeCreated();
+      },
+      finish: async () => {
+        try {
+          if (plan.kind === 'folder') {
+            for (const file of ['config.json', 'preprocessor_config.json']) {
+              if (existsSync(join(plan.source.folder, file))) copyFileSync(join(plan.source.folder, file), join(plan.folder, file));
+            }
+          }
+          await staged.commit();
+          return target;
+        } catch (error) {
+          await staged.discard();
+          removeCreated();
+          throw error;
         }
-      }
-    } catch (error) {
-      await staged.discard();
-      throw error;
-    }
-    await staged.commit();
-    return target;
+      },
+    };
   } catch (error) {
-    if (created) rmSync(created, { recursive: true, force: true });
+    removeCreated();
     throw error;
   }
 }
