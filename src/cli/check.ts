@@ -2,8 +2,8 @@
  * `vitlin convert`'s quick check: onnxruntime must load the written model, and its first output is
  * compared with the original's on seeded random inputs. Both sessions are created from files (the
  * original, and the converted model staged next to its destination), one at a time, each released
- * before the next: memory stays at the model plus one session, however big the model. A conversion
- * that changed nothing runs no inference at all.
+ * before the next; the caller lets go of the in-memory models and collects them first (collectGarbage), so
+ * memory stays at one session, however big the model. A conversion that changed nothing runs no inference.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
