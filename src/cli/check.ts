@@ -9,6 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fidelityOf, runModel, type Fidelity, type ModelRun } from '../eval/fidelity.js';
 import { randomInputs, type InputSet } from '../eval/inputs.js';
+import type { IntegerInputMeaning } from '../eval/integer-inputs.js';
 import { createSession } from '../runtime/session.js';
 import type { ConvertOutcome } from './convert-model.js';
 
@@ -53,9 +54,10 @@ async function runFile(path: string, label: string, inputs: InputSet): Promise<M
 }
 
 /** Runs the original and the converted file (in that order, one session at a time) on `count` random inputs. */
-export async function checkConversion(original: { path: string; label: string }, converted: { path: string; label: string }, count: number): Promise<ConvertCheck> {
+export async function checkConversion(original: { path: string; label: string }, converted: { path: string; label: string }, count: number,
+  meanings: Readonly<Record<string, IntegerInputMeaning>> = {}): Promise<ConvertCheck> {
   const started = performance.now();
-  const inputs = randomInputs(count, CHECK_SEED);
+  const inputs = randomInputs(count, CHECK_SEED, {}, meanings);
   const before = await runFile(original.path, original.label, inputs);
   const after = await runFile(converted.path, converted.label, inputs);
   return { inputs: inputs.description, ...fidelityOf(before, after), seconds: (performance.now() - started) / 1000, sessions: 2 };

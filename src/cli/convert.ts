@@ -8,6 +8,8 @@ import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernelNames } from '../../custom-ops/index.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
+import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
+import { FOLDER_CONFIG_NAME, modelConfigCandidates } from '../data/preprocess-config.js';
 import type { InputSet } from '../eval/inputs.js';
 import { loadModel, stageModel } from '../model-io.js';
 import { createSession } from '../runtime/session.js';
@@ -16,9 +18,10 @@ import { DEFAULT_CHECK_COUNT, checkConversion, checkSkipReason, collectGarbage, 
 import type { Command } from './commands.js';
 import { convertModel, type ConvertOutcome, type ConvertRequest } from './convert-model.js';
 import { formatConvert, type ConvertReport } from './convert-report.js';
-import { resolveInputsArg } from './input-arg.js';
-import { planOutput, resolveModelArg, type ModelArg, type OutputPlan } from './paths.js';
+import { integerMeaningsOf, resolveInputsArg } from './input-arg.js';
+import { planOutput, resolveModelArg, samePath, type ModelArg, type OutputPlan } from './paths.js';
 import { stepProgress, writeJson, type StepProgress } from './ui.js';
+import { UnrecognisedAttentionError, unrecognisedAttention } from './unrecognised.js';
 
 const OPTIONS = {
   output: { type: 'string', short: 'o' },
@@ -35,6 +38,7 @@ const OPTIONS = {
   'inline-functions': { type: 'boolean' },
   'external-data': { type: 'boolean' },
   'no-fuse': { type: 'boolean' },
+  'allow-partial': { type: 'boolean' },
   'check-count': { type: 'string' },
   'no-check': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -66,6 +70,12 @@ Options:
                              drop-in for softmax) | reference (Castling-ViT's released code)
   --eps <x>                  eps of the fused ops' normalisations (default 1e-6)
   --no-fuse                  do not fuse decomposed Hydra / linear-angular blocks
+                             (--blocks none --no-fuse re-saves the model unchanged)
+  --inline-functions         replace the fused ops by their function bodies (plain ONNX ops)
+  --external-data            store weights in <out>.data next to the model
+  --allow-partial            write the result even when nothing was converted while Softmax nodes
+                             were not recognised as attention (they are always listed; without
+                             it, convert fails on such a model and writes nothing)
                              (--blocks none --no-fuse re-saves the model unchanged)
   --inline-functions         replace the fused ops by their function bodies (plain ONNX ops)
   --external-data            store weights in <out>.data next to the model
@@ -104,6 +114,7 @@ async function runConvert(argv: string[]): Promise<number> {
   let outcome: ConvertOutcome;
   let check: ConvertCheck;
   let written: string;
+  let unrecognised: UnmatchedAnchor[];
   try {
     const request: ConvertRequest = {
       attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], fit: !values['no-fit'],
@@ -112,16 +123,18 @@ async function runConvert(argv: string[]): Promise<number> {
     };
     const calibration = values.calibration === undefined ? undefined : { arg: values.calibration, count: calibrationCount, labelsFile: values.labels };
     let staged: StagedOutput;
-    ({ outcome, staged } = await convertAndStage(model, plan, request, calibration, values['external-data'] ?? false, steps));
+    ({ outcome, staged, unrecognised } = await convertAndStage(model, plan, request, calibration, values['external-data'] ?? false, steps, values['allow-partial'] ?? false));
     const skip = checkSkipReason(outcome, checkCount);
     try {
       if (skip === undefined) {
         steps.step('check');
+        const meanings = await integerMeaningsOf(model.path); // valid ids, 0/1 masks
         // The models are unreachable now: their buffers (the size of the file) go before onnxruntime loads its copy.
         collectGarbage();
+        check = await checkConversion({ path: model.path, label: model.arg }, { path: staged.path, label: `${arg} (converted)` }, checkCount, meanings);
+      } else {
+        check = { skipped: skip };
       }
-      check = skip !== undefined ? { skipped: skip }
-        : await checkConversion({ path: model.path, label: model.arg }, { path: staged.path, label: `${arg} (converted)` }, checkCount);
     } catch (error) {
       await staged.discard();
       throw error;
@@ -130,7 +143,7 @@ async function runConvert(argv: string[]): Promise<number> {
   } finally {
     steps.done();
   }
-  const report: ConvertReport = { input: model.arg, output: values.output!, bytes: statSync(written).size, attention, linearAngularMode: mode, outcome, check };
+  const report: ConvertReport = { input: model.arg, output: values.output!, bytes: statSync(written).size, attention, linearAngularMode: mode, outcome, check, unrecognised };
   if (values.json) writeJson(toJson(report));
   else process.stdout.write(formatConvert(report, values.budget !== undefined ? `top-1 drop ≤ ${values.budget}` : `cosine ≥ ${values['min-cosine']}`) + '\n');
   return 0;
@@ -140,7 +153,7 @@ async function runConvert(argv: string[]): Promise<number> {
 async function calibrationInputs(arg: string, count: number, labelsFile: string | undefined, model: ModelArg): Promise<InputSet> {
   const session = await createSession(model.path, {}, model.arg);
   try {
-    return resolveInputsArg(arg, { flag: '--calibration', count, labelsFile, model, session });
+    return await resolveInputsArg(arg, { flag: '--calibration', count, labelsFile, model, session, command: 'convert' });
   } finally {
     await session.release();
   }
@@ -151,19 +164,23 @@ async function calibrationInputs(arg: string, count: number, labelsFile: string 
  * returns nothing holds them (the check then runs with memory for one onnxruntime session).
  */
 async function convertAndStage(model: ModelArg, plan: OutputPlan, request: ConvertRequest, calibration: { arg: string; count: number; labelsFile?: string } | undefined,
-  externalData: boolean, steps: StepProgress): Promise<{ outcome: ConvertOutcome; staged: StagedOutput }> {
+  externalData: boolean, steps: StepProgress, allowPartial: boolean): Promise<{ outcome: ConvertOutcome; staged: StagedOutput; unrecognised: UnmatchedAnchor[] }> {
   steps.step('load');
   const original = await loadModel(model.path);
   const inputs = calibration === undefined ? undefined : await calibrationInputs(calibration.arg, calibration.count, calibration.labelsFile, model);
   steps.step('rewrite');
   const outcome = await convertModel(original, { ...request, ...(inputs ? { calibration: inputs } : {}) });
+  const unrecognised = unrecognisedAttention(outcome.model);
+  // Nothing matched while Softmax nodes remain: never a silent "no attention here".
+  const nothingMatched = outcome.converted.length === 0 && outcome.fusion.fused.length === 0;
+  if (request.attention !== undefined && nothingMatched && unrecognised.length > 0 && !allowPartial) throw new UnrecognisedAttentionError(unrecognised);
   steps.step('write');
-  const staged = await stageOutput(plan, outcome.model, externalData);
+  const staged = await stageOutput(plan, outcome.model, externalData, model.config?.file);
   const { model: _converted, fusion: { model: _fused, ...fusion }, ...rest } = outcome;
   void _converted;
   void _fused;
   // The report never reads the models; they are left out so that they can be collected.
-  return { outcome: { ...rest, fusion } as unknown as ConvertOutcome, staged };
+  return { outcome: { ...rest, fusion } as unknown as ConvertOutcome, staged, unrecognised };
 }
 
 /** The output, written under a hidden name: `finish` moves it into place, `discard` removes it. */
@@ -175,8 +192,11 @@ interface StagedOutput {
   discard(): Promise<void>;
 }
 
-/** Stages the model; a folder output this call creates is removed again if the output is discarded or fails. */
-async function stageOutput(plan: OutputPlan, model: Model, externalData: boolean): Promise<StagedOutput> {
+/**
+ * Stages the model; a folder output this call creates is removed again if the output is discarded or
+ * fails. The input's configs (a folder's, or the model's preprocessing `config` file) go with it.
+ */
+async function stageOutput(plan: OutputPlan, model: Model, externalData: boolean, config?: string): Promise<StagedOutput> {
   const target = plan.kind === 'file' ? plan.path : plan.modelPath;
   const created = plan.kind === 'file' || existsSync(plan.folder) ? undefined : plan.folder;
   const removeCreated = () => { if (created) rmSync(created, { recursive: true, force: true }); };
@@ -192,11 +212,16 @@ async function stageOutput(plan: OutputPlan, model: Model, externalData: boolean
       finish: async () => {
         try {
           if (plan.kind === 'folder') {
-            for (const file of ['config.json', 'preprocessor_config.json']) {
+            for (const file of ['config.json', 'preprocessor_config.json', FOLDER_CONFIG_NAME]) {
               if (existsSync(join(plan.source.folder, file))) copyFileSync(join(plan.source.folder, file), join(plan.folder, file));
             }
           }
           await staged.commit();
+          if (plan.kind === 'file') {
+            // The converted model takes the same images and labels: its config file goes with it.
+            const configTarget = modelConfigCandidates(plan.path).at(-1)!;
+            if (config && !samePath(config, configTarget)) copyFileSync(config, configTarget);
+          }
           return target;
         } catch (error) {
           await staged.discard();

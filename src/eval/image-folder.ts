@@ -8,8 +8,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { InvalidArgumentError, VitlinIoError } from '../../graph-rewrite/errors.js';
 import { imagePreprocessingFor, type HfModelFolder } from '../data/hf-folder.js';
-import { preprocessImage } from '../data/images.js';
-import { imageArrayInputs, type InputSet } from './inputs.js';
+import { preprocessImage, type ImagePreprocessing } from '../data/images.js';
+import { imageArrayInputs, type InputPreprocessing, type InputSet } from './inputs.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 
@@ -69,13 +69,18 @@ export interface ImageFolderOptions {
   readonly labelsFile?: string;
   /** Use at most this many images. */
   readonly limit?: number;
+  /** The recipe to apply (default: the HF folder's, else the standard one) and how to report it. */
+  readonly recipe?: ImagePreprocessing;
+  readonly preprocessing?: InputPreprocessing;
+  /** Class names (default: the HF folder's id2label). */
+  readonly classes?: readonly string[];
 }
 
 /** Decodes and preprocesses every image of `folder` for the model. */
 export function imageFolderInputs(folder: string, options: ImageFolderOptions): InputSet {
   const files = listImages(folder).slice(0, options.limit ?? Infinity);
   if (files.length === 0) throw new InvalidArgumentError(`${folder}: no .png / .jpg / .jpeg images in the folder`);
-  const recipe = imagePreprocessingFor(options.hf, options.inputShape, options.modelName);
+  const recipe = options.recipe ?? imagePreprocessingFor(options.hf, options.inputShape, options.modelName);
   let images: Float32Array | undefined;
   let dims: [number, number, number] | undefined;
   files.forEach((file, i) => {
@@ -95,12 +100,13 @@ export function imageFolderInputs(folder: string, options: ImageFolderOptions): 
     images!.set(tensor.data, i * c * h * w);
   });
   let labels: number[] | undefined;
-  const classes = options.hf?.labels;
+  const classes = options.classes ?? options.hf?.labels;
   if (options.labelsFile) {
     const map = readLabelsFile(options.labelsFile, classes);
     const missing = files.filter((f) => !map.has(f));
     if (missing.length) throw new InvalidArgumentError(`${options.labelsFile}: no label for ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}`);
     labels = files.map((f) => map.get(f)!);
   }
-  return imageArrayInputs(`${folder} (${files.length} image${files.length === 1 ? '' : 's'})`, images!, [files.length, ...dims!], labels, classes);
+  const set = imageArrayInputs(`${folder} (${files.length} image${files.length === 1 ? '' : 's'})`, images!, [files.length, ...dims!], labels, classes);
+  return options.preprocessing ? { ...set, preprocessing: options.preprocessing } : set;
 }

@@ -4,7 +4,8 @@
  * an error never leaves a half-written model where a good one was.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readFile, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readFile, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ExternalDataError, VitlinIoError } from '../../graph-rewrite/errors.js';
 import { decodeModelProto } from '../../graph-rewrite/serde/decode.js';
@@ -18,6 +19,8 @@ import type { ModelProto } from '../../graph-rewrite/serde/onnx-schema.js';
 export interface ReadModelOptions {
   /** Replace external tensors by their bytes from the side files (default true). */
   loadExternalData?: boolean;
+  /** Told what protobuf tolerates in the file (see DecodeOptions.onWarning). */
+  onWarning?: (message: string) => void;
 }
 
 export interface WriteModelOptions {
@@ -60,12 +63,16 @@ function asUint8Array(buffer: Buffer): Uint8Array {
 export async function readModelFile(path: string, options: ReadModelOptions = {}): Promise<ModelProto> {
   let bytes: Buffer;
   try {
+    const stats = await stat(path);
+    // A FIFO would block the read forever, a device might never end: refuse before opening.
+    if (!stats.isFile() && !stats.isDirectory()) throw new VitlinIoError(`cannot read ${path}: it is ${fileKind(stats)}, not a regular file`);
     bytes = await readFile(path);
   } catch (error) {
+    if (error instanceof VitlinIoError) throw error;
     throw ioError('read', path, error);
   }
   const source = basename(path);
-  const model = decodeModelProto(asUint8Array(bytes), { source });
+  const model = decodeModelProto(asUint8Array(bytes), { source, ...(options.onWarning ? { onWarning: options.onWarning } : {}) });
   if (options.loadExternalData ?? true) {
     const reader = new ExternalFileReader(dirname(resolve(path)));
     try {
@@ -107,7 +114,8 @@ class ExternalFileReader {
 
   private async openInsideFolder(location: string): Promise<{ handle: FileHandle; size: number }> {
     // Location is already validated as relative without escaping `..`; a symlink can still point out.
-    const path = join(this.folder, location);
+    // Not join(): it would resolve `sub/..` by the text, where onnxruntime lets the file system do it.
+    const path = `${this.folder}${sep}${location}`;
     this.realFolder ??= realpath(this.folder);
     const folder = await this.realFolder;
     let real: string;
@@ -120,13 +128,19 @@ class ExternalFileReader {
     if (!real.startsWith(folder.endsWith(sep) ? folder : folder + sep)) {
       throw new Error(`escapes the model's folder through a symbolic link (${path} resolves to ${real})`);
     }
-    const handle = await open(real, 'r').catch((error: unknown) => {
+    // Checked before opening: opening a FIFO blocks until a writer comes (forever), a device may never end.
+    const before = await stat(real).catch((error: unknown) => {
+      throw new Error(`cannot open ${path}: ${ioError('read', path, error).message}`);
+    });
+    if (!before.isFile()) throw new Error(notRegularFile(path, before));
+    // O_NONBLOCK: should the file be swapped for a FIFO after the check, open still returns (and fstat refuses it).
+    const handle = await open(real, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)).catch((error: unknown) => {
       throw new Error(`cannot open ${path}: ${ioError('read', path, error).message}`);
     });
     const stats = await handle.stat();
     if (!stats.isFile()) {
       await handle.close();
-      throw new Error(`${path} is not a regular file`);
+      throw new Error(notRegularFile(path, stats));
     }
     return { handle, size: stats.size };
   }
@@ -137,6 +151,15 @@ class ExternalFileReader {
     }
     this.files.clear();
   }
+}
+
+function fileKind(stats: Stats): string {
+  return stats.isFIFO() ? 'a FIFO (named pipe)' : stats.isSocket() ? 'a socket' : stats.isDirectory() ? 'a directory'
+    : stats.isCharacterDevice() || stats.isBlockDevice() ? 'a device' : 'a special file';
+}
+
+function notRegularFile(path: string, stats: Stats): string {
+  return `${path} is ${fileKind(stats)}, not a regular file; external data must be one`;
 }
 
 /** Writes `chunks` to a new file at `path` and syncs it (the data must be on disk before a rename makes it visible). */
