@@ -75,7 +75,7 @@ describe('vitlin convert: the quick check', () => {
     const before = tmp.files();
     const r = await vitlinProbed(['convert', out('unknown-op.onnx'), '-o', out('refused.onnx'), '--attention', 'hydra']);
     expect(r.code).toBe(1);
-    expect(expectOneLineError(r)).toMatch(/RuntimeError: .*unknown-op\.onnx: onnxruntime could not load the model on cpu: .*NoSuchOp/);
+    expect(expectOneLineError(r)).toMatch(/^vitlin convert: .*unknown-op\.onnx: onnxruntime could not load the model on cpu: .*NoSuchOp/);
     expect(r.sessions.released).toBe(r.sessions.created);
     expect(tmp.files()).toEqual(before); // neither the output nor the staging folder
     const unchecked = await vitlinProbed(['convert', out('unknown-op.onnx'), '-o', out('refused.onnx'), '--attention', 'hydra', '--no-check']);
