@@ -12,7 +12,7 @@ import { decodeModelProto } from '../graph-rewrite/serde/decode.js';
 import { encodeModelProtoToBytes } from '../graph-rewrite/serde/encode.js';
 import { collectTensors, isExternalTensor, parseExternalDataInfo } from '../graph-rewrite/serde/external-data.js';
 import type { ModelProto } from '../graph-rewrite/serde/onnx-schema.js';
-import { readModelFile, writeModelFile } from './io/model-file.js';
+import { readModelFile, stageModelFile, type StagedModel } from './io/model-file.js';
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
@@ -168,12 +168,21 @@ export async function loadModel(source: string | Uint8Array, options?: LoadModel
  * ```
  */
 export async function saveModel(model: Model, path: string, options?: SaveModelOptions): Promise<void> {
+  await (await stageModel(model, path, options)).commit();
+}
+
+/**
+ * {@link saveModel} in two steps: the files are written completely into a hidden folder next to `path`
+ * (so that `staged.path` can be opened, e.g. by onnxruntime) and only `commit()` moves them into place;
+ * `discard()` removes them. Same arguments and errors as saveModel.
+ */
+export async function stageModel(model: Model, path: string, options?: SaveModelOptions): Promise<StagedModel> {
   const checked = checkModel(model);
   if (typeof path !== 'string' || path.length === 0) {
     throw new InvalidArgumentError(`'path' must be a non-empty file path, got ${describe(path)}`);
   }
   const { externalData } = checkSaveOptions(options);
-  await writeModelFile(path, modelToProto(checked), { externalData });
+  return stageModelFile(path, modelToProto(checked), { externalData });
 }
 
 /**

@@ -189,7 +189,6 @@ async function runBench(argv: string[]): Promise<number> {
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'latency, throughput and per-op time (attention share) of one or more models',
   help: HELP,
   run: runBench,
 };

@@ -96,7 +96,6 @@ async function runClassify(argv: string[]): Promise<number> {
 
 export const classifyCommand: Command = {
   name: 'classify',
-  summary: 'top classes of images, with the preprocessing and labels in use said up front',
   help: HELP,
   run: runClassify,
 };

@@ -2,6 +2,7 @@
 import type { AutoSelection } from '../eval/auto-select.js';
 import type { Fidelity } from '../eval/fidelity.js';
 import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
+import type { ConvertCheck } from './check.js';
 import type { ConvertOutcome } from './convert-model.js';
 import { fidelityLine, formatConversion } from './conversion-report.js';
 import { formatBytes, formatFlops, formatPercent, style, table } from './ui.js';
@@ -15,8 +16,8 @@ export interface ConvertReport {
   readonly outcome: ConvertOutcome;
   /** Softmax nodes left in the result that no rule recognised as attention. */
   readonly unrecognised?: readonly UnmatchedAnchor[];
-  /** The quick check on random inputs. */
-  readonly check: Fidelity & { readonly inputs: string };
+  /** The quick check on random inputs, or why it did not run. */
+  readonly check: ConvertCheck;
 }
 
 const list = (xs: readonly number[]) => (xs.length ? xs.join(', ') : 'none');
@@ -41,7 +42,9 @@ export function formatTradeOff(auto: AutoSelection, budget: string): string {
 export function formatConvert(r: ConvertReport, budget = ''): string {
   const o = r.outcome;
   const lines: string[] = [`${style.bold('convert')} ${r.input} → ${r.output}`, '', ...formatConversion(o, r.attention, r.linearAngularMode, style.yellow, r.unrecognised)];
-  lines.push(`  check        ${r.check.inputs}: ${fidelityLine(r.check)}`);
+  const check = r.check;
+  lines.push('skipped' in check ? `  check        ${check.skipped}`
+    : `  check        ${check.inputs}: ${fidelityLine(check)} (${check.seconds.toFixed(1)} s, ${check.sessions} onnxruntime sessions)`);
   if (o.inlined) lines.push(`  inlined      the fused ops were replaced by their function bodies`);
   lines.push(`  wrote        ${r.output} (${formatBytes(r.bytes)})`);
   if (o.auto) lines.push('', formatTradeOff(o.auto, budget));

@@ -208,7 +208,6 @@ async function runInspect(argv: string[]): Promise<number> {
 
 export const inspectCommand: Command = {
   name: 'inspect',
-  summary: 'opset, size, parameters, attention blocks (convertible or why not) and FLOPs of a model',
   help: HELP,
   run: runInspect,
 };

@@ -33,7 +33,8 @@ export function packageVersion(): string {
   return 'unknown';
 }
 
-const findCommand = (name: string): Command | undefined => COMMANDS.find((c) => c.name === name);
+/** The command's module is imported only now: `vitlin inspect` does not load onnxruntime or the server. */
+const findCommand = async (name: string): Promise<Command | undefined> => COMMANDS.find((c) => c.name === name)?.load();
 
 function unknownCommand(name: string): number {
   process.stderr.write(`vitlin: unknown command '${name}'\n\n${usage()}\n`);
@@ -55,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   if (name === 'help' && rest.length > 0) {
-    const command = findCommand(rest[0]!);
+    const command = await findCommand(rest[0]!);
     if (!command) return unknownCommand(rest[0]!);
     process.stdout.write(command.help + '\n');
     return EXIT_OK;
@@ -64,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
     (name === undefined ? process.stderr : process.stdout).write(usage() + '\n');
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
-  const command = findCommand(name);
+  const command = await findCommand(name);
   if (!command) return unknownCommand(name);
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(command.help + '\n');

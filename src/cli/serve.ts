@@ -84,7 +84,6 @@ async function runServe(argv: string[]): Promise<number> {
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'serve models over HTTP (Open Inference Protocol v2, as KServe / Triton speak it)',
   help: [
     'Usage: vitlin serve <model.onnx | folder>... [options]',
     '',

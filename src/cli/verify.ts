@@ -122,7 +122,6 @@ async function runVerify(argv: string[]): Promise<number> {
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 'compare a converted model with its original on random inputs, a sample file or images',
   help: HELP,
   run: runVerify,
 };

@@ -3,7 +3,8 @@
  * the bundled labelled sample file, or preprocessed images. Each item is produced on demand for a
  * session's own input metadata, so two models with different batch axes see identical items.
  */
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
+import { onnxruntime } from '../runtime/ort.js';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import type { LabelledSample } from '../data/sample-file.js';
 import { float32ToFloat16Bits } from '../runtime/float16.js';
@@ -41,8 +42,8 @@ export interface InputSet {
 }
 
 function tensorOf(type: string, values: Float32Array, dims: number[], name: string): ort.Tensor {
-  if (type === 'float32') return new ort.Tensor('float32', values, dims);
-  if (type === 'float16') return new ort.Tensor('float16', Uint16Array.from(values, float32ToFloat16Bits), dims);
+  if (type === 'float32') return new (onnxruntime().Tensor)('float32', values, dims);
+  if (type === 'float16') return new (onnxruntime().Tensor)('float16', Uint16Array.from(values, float32ToFloat16Bits), dims);
   throw new InvalidArgumentError(`input '${name}' has type ${type}; image inputs must be float32 or float16`);
 }
 
@@ -95,9 +96,9 @@ export function randomInputs(
           for (let j = 0; j < perItem; j++) itemValues[j] = isInt ? Math.floor(Math.abs(next()) * 3) % 10 : next();
         }
         const batchDims = [size, ...shape.slice(1)];
-        if (input.type === 'int64') feeds[input.name] = new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), batchDims);
-        else if (input.type === 'int32') feeds[input.name] = new ort.Tensor('int32', Int32Array.from(values), batchDims);
-        else if (input.type === 'bool') feeds[input.name] = new ort.Tensor('bool', new Uint8Array(values.length), batchDims);
+        if (input.type === 'int64') feeds[input.name] = new (onnxruntime().Tensor)('int64', BigInt64Array.from(values, (v) => BigInt(v)), batchDims);
+        else if (input.type === 'int32') feeds[input.name] = new (onnxruntime().Tensor)('int32', Int32Array.from(values), batchDims);
+        else if (input.type === 'bool') feeds[input.name] = new (onnxruntime().Tensor)('bool', new Uint8Array(values.length), batchDims);
         else feeds[input.name] = tensorOf(input.type, values, batchDims, input.name);
       }
       return feeds;

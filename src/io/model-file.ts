@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { lstat, open, readFile, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ExternalDataError, VitlinIoError } from '../../graph-rewrite/errors.js';
 import { decodeModelProto } from '../../graph-rewrite/serde/decode.js';
@@ -162,42 +162,87 @@ function notRegularFile(path: string, stats: Stats): string {
   return `${path} is ${fileKind(stats)}, not a regular file; external data must be one`;
 }
 
-/** A file written under a temporary name in its final folder, then renamed into place (atomic on POSIX). */
-interface StagedFile {
-  commit(): Promise<void>;
-  discard(): Promise<void>;
-}
-
-async function stageFile(target: string, chunks: readonly Uint8Array[]): Promise<StagedFile> {
-  const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const discard = (): Promise<void> => rm(temp, { force: true }).catch(() => undefined);
-  let handle: FileHandle | undefined;
+/** Writes `chunks` to a new file at `path` and syncs it (the data must be on disk before a rename makes it visible). */
+async function writeChunks(path: string, chunks: readonly Uint8Array[]): Promise<void> {
+  const handle = await open(path, 'wx');
   try {
-    handle = await open(temp, 'wx');
     for (const chunk of chunks) {
       for (let done = 0; done < chunk.length;) {
         const { bytesWritten } = await handle.write(chunk, done, Math.min(chunk.length - done, 1 << 30));
         done += bytesWritten;
       }
     }
-    await handle.sync(); // the data must be on disk before the rename makes it visible
+    await handle.sync();
+  } finally {
     await handle.close();
-    handle = undefined;
-  } catch (error) {
-    await handle?.close().catch(() => undefined);
-    await discard();
-    throw ioError('write', target, error);
   }
+}
+
+/**
+ * A model written completely, under its final file names, into a hidden staging folder next to its
+ * destination: `path` can be opened (onnxruntime finds the side file next to it) before `commit`
+ * renames the files into place, or `discard` removes them.
+ */
+export interface StagedModel {
+  /** The staged model file. */
+  readonly path: string;
+  commit(): Promise<WrittenModel>;
+  discard(): Promise<void>;
+}
+
+/**
+ * Encodes a model once and streams it into a staging folder beside `path` (tensor bytes are written
+ * from the model's own buffers, never concatenated). See {@link writeModelFile} for the options.
+ */
+export async function stageModelFile(path: string, model: ModelProto, options: WriteModelOptions = {}): Promise<StagedModel> {
+  const request = options.externalData ?? false;
+  const wantExternal = request !== false || serializedSize('ModelProto', model) > MAX_MESSAGE_BYTES;
+  let modelChunks: Uint8Array[];
+  let side: { location: string; chunks: readonly Uint8Array[] } | undefined;
+  if (!wantExternal) {
+    modelChunks = encodeModelProto(model);
+  } else {
+    const settings = typeof request === 'object' ? request : {};
+    const location = validateSideFileLocation(settings.location ?? `${basename(path)}.data`, path, model);
+    const externalized = externalizeTensors(model, { location, sizeThreshold: settings.sizeThreshold ?? DEFAULT_EXTERNAL_SIZE_THRESHOLD });
+    modelChunks = encodeModelProto(externalized.model); // throws before anything is written if still too large
+    side = { location, chunks: externalized.data };
+  }
+  const staging = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const discard = (): Promise<void> => rm(staging, { recursive: true, force: true }).catch(() => undefined);
+  const stagedModel = join(staging, basename(path));
+  try {
+    await mkdir(staging);
+    if (side) {
+      await mkdir(dirname(join(staging, side.location)), { recursive: true });
+      await writeChunks(join(staging, side.location), side.chunks);
+    }
+    await writeChunks(stagedModel, modelChunks);
+  } catch (error) {
+    await discard();
+    throw ioError('write', path, error);
+  }
+  const dataPath = side ? join(dirname(path), side.location) : undefined;
   return {
-    commit: async () => {
-      try {
-        await rename(temp, target);
-      } catch (error) {
-        await discard();
-        throw ioError('write', target, error);
-      }
-    },
+    path: stagedModel,
     discard,
+    commit: async () => {
+      // Data first: a model must never be visible before the data it refers to.
+      const dataExisted = dataPath !== undefined && await lstat(dataPath).then(() => true, () => false);
+      let step = 'data';
+      try {
+        if (side && dataPath) await rename(join(staging, side.location), dataPath);
+        step = 'model';
+        await rename(stagedModel, path);
+      } catch (error) {
+        // Leave nothing behind; a side file that was there before is already replaced and stays.
+        if (step === 'model' && dataPath && !dataExisted) await rm(dataPath, { force: true }).catch(() => undefined);
+        throw ioError('write', path, error);
+      } finally {
+        await discard();
+      }
+      return { modelPath: path, externalDataPath: dataPath };
+    },
   };
 }
 
@@ -207,44 +252,7 @@ async function stageFile(target: string, chunks: readonly Uint8Array[]): Promise
  * the caller's model is not modified.
  */
 export async function writeModelFile(path: string, model: ModelProto, options: WriteModelOptions = {}): Promise<WrittenModel> {
-  const request = options.externalData ?? false;
-  const wantExternal = request !== false || serializedSize('ModelProto', model) > MAX_MESSAGE_BYTES;
-  if (!wantExternal) {
-    const staged = await stageFile(path, encodeModelProto(model));
-    await staged.commit();
-    return { modelPath: path, externalDataPath: undefined };
-  }
-  const settings = typeof request === 'object' ? request : {};
-  const location = validateSideFileLocation(settings.location ?? `${basename(path)}.data`, path, model);
-  const externalized = externalizeTensors(model, {
-    location, sizeThreshold: settings.sizeThreshold ?? DEFAULT_EXTERNAL_SIZE_THRESHOLD,
-  });
-  const modelChunks = encodeModelProto(externalized.model); // throws before anything is written if still too large
-  const dataPath = join(dirname(path), location);
-  const stagedData = await stageFile(dataPath, externalized.data);
-  let stagedModel: StagedFile;
-  try {
-    stagedModel = await stageFile(path, modelChunks);
-  } catch (error) {
-    await stagedData.discard();
-    throw error;
-  }
-  // Data first: a model must never be visible before the data it refers to.
-  const dataExisted = await lstat(dataPath).then(() => true, () => false);
-  try {
-    await stagedData.commit();
-  } catch (error) {
-    await stagedModel.discard();
-    throw error;
-  }
-  try {
-    await stagedModel.commit();
-  } catch (error) {
-    // Leave nothing behind; a side file that was there before is already replaced and stays.
-    if (!dataExisted) await rm(dataPath, { force: true }).catch(() => undefined);
-    throw error;
-  }
-  return { modelPath: path, externalDataPath: dataPath };
+  return (await stageModelFile(path, model, options)).commit();
 }
 
 function validateSideFileLocation(location: string, modelPath: string, model: ModelProto): string {

@@ -82,7 +82,9 @@ describe.each(entries.map((e) => [e.name, e] as const))('%s', (_name, e) => {
     expect(await errorAgainst(path.join(DIR, e.file), ref, ref.outputs)).toBeLessThanOrEqual(e.tolerance);
   });
 
-  it.skipIf(e.expect.convertible === 0)('converted to Hydra, reproduces PyTorch with Hydra patched in (CPU)', async () => {
+  // Only blocks that convert have a converted output to compare: the others register no such test.
+  const convertible = e.expect.convertible > 0;
+  if (convertible) it('converted to Hydra, reproduces PyTorch with Hydra patched in (CPU)', async () => {
     const ref = referenceOf(e);
     const { model, converted } = convertAttention(await modelOf(e), HYDRA);
     expect(converted).toHaveLength(e.expect.convertible);
@@ -96,7 +98,7 @@ describe.each(entries.map((e) => [e.name, e] as const))('%s', (_name, e) => {
     }
   });
 
-  it.skipIf(e.expect.convertible === 0 || !e.dynamic_batch)('converted with a dynamic batch, runs a batch of 2 (each row = the batch-1 reference)', async () => {
+  if (convertible && e.dynamic_batch) it('converted with a dynamic batch, runs a batch of 2 (each row = the batch-1 reference)', async () => {
     const ref = referenceOf(e);
     const { model } = convertAttention(await modelOf(e), HYDRA);
     const twice: FamilyReference = {
@@ -107,7 +109,7 @@ describe.each(entries.map((e) => [e.name, e] as const))('%s', (_name, e) => {
     expect(await errorAgainst(model, twice, want)).toBeLessThanOrEqual(e.tolerance);
   });
 
-  it.skipIf(e.expect.convertible === 0)('converted to linear-angular, reproduces PyTorch with it patched in (CPU)', async () => {
+  if (convertible) it('converted to linear-angular, reproduces PyTorch with it patched in (CPU)', async () => {
     const ref = referenceOf(e);
     const { model } = convertAttention(await modelOf(e), LINEAR_ANGULAR);
     expect(await errorAgainst(model, ref, ref.linear_angular!.outputs)).toBeLessThanOrEqual(e.tolerance);
