@@ -31,7 +31,7 @@ import { opsetOf, writeBlockWeights, type BlockWeights } from './write-back.js';
 /** A converted model for a set of block indices, and the blocks' heads / tokens (as findAttentionBlocks numbers them). */
 export interface ConvertedForRefit {
   readonly model: Model;
-  readonly blocks: readonly { readonly index: number; readonly heads: number; readonly embedDim: number; readonly tokens: number | string }[];
+  readonly blocks: readonly { readonly index: number; readonly heads: number; readonly embedDim: number; readonly tokens: number | string | undefined }[];
 }
 export type ConvertBlocks = (blocks: readonly number[]) => ConvertedForRefit;
 

@@ -7,7 +7,7 @@
 import { convertAttention, findAttentionBlocks, type AttentionBlock, type AttentionBlocksReport } from '../../graph-rewrite/attention/index.js';
 import { findExactFusions } from '../../graph-rewrite/fusions/index.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
-import { applyFits, fitBlocks, type BlockFit } from '../calibration/index.js';
+import { calibrateConversion, type CalibrationBasis, type CalibrationReport } from '../calibration/index.js';
 import { greedySelect, type AutoSelection, type Budget, type SelectionScore } from '../eval/auto-select.js';
 import { fidelityOf, runModel, type Fidelity, type ModelRun } from '../eval/fidelity.js';
 import { attentionCores, attentionFlops, concreteShapes, countFlops, modelAttentionCores, type AttentionCore, type FlopReport } from '../eval/flops.js';
@@ -34,17 +34,11 @@ export interface ConvertRequest {
   /** Calibration inputs: fit coefficients on them (when `fit`), and measure `--blocks auto` on them. */
   readonly calibration?: InputSet;
   readonly fit: boolean;
+  /** The refit's basis: the output projection alone (default), or with v, mean_t v and T1 added. */
+  readonly basis?: CalibrationBasis;
   readonly budget?: Budget;
   readonly inlineFunctions: boolean;
   readonly ep?: ExecutionProvider;
-}
-
-export interface CalibrationReport {
-  readonly inputs: string;
-  readonly blocks: readonly { readonly index: number; readonly mseBefore: number; readonly mseAfter: number }[];
-  /** Fidelity against the original on the calibration inputs, without and with the fitted coefficients. */
-  readonly without: Fidelity;
-  readonly with: Fidelity;
 }
 
 export interface ConvertOutcome {
@@ -123,58 +117,47 @@ export async function convertModel(original: Model, request: ConvertRequest): Pr
   const originalFacts = concreteShapes(original);
   const beforeFlops = countFlops(original, modelAttentionCores(original, given, findExactFusions(original).blocks, originalFacts), originalFacts).current;
 
-  // Calibration coefficients depend only on the original's activations, so they are fitted once for
-  // every candidate block; --blocks auto then measures selections with them applied.
-  let fits: Map<number, BlockFit> | undefined;
-  const candidates = wanted.filter((i) => fused.blocks[i]!.convertible);
-  if (request.calibration && request.fit && candidates.length > 0) {
-    const all = convertAttention(base, { ...options, blocks: candidates });
-    const bar = progress('calibrating', request.calibration.count);
-    const list = await fitBlocks(base, all.model, all.converted.map((b) => ({ heads: b.heads, scale: b.scale.value })), request.calibration,
-      { attention, linearAngularMode: request.linearAngularMode, ep: request.ep, onItems: (n) => bar.tick(n) }).finally(() => bar.done());
-    fits = new Map(all.converted.map((b, i) => [b.index, list[i]!]));
-  }
-  const build = (blocks: readonly number[], calibrated: boolean) => {
-    const result = convertAttention(base, { ...options, blocks });
-    if (calibrated && fits) applyFits(result.model, result.converted.map((b) => fits!.get(b.index)));
-    return result;
-  };
-
+  const build = (blocks: readonly number[]) => convertAttention(base, { ...options, blocks });
   let chosen = wanted;
   let auto: AutoSelection | undefined;
-  let baseRun: ModelRun | undefined;
+  let calibration: CalibrationReport | undefined;
+  let model: Model | undefined;
+  const candidates = wanted.filter((i) => fused.blocks[i]!.convertible);
   const calibrationInputs = request.calibration;
-  if (selection.kind === 'auto') {
-    if (!calibrationInputs || !request.budget) throw new UsageError(`--blocks auto needs --calibration <inputs> and --budget <max top-1 drop> or --min-cosine <x>`);
-    baseRun = await runBytes(modelToBytes(base), calibrationInputs, request.ep, 'original');
+  if (selection.kind === 'auto' && (!calibrationInputs || !request.budget)) throw new UsageError(`--blocks auto needs --calibration <inputs> and --budget <max top-1 drop> or --min-cosine <x>`);
+  if (calibrationInputs && request.fit && candidates.length > 0) {
+    // Calibrated: refit sequentially on one part of the inputs, choose (auto) and report on the other.
+    const bar = progress(selection.kind === 'auto' ? 'choosing blocks' : 'calibrating', 1);
+    try {
+      const result = await calibrateConversion({
+        base, blocks: candidates, inputs: calibrationInputs, basis: request.basis ?? 'plain', ep: request.ep,
+        convert: (blocks) => { const r = build(blocks); return { model: r.model, blocks: r.converted }; },
+        ...(selection.kind === 'auto' ? { auto: { budget: request.budget!, flops: (blocks: readonly number[]) => flopsWith(flopReport, cores, new Set(blocks), attention) } } : {}),
+      });
+      bar.tick();
+      chosen = [...result.chosen];
+      auto = result.auto;
+      model = result.model;
+      calibration = { ...result.report, blocks: result.report.blocks.map((b) => ({ ...b, index: toGiven(fused.blocks[b.index]!).index })) };
+    } finally {
+      bar.done();
+    }
+  } else if (selection.kind === 'auto') {
+    const inputs = calibrationInputs!;
+    const baseRun = await runBytes(modelToBytes(base), inputs, request.ep, 'original');
     const bar = progress('choosing blocks', 1 + (candidates.length * (candidates.length + 1)) / 2);
     try {
       auto = await greedySelect(candidates, async (blocks) => {
-        const run = await runBytes(modelToBytes(build(blocks, true).model), calibrationInputs, request.ep, `blocks ${blocks.join(',')}`);
-        return score(baseRun!, run, calibrationInputs.labels, flopsWith(flopReport, cores, new Set(blocks), attention));
-      }, request.budget, () => bar.tick());
+        const run = await runBytes(modelToBytes(build(blocks).model), inputs, request.ep, `blocks ${blocks.join(',')}`);
+        return score(baseRun, run, inputs.labels, flopsWith(flopReport, cores, new Set(blocks), attention));
+      }, request.budget!, () => bar.tick());
     } finally {
       bar.done();
     }
     chosen = [...auto.chosen];
   }
-
-  const uncalibrated = build(chosen, false);
-  let model = uncalibrated.model;
-  let calibration: CalibrationReport | undefined;
-  if (fits && calibrationInputs && uncalibrated.converted.length > 0) {
-    const calibrated = build(chosen, true).model;
-    baseRun ??= await runBytes(modelToBytes(base), calibrationInputs, request.ep, 'original');
-    const without = fidelityOf(baseRun, await runBytes(modelToBytes(model), calibrationInputs, request.ep, 'uncalibrated'), calibrationInputs.labels);
-    const withFit = fidelityOf(baseRun, await runBytes(modelToBytes(calibrated), calibrationInputs, request.ep, 'calibrated'), calibrationInputs.labels);
-    calibration = {
-      inputs: calibrationInputs.description,
-      blocks: uncalibrated.converted.map((b) => ({ index: toGiven(b).index, mseBefore: fits!.get(b.index)!.mseBefore, mseAfter: fits!.get(b.index)!.mseAfter })),
-      without,
-      with: withFit,
-    };
-    model = calibrated;
-  }
+  const uncalibrated = build(chosen);
+  model ??= uncalibrated.model;
   // Counted before inlining, while the fused ops are still recognisable as attention.
   const afterFacts = concreteShapes(model);
   const after = countFlops(model, modelAttentionCores(model, findAttentionBlocks(model), findExactFusions(model).blocks, afterFacts), afterFacts).current;

@@ -1,6 +1,7 @@
 /** The text report of `vitlin convert`: what was converted, FLOPs before/after, calibration, the check, and `--blocks auto`'s trade-off table. */
 import type { AutoSelection } from '../eval/auto-select.js';
 import type { Fidelity } from '../eval/fidelity.js';
+import type { CalibrationReport } from '../calibration/index.js';
 import type { ConvertOutcome } from './convert-model.js';
 import { formatBytes, formatError, formatFlops, formatPercent, style, table } from './ui.js';
 
@@ -57,17 +58,27 @@ export function formatConvert(r: ConvertReport, budget = ''): string {
   for (const s of o.fusion.skipped) lines.push(`  not fused    decomposed block ${s.index}: ${s.reason}`);
   const { before, after } = o.flops;
   lines.push(`  FLOPs        ${formatFlops(before.total)} → ${formatFlops(after.total)} (${(after.total / (before.total || 1)).toFixed(3)}×); attention ${formatFlops(before.attention)} → ${formatFlops(after.attention)}`);
-  if (o.calibration) {
-    const c = o.calibration;
-    lines.push(`  calibration  on ${c.inputs}; block output MSE vs softmax: ${c.blocks.map((b) => `#${b.index} ${b.mseBefore.toExponential(2)} → ${b.mseAfter.toExponential(2)}`).join(', ')}`);
-    lines.push(`               without: ${fidelityLine(c.without)}`);
-    lines.push(`               with:    ${fidelityLine(c.with)}`);
-    const worse = (c.with.accuracy && c.without.accuracy ? c.with.accuracy.converted < c.without.accuracy.converted : (c.with.top1Agreement ?? 0) < (c.without.top1Agreement ?? 0));
-    if (worse) lines.push(`               ${style.yellow('note: calibration matched each block better but the model agrees less with the original; convert without --calibration to keep the uncalibrated model')}`);
-  }
+  if (o.calibration) lines.push(...formatCalibration(o.calibration));
   lines.push(`  check        ${r.check.inputs}: ${fidelityLine(r.check)}`);
   if (o.inlined) lines.push(`  inlined      the fused ops were replaced by their function bodies`);
   lines.push(`  wrote        ${r.output} (${formatBytes(r.bytes)})`);
   if (o.auto) lines.push('', formatTradeOff(o.auto, budget));
   return lines.join('\n');
+}
+
+/** The calibration lines: the splits, then one row per refitted block, then the model with and without the refit. */
+function formatCalibration(c: CalibrationReport): string[] {
+  const lines = [`  calibration  ${c.basis === 'extended' ? 'extended-basis' : 'output-projection'} refit, sequential, on ${c.inputs}`,
+    `               fitted on ${c.fitting}; measured on ${c.selection} (held out)`];
+  const rows = c.blocks.map((b) => [
+    `#${b.index}`, b.basis, (b.mseBefore / (b.targetPower || 1)).toExponential(2), (b.mseAfter / (b.targetPower || 1)).toExponential(2),
+    formatPercent(b.selectionTop1), b.driftCorrected ? 'yes' : 'no', b.notes.join('; '),
+  ]);
+  const table_ = table(['block', 'basis', 'rel. error before', 'after', 'top-1 (selection)', 'drift-corrected', 'notes'], rows);
+  lines.push(...table_.split('\n').map((l) => `               ${l}`));
+  lines.push(`               without: ${fidelityLine(c.without)}`);
+  lines.push(`               with:    ${fidelityLine(c.with)}`);
+  const worse = c.with.accuracy && c.without.accuracy ? c.with.accuracy.converted < c.without.accuracy.converted : (c.with.top1Agreement ?? 0) < (c.without.top1Agreement ?? 0);
+  if (worse) lines.push(`               ${style.yellow('note: the refit model agrees less with the original on the held-out inputs; convert without --calibration to keep the uncalibrated model')}`);
+  return lines;
 }

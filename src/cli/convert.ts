@@ -6,6 +6,7 @@
 import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Model } from '../../graph-rewrite/ir/model.js';
+import { CALIBRATION_BASES } from '../calibration/index.js';
 import { fidelityOf, runModel } from '../eval/fidelity.js';
 import { randomInputs, type InputSet } from '../eval/inputs.js';
 import { loadModel, modelToBytes, saveModel } from '../model-io.js';
@@ -28,6 +29,7 @@ const OPTIONS = {
   'calibration-count': { type: 'string' },
   labels: { type: 'string' },
   'no-fit': { type: 'boolean' },
+  'calibration-basis': { type: 'string' },
   'linear-angular-mode': { type: 'string' },
   eps: { type: 'string' },
   'inline-functions': { type: 'boolean' },
@@ -53,12 +55,18 @@ Options:
   --budget <drop>            with --blocks auto: max top-1 drop, e.g. 1% (accuracy with labels,
                              otherwise agreement with the original)
   --min-cosine <x>           with --blocks auto: min cosine similarity of the outputs instead
-  --calibration <inputs>     a sample file or an image folder: fit each converted block's
-                             coefficients (Hydra: per-feature scale; linear-angular: per-head weights)
-                             so that it best matches the softmax output, and measure --blocks auto on them
+  --calibration <inputs>     a sample file, a .npy / .npz tensor in the model's input layout, or an
+                             image folder (one subfolder per class, or flat with --labels): refit each
+                             converted block's output projection, block after block, so that the
+                             residual stream matches the original's (ridge least squares). The inputs
+                             are split: the refit uses the first part, the report (and --blocks auto)
+                             the rest (¼, or ½ with --blocks auto) — never what was fitted
   --calibration-count <n>    use at most n calibration inputs (default 256)
-  --labels <file>            labels for an image-folder --calibration
-  --no-fit                   with --calibration: measure only, do not fit coefficients
+  --calibration-basis <b>    plain (default: the output projection alone) | extended (adds v,
+                             its token mean and an unnormalised linear attention term, written as
+                             ordinary ONNX nodes beside the fused op)
+  --labels <file>            labels for --calibration: a .npy of ints, or a text file for an image folder
+  --no-fit                   with --calibration: measure only, do not refit
   --linear-angular-mode <m>  kernel_normalized (default: the paper's normalised form, the closer
                              drop-in for softmax) | reference (Castling-ViT's released code)
   --eps <x>                  eps of the fused ops' normalisations (default 1e-6)
@@ -86,6 +94,8 @@ async function runConvert(argv: string[]): Promise<number> {
   if (isAuto && values.calibration === undefined) throw new UsageError(`--blocks auto needs --calibration <sample file | image folder> to measure fidelity on`);
   if (blocksSpec.trim() !== 'none' && attention === undefined) throw new UsageError(`--attention is required (hydra | linear-angular)`);
   if (values['no-fit'] && values.calibration === undefined) throw new UsageError(`--no-fit goes with --calibration`);
+  const basis = choiceOption(values['calibration-basis'], '--calibration-basis', CALIBRATION_BASES, 'plain');
+  if (values['calibration-basis'] !== undefined && (values.calibration === undefined || values['no-fit'])) throw new UsageError(`--calibration-basis goes with --calibration (and without --no-fit)`);
   const eps = numberOption(values.eps, '--eps', Number.MIN_VALUE, 1);
   const calibrationCount = intOption(values['calibration-count'], '--calibration-count', 256, 1);
   const checkCount = intOption(values['check-count'], '--check-count', 8, 1);
@@ -105,7 +115,7 @@ async function runConvert(argv: string[]): Promise<number> {
       const calibration: InputSet | undefined = values.calibration === undefined ? undefined
         : resolveInputsArg(values.calibration, { flag: '--calibration', count: calibrationCount, labelsFile: values.labels, model, session: originalSession });
       outcome = await convertModel(original, {
-        attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], calibration, fit: !values['no-fit'],
+        attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], calibration, fit: !values['no-fit'], basis,
         budget: maxDrop !== undefined ? { maxTop1Drop: maxDrop } : minCosine !== undefined ? { minCosine } : undefined,
         inlineFunctions: values['inline-functions'] ?? false,
       });
