@@ -206,7 +206,7 @@ export class SequentialRefitter {
     const original = projectionAsRidge(projection);
     before.set(original.subarray(0, features * out));
     before.set(original.subarray(features * out), width * out);
-    const weights = equations.solve(this.options.lambda ?? DEFAULT_RIDGE);
+    const weights = equations.solve(this.options.lambda ?? DEFAULT_RIDGE, before);
     const count = equations.rows * out;
     return {
       block, basis, features, outFeatures: out, weights, tokens, heads: info.heads,

@@ -1,7 +1,7 @@
 /**
  * Ridge regression by normal equations, accumulated batch by batch in float64 so that memory depends
  * on the number of features, never on the number of rows: X·W ≈ T with X = [features…, 1] (the last
- * column is the intercept, not penalised), solved by Cholesky.
+ * column is the intercept, not penalised), solved by Cholesky. The penalty may pull toward prior weights.
  */
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 
@@ -80,8 +80,12 @@ export class NormalEquations {
     return Math.max(0, quad - 2 * cross + this.targetPower);
   }
 
-  /** The ridge solution W [p, targets]; `lambda` relative to the mean diagonal (features only). */
-  solve(lambda = DEFAULT_RIDGE): Float64Array {
+  /**
+   * The ridge solution W [p, targets]; `lambda` relative to the mean diagonal (features only). With a
+   * `prior` W₀, the penalty is λ‖W − W₀‖² (the refit shrinks toward the block's original projection,
+   * so a block that already reproduces its target keeps its weights exactly); without, λ‖W‖².
+   */
+  solve(lambda = DEFAULT_RIDGE, prior?: Float64Array): Float64Array {
     const { p, targets } = this;
     if (this.rows === 0) throw new InvalidArgumentError(`calibration: no rows to fit`);
     const a = this.gram();
@@ -91,7 +95,9 @@ export class NormalEquations {
     for (let i = 0; i < p - 1; i++) a[i * p + i]! += ridge;
     // A tiny jitter on the intercept keeps Cholesky defined when a feature column is constant.
     a[(p - 1) * p + p - 1]! += 1e-12 * Math.max(1, this.rows);
-    return choleskySolve(a, p, this.xtt, targets);
+    const rhs = Float64Array.from(this.xtt);
+    if (prior) for (let i = 0; i < (p - 1) * targets; i++) rhs[i]! += ridge * prior[i]!;
+    return choleskySolve(a, p, rhs, targets);
   }
 }
 
