@@ -1,7 +1,7 @@
 /**
  * The usual labelled-images layout: one subfolder per class (`root/<class>/<image>`), as torchvision's
  * ImageFolder and most datasets ship it. A class's label is its index in the model's `id2label` when
- * the model folder has one (names matched exactly, then ignoring case, spaces, '_' and '-'), a subfolder
+ * the model folder has one (names matched exactly, then ignoring case and anything but letters and digits), a subfolder
  * named by an integer is that index, and otherwise classes are numbered in sorted order.
  */
 import { readdirSync, statSync } from 'node:fs';
@@ -28,7 +28,7 @@ function entries(folder: string): string[] {
   }
 }
 
-const squash = (name: string) => name.toLowerCase().replace(/[\s_-]+/g, '');
+const squash = (name: string) => name.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
 
 /** The class subfolders of `root` holding images (`isImage` picks the files), or undefined when there are none. */
 export function listClassFolders(root: string, isImage: (file: string) => boolean, id2label?: readonly string[]): ClassFolderListing | undefined {
