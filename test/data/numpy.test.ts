@@ -78,7 +78,7 @@ describe('NumPy inputs for a model', () => {
   it('the committed calibration sample (np.savez_compressed, Zip64) feeds the model it was made for', async () => {
     const session = await createSession(model);
     try {
-      const input = session.inputs[0]! as { name: string; shape: (number | string)[] };
+      const input = session.inputs[0]! as unknown as { name: string; shape: readonly (number | string)[] };
       const inputs = tensorFileInputs(calibration, { inputShape: input.shape, inputName: input.name, limit: 200 });
       expect(inputs.count).toBe(200);
       expect(inputs.labels).toHaveLength(200);
