@@ -21,7 +21,7 @@ describe('vitlin demo', () => {
     expect(r.code, r.stderr).toBe(0);
     const rows = JSON.parse(r.stdout) as { model: string; step: string; accuracy?: number; accuracyBefore?: number; top1Agreement?: number; maxAbsError?: number; medianMs?: number; note?: string }[];
     const models = rows.map((row) => row.model).filter(Boolean);
-    expect(models).toEqual(['fmnist_softmax', 'fmnist_hydra', 'fmnist_hydra_last2', 'fmnist_castling_train', 'fmnist_castling']);
+    expect(models).toEqual(['fmnist_softmax6', 'fmnist_softmax', 'fmnist_hydra', 'fmnist_hydra_last2', 'fmnist_castling_train', 'fmnist_castling']);
     for (const row of rows) {
       // Every row has figures, or says why not (a model still training): nothing is silently empty.
       expect(row.accuracy !== undefined || row.note !== undefined, JSON.stringify(row)).toBe(true);
@@ -41,7 +41,7 @@ describe('vitlin demo', () => {
     const r = await vitlin(['demo', '--models-dir', empty.path, '--runs', '2']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^vitlin demo: Fashion-MNIST ViTs on the bundled test sample \(1000 images\)/);
-    expect(r.stdout.match(/not in models\/ yet/g)).toHaveLength(5);
+    expect(r.stdout.match(/not in models\/ yet/g)).toHaveLength(6);
   });
 
   it('fails with one line when the models folder has no manifest', async () => {
