@@ -17,6 +17,8 @@ import type { Model } from '../../graph-rewrite/ir/model.js';
 import type { Node } from '../../graph-rewrite/ir/node.js';
 import { modelToProto } from '../../graph-rewrite/ir/to-proto.js';
 import type { Value } from '../../graph-rewrite/ir/value.js';
+import { removeDeadNodes } from '../../graph-rewrite/passes/remove-dead-nodes.js';
+import { removeUnusedInitializers } from '../../graph-rewrite/passes/remove-unused-initializers.js';
 import { topologicalSort } from '../../graph-rewrite/passes/topological-sort.js';
 import { batchSizeFor, type InputSet } from '../eval/inputs.js';
 import { modelToBytes } from '../model-io.js';
@@ -79,6 +81,14 @@ function valueNamed(model: Model, name: string | undefined): Value | undefined {
 function expose(model: Model, value: Value): string {
   if (!value.isGraphOutput()) model.graph.addOutput(value);
   return value.name!;
+}
+
+/** A probe computes only what it captures (`names`): other outputs go, and the nodes only they needed. */
+function onlyCaptures(model: Model, names: readonly string[]): void {
+  const keep = new Set(names);
+  for (let i = model.graph.outputs.length - 1; i >= 0; i--) if (!keep.has(model.graph.outputs[i]!.name!)) model.graph.removeOutput(i);
+  removeDeadNodes(model.graph);
+  removeUnusedInitializers(model.graph);
 }
 
 interface Probe {
@@ -151,6 +161,7 @@ export class SequentialRefitter {
     const origValue = valueNamed(originalProbe, target.name);
     if (!origValue) throw new InvalidArgumentError(`calibration: block ${block}: ${target.name} is not a value of the original model`);
     const origName = expose(originalProbe, origValue);
+    onlyCaptures(originalProbe, [origName]);
     // The partially converted model's side: X, the stream, and the extended basis terms.
     const probe = copyOf(model);
     const probeNode = newFusedNodes(this.base, probe)[fused.indexOf(node)]!;
@@ -164,6 +175,7 @@ export class SequentialRefitter {
       topologicalSort(probe.graph);
       names.push(expose(probe, terms.v), expose(probe, terms.meanV), expose(probe, terms.t1));
     }
+    onlyCaptures(probe, names);
     const width = basisWidth(basis, features);
     const out = projection.outFeatures;
     const equations = new NormalEquations(width, out);
