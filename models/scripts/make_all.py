@@ -58,6 +58,7 @@ def main() -> None:
     os.makedirs(C.GENERATED, exist_ok=True)
 
     import fixtures
+    import train_fmnist6
     import trained
 
     sample = C.write_fmnist_sample(1000)
@@ -70,6 +71,7 @@ def main() -> None:
         entries += [e for e in old["models"] if e.get("trained")]
     else:
         entries += trained.build_all(reuse=args.reuse_checkpoints)
+        entries.append(train_fmnist6.build(reuse=args.reuse_checkpoints))
 
     manifest = {
         "version": 1,
