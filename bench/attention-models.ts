@@ -6,15 +6,9 @@
  * - memory-bound: Sum(Q, K, V), one elementwise pass reading what the attention reads.
  */
 import { DataType, type FunctionProto, type ModelProto, type NodeProto, type ValueInfoProto } from '../graph-rewrite/serde/onnx-schema.js';
-import { getOpFunction, makeVitlinNode, withVitlinOpsetImport, type LinearAngularMode } from '../custom-ops/index.js';
-import {
-  constantNode,
-  floatTensor,
-  int64Tensor,
-  intAttribute,
-  intsAttribute,
-  makeNode,
-} from '../custom-ops/functions/proto-builders.js';
+import { reshape, tapeAttr, transpose, withVitlinOpsetImport, type LinearAngularMode, type NodeTape } from '../custom-ops/index.js';
+import { buildFunction, getOpFunction, makeVitlinNode } from '../graph-rewrite/rewrite/index.js';
+import { functionToProto } from '../graph-rewrite/ir/to-proto.js';
 
 export const BENCH_OPSET = 17;
 
@@ -51,26 +45,29 @@ function wrap(nodes: NodeProto[], functions: FunctionProto[], features: number):
   };
 }
 
+/** The nodes `write` puts on a node tape, reading graph inputs Q, K, V and writing Y. */
+function graphNodes(write: <V>(tape: NodeTape<V>, q: V, k: V, v: V) => V): NodeProto[] {
+  const spec = {
+    name: 'block', domain: 'bench', inputs: ['Q', 'K', 'V'], outputs: ['Y'], attributeDefaults: [], opset: BENCH_OPSET, metadata: [],
+    body: <V>(tape: NodeTape<V>, [q, k, v]: readonly V[]) => [write(tape, q!, k!, v!)],
+  };
+  return functionToProto(buildFunction(spec)).node;
+}
+
 /** Softmax attention as exporters write it: scores Mul'ed by 1/√d, Softmax over keys. */
 function softmaxNodes(numHeads: number, features: number): NodeProto[] {
   const headDim = features / numHeads;
-  const transpose = (input: string, output: string, perm: number[]): NodeProto =>
-    makeNode('Transpose', [input], [output], [intsAttribute('perm', perm)]);
-  return [
-    constantNode('split_shape', int64Tensor([0, 0, numHeads, headDim], [4])),
-    constantNode('merge_shape', int64Tensor([0, 0, features], [3])),
-    constantNode('score_scale', floatTensor([1 / Math.sqrt(headDim)], [])),
-    ...['Q', 'K', 'V'].map((name) => makeNode('Reshape', [name, 'split_shape'], [`${name}_heads`])),
-    transpose('Q_heads', 'q_t', [0, 2, 1, 3]),
-    transpose('K_heads', 'k_t', [0, 2, 3, 1]),
-    transpose('V_heads', 'v_t', [0, 2, 1, 3]),
-    makeNode('MatMul', ['q_t', 'k_t'], ['scores']),
-    makeNode('Mul', ['scores', 'score_scale'], ['scaled_scores']),
-    makeNode('Softmax', ['scaled_scores'], ['weights'], [intAttribute('axis', -1)]),
-    makeNode('MatMul', ['weights', 'v_t'], ['context']),
-    transpose('context', 'context_merged_layout', [0, 2, 1, 3]),
-    makeNode('Reshape', ['context_merged_layout', 'merge_shape'], ['Y']),
-  ];
+  return graphNodes((tape, q, k, v) => {
+    const heads = (input: typeof q, name: string) => reshape(tape, input, [0, 0, numHeads, headDim], `${name}_heads`);
+    const scores = tape.op('MatMul', [
+      transpose(tape, heads(q, 'Q'), [0, 2, 1, 3], 'q_t'),
+      transpose(tape, heads(k, 'K'), [0, 2, 3, 1], 'k_t'),
+    ], { name: 'scores' });
+    const scaled = tape.op('Mul', [scores, tape.float32([1 / Math.sqrt(headDim)], [], 'score_scale')], { name: 'scaled_scores' });
+    const weights = tape.op('Softmax', [scaled], { name: 'weights', attributes: [tapeAttr.int('axis', -1)] });
+    const context = tape.op('MatMul', [weights, transpose(tape, heads(v, 'V'), [0, 2, 1, 3], 'v_t')], { name: 'context' });
+    return reshape(tape, transpose(tape, context, [0, 2, 1, 3], 'context_merged_layout'), [0, 0, features], 'merged');
+  });
 }
 
 function linearAngularModel(numHeads: number, features: number, mode: LinearAngularMode): ModelProto {
@@ -97,6 +94,6 @@ export function buildAttentionModel(variant: AttentionVariant, numHeads: number,
     case 'linear-angular-kn':
       return linearAngularModel(numHeads, features, 'kernel_normalized');
     case 'memory-bound':
-      return wrap([makeNode('Sum', ['Q', 'K', 'V'], ['Y'])], [], features);
+      return wrap(graphNodes((tape, q, k, v) => tape.op('Sum', [q, k, v])), [], features);
   }
 }

@@ -2,8 +2,8 @@
  * The `ai.vitlin` operator domain: its name and version, the model opsets the function bodies
  * support, and the opset imports / IR version a model needs once it contains vitlin ops.
  */
-import { InvalidArgumentError } from '../graph-rewrite/errors.js';
-import type { OperatorSetIdProto } from '../graph-rewrite/serde/onnx-schema.js';
+import { InvalidArgumentError } from '../base/errors.js';
+import type { OperatorSetIdProto } from '../base/onnx-schema.js';
 
 /** Domain of every vitlin custom op. */
 export const VITLIN_DOMAIN = 'ai.vitlin';

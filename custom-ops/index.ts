@@ -41,17 +41,27 @@ export {
 } from './schemas.js';
 export {
   functionBodyNodeName,
-  getOpFunction,
-  makeVitlinNode,
+  opFunction,
   opFunctionKey,
+  vitlinNodeAttributes,
+  vitlinNodeInputNames,
   wiredOptionalInputs,
+  type FunctionSpec,
   type OpFunctionOptions,
   type VitlinNodeOptions,
   type VitlinOptionalInputs,
 } from './functions/op-function.js';
+export {
+  cast, clampedNorm, reduce, reshape, tapeAttr, transpose, unsqueeze,
+  type NodeTape, type ReductionOp, type TapeAttr, type TapeNodeOptions,
+} from './functions/node-tape.js';
 export { hydraAttentionReference, type HydraAttentionReferenceOptions } from './reference/hydra-attention.js';
 export {
   linearAngularAttentionReference,
   type LinearAngularAttentionReferenceOptions,
 } from './reference/linear-angular-attention.js';
 export type { Float32TensorView } from './reference/tensor.js';
+export {
+  getKernel, hasKernel, hydraKernel, kernelForOp, kernelNames, kernels, linearAngularKernel, registerKernel, unregisterKernel,
+  type AttentionKernel, type KernelCall, type KernelDims, type KernelOptions, type KernelSite,
+} from './kernels/registry.js';

@@ -3,7 +3,7 @@
  * constraints, and the shape rules as code ({@link inferOutputShape}). custom-ops/README.md documents
  * the same contract in prose; tests check that the function bodies and reference kernels follow it.
  */
-import { InvalidArgumentError } from '../graph-rewrite/errors.js';
+import { InvalidArgumentError } from '../base/errors.js';
 import { VITLIN_DOMAIN, VITLIN_OPSET_VERSION } from './domain.js';
 
 export type VitlinOpType = 'HydraAttention' | 'LinearAngularAttention';

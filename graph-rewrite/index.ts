@@ -1,6 +1,7 @@
 /**
  * vitlin's graph-rewriting core (`vitlin/core`), browser-safe. Re-exports only: typed errors, the ONNX
- * codec, the IR and its passes, graph analyses, the rewrite engine, and attention conversion.
+ * codec, the IR and its passes, graph analyses, the rewrite engine, attention conversion, and the
+ * conversion planner (analyseSites / planConversion / executePlan / runConversion).
  */
 export * from './errors.js';
 export * from './serde/index.js';
@@ -13,3 +14,8 @@ export * from './attention/index.js';
 export type { ExternalDataInfo } from './ir/index.js';
 export type { ExternalDataInfo as ExternalDataEntry } from './serde/index.js';
 export * from './fusions/index.js';
+export {
+  SILENT_PROGRESS, analyseSites, executePlan, planConversion, runConversion,
+  type AttentionSite, type BlockCalibrator, type BlockFitSummary, type CalibrationBlock, type CalibrationJob, type CalibrationReport,
+  type ConversionPlan, type ConvertOutcome, type FidelityEvaluator, type PipelineProgress, type PipelineRequest, type PipelineServices, type SiteAnalysis,
+} from './plan/index.js';

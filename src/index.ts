@@ -5,8 +5,9 @@
  */
 export * from '../graph-rewrite/index.js';
 export {
-  VITLIN_DOMAIN, VITLIN_OPSET_VERSION, VITLIN_OP_SCHEMAS, getOpFunction, hydraAttentionReference,
-  linearAngularAttentionReference,
+  VITLIN_DOMAIN, VITLIN_OPSET_VERSION, VITLIN_OP_SCHEMAS, hydraAttentionReference,
+  linearAngularAttentionReference, getKernel, kernelForOp, kernelNames, kernels, registerKernel, unregisterKernel,
+  type AttentionKernel, type KernelCall, type KernelDims, type KernelOptions, type KernelSite,
 } from '../custom-ops/index.js';
 export * from './runtime/index.js';
 export { loadModel, modelToBytes, saveModel, type LoadModelOptions, type SaveModelOptions } from './model-io.js';

@@ -1,6 +1,6 @@
 /**
- * The API the rewriter calls: the FunctionProto that implements a vitlin op for one model, and the
- * NodeProto that calls it.
+ * The API the rewriter calls: the function that implements a vitlin op for one model (described as a
+ * FunctionSpec), and the attributes and inputs of the node that calls it.
  *
  * Specialization: a body is generated for one default-domain opset, one element type, the optional
  * inputs its call sites wire, and the op's attribute values, which are baked into constants. Why not
@@ -8,11 +8,15 @@
  * `value_float` / `value_int` arrive in opset 12), and `mode` changes the body's structure anyway.
  * Baking also lets the body precompute eps/a and b/a (see linear-angular-attention.ts). The function
  * still declares every attribute in `attribute_proto`, with the baked value as its default, so a call
- * site that omits an attribute means what the body computes; {@link makeVitlinNode} writes them all.
+ * site that omits an attribute means what the body computes; every call site writes them all
+ * ({@link vitlinNodeAttributes}).
  * A model needing two specializations of one op gives each an `overload` (IR ≥ 10).
+ *
+ * A function is described, not built: {@link FunctionSpec} writes its body on a {@link NodeTape}, which
+ * graph-rewrite implements over the IR (`buildFunction`; `getOpFunction` for the FunctionProto).
  */
-import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
-import type { AttributeProto, FunctionProto, NodeProto } from '../../graph-rewrite/serde/onnx-schema.js';
+import { InvalidArgumentError } from '../../base/errors.js';
+import type { NodeProto } from '../../base/onnx-schema.js';
 import { assertSupportedModelOpset, VITLIN_DOMAIN } from '../domain.js';
 import {
   resolveOpAttributes,
@@ -24,10 +28,30 @@ import {
   type VitlinOpAttributes,
   type VitlinOpType,
 } from '../schemas.js';
-import { dataTypeOf, type FunctionBodyBuilder } from './body-builder.js';
+import { dataTypeOf } from './body-builder.js';
 import { buildHydraAttentionBody } from './hydra-attention.js';
 import { buildLinearAngularAttentionBody } from './linear-angular-attention.js';
-import { floatAttribute, intAttribute, makeNode, opsetId, stringAttribute } from './proto-builders.js';
+import { tapeAttr, type NodeTape, type TapeAttr } from './node-tape.js';
+
+/**
+ * A model-local function, described: its signature, and its body written on any node tape. Body
+ * values are named by the tape; its nodes are named {@link functionBodyNodeName}.
+ */
+export interface FunctionSpec {
+  readonly name: string;
+  readonly domain: string;
+  readonly overload?: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  /** Attributes the function accepts, with their defaults (`attribute_proto`). */
+  readonly attributeDefaults: readonly TapeAttr[];
+  /** The default-domain opset the body is written for. */
+  readonly opset: number;
+  readonly docString?: string;
+  readonly metadata: readonly (readonly [key: string, value: string])[];
+  /** Writes the body from the formal inputs (in order); returns the formal outputs (in order). */
+  body<V>(tape: NodeTape<V>, inputs: readonly V[]): readonly V[];
+}
 
 /** The optional inputs of each op, in schema order. */
 export interface VitlinOptionalInputs {
@@ -82,7 +106,7 @@ function resolveOptions<Op extends VitlinOpType>(opType: Op, options: OpFunction
 }
 
 /**
- * A stable key of the specialization `getOpFunction` would generate: call sites with equal keys can
+ * A stable key of the specialization {@link opFunction} describes: call sites with equal keys can
  * share one FunctionProto; different keys of one op type in one model need distinct overloads.
  */
 export function opFunctionKey<Op extends VitlinOpType>(opType: Op, options: OpFunctionOptions<Op>): string {
@@ -95,31 +119,29 @@ export function opFunctionKey<Op extends VitlinOpType>(opType: Op, options: OpFu
 }
 
 /** The node attributes that carry `attributes` (every one written, defaults included). */
-function attributeProtos<Op extends VitlinOpType>(opType: Op, attributes: VitlinOpAttributes[Op]): AttributeProto[] {
+function attributeList<Op extends VitlinOpType>(opType: Op, attributes: VitlinOpAttributes[Op]): TapeAttr[] {
   if (opType === 'HydraAttention') {
-    return [floatAttribute('eps', (attributes as HydraAttentionAttributes).eps)];
+    return [tapeAttr.float('eps', (attributes as HydraAttentionAttributes).eps)];
   }
   const { num_heads: numHeads, mode, eps } = attributes as LinearAngularAttentionAttributes;
-  return [intAttribute('num_heads', numHeads), stringAttribute('mode', mode), floatAttribute('eps', eps)];
+  return [tapeAttr.int('num_heads', numHeads), tapeAttr.string('mode', mode), tapeAttr.float('eps', eps)];
 }
 
-function buildBody<Op extends VitlinOpType>(resolved: ResolvedOpFunctionOptions<Op>): FunctionBodyBuilder {
+function writeBody<Op extends VitlinOpType, V>(resolved: ResolvedOpFunctionOptions<Op>, tape: NodeTape<V>, inputs: readonly V[]): V {
   const wired = resolved.optionalInputs as readonly string[];
   if (resolved.opType === 'HydraAttention') {
-    return buildHydraAttentionBody({
-      opset: resolved.opset,
+    return buildHydraAttentionBody(tape, {
       elemType: resolved.elemType,
       attributes: resolved.attributes as HydraAttentionAttributes,
       hasScale: wired.includes('scale'),
-    });
+    }, inputs);
   }
-  return buildLinearAngularAttentionBody({
-    opset: resolved.opset,
+  return buildLinearAngularAttentionBody(tape, {
     elemType: resolved.elemType,
     attributes: resolved.attributes as LinearAngularAttentionAttributes,
     hasValueWeight: wired.includes('value_weight'),
     hasAngularWeight: wired.includes('angular_weight'),
-  });
+  }, inputs);
 }
 
 /**
@@ -132,12 +154,11 @@ export function functionBodyNodeName(functionName: string, output: string): stri
 }
 
 /**
- * The model-local FunctionProto implementing `opType` for one specialization (see the file comment).
- * Every body node is named ({@link functionBodyNodeName}).
- * Add it to ModelProto.functions once per key ({@link opFunctionKey}); the model must import
- * `ai.vitlin` version 1 (`withVitlinOpsetImport`) and default-domain opset `options.opset`.
+ * The model-local function implementing `opType` for one specialization (see the file comment).
+ * Add it to the model once per key ({@link opFunctionKey}); the model must import `ai.vitlin`
+ * version 1 (`withVitlinOpsetImport`) and default-domain opset `options.opset`.
  */
-export function getOpFunction<Op extends VitlinOpType>(opType: Op, options: OpFunctionOptions<Op>): FunctionProto {
+export function opFunction<Op extends VitlinOpType>(opType: Op, options: OpFunctionOptions<Op>): FunctionSpec {
   const resolved = resolveOptions(opType, options);
   const schema = VITLIN_OP_SCHEMAS[opType];
   const key = opFunctionKey(opType, options);
@@ -145,16 +166,19 @@ export function getOpFunction<Op extends VitlinOpType>(opType: Op, options: OpFu
     name: opType,
     domain: VITLIN_DOMAIN,
     ...(options.overload === undefined ? {} : { overload: options.overload }),
-    input: schema.inputs.map((input) => input.name),
-    output: schema.outputs.map((output) => output.name),
-    attribute: [],
-    attribute_proto: attributeProtos(opType, resolved.attributes),
-    node: buildBody(resolved).nodes.map((node) => ({ ...node, name: functionBodyNodeName(opType, node.output[0]!) })),
-    doc_string: `${schema.summary} Generated by vitlin for ${key}.`,
-    opset_import: [opsetId('', resolved.opset)],
-    value_info: [],
-    metadata_props: [{ key: 'vitlin.function_key', value: key }],
+    inputs: schema.inputs.map((input) => input.name),
+    outputs: schema.outputs.map((output) => output.name),
+    attributeDefaults: attributeList(opType, resolved.attributes),
+    opset: resolved.opset,
+    docString: `${schema.summary} Generated by vitlin for ${key}.`,
+    metadata: [['vitlin.function_key', key]],
+    body: (tape, inputs) => [writeBody(resolved, tape, inputs)],
   };
+}
+
+/** The attributes of a node calling `opType`, every one written (schema defaults resolved), in schema order. */
+export function vitlinNodeAttributes<Op extends VitlinOpType>(opType: Op, attributes?: PartialOpAttributes<Op>): TapeAttr[] {
+  return attributeList(opType, resolveOpAttributes(opType, attributes));
 }
 
 export interface VitlinNodeOptions<Op extends VitlinOpType> {
@@ -170,13 +194,11 @@ export interface VitlinNodeOptions<Op extends VitlinOpType> {
 }
 
 /**
- * The NodeProto calling a vitlin op, with every attribute written (defaults resolved) and absent
- * optional inputs as '' (trailing ones dropped). Its optional inputs must be the `optionalInputs`
- * of the function it calls: {@link wiredOptionalInputs} lists them.
+ * The input names of a node calling `opType`: absent optional inputs as '' (trailing ones dropped).
+ * Its optional inputs must be the `optionalInputs` of the function it calls.
  */
-export function makeVitlinNode<Op extends VitlinOpType>(opType: Op, options: VitlinNodeOptions<Op>): NodeProto {
-  const attributes = resolveOpAttributes(opType, options.attributes);
-  const given = options.inputs as Readonly<Record<string, string | undefined>>;
+export function vitlinNodeInputNames<Op extends VitlinOpType>(opType: Op, inputs: VitlinNodeOptions<Op>['inputs']): string[] {
+  const given = inputs as Readonly<Record<string, string | undefined>>;
   const inputNames = VITLIN_OP_SCHEMAS[opType].inputs.map((input) => {
     const value = given[input.name];
     if (!input.optional && (value === undefined || value === '')) {
@@ -185,12 +207,7 @@ export function makeVitlinNode<Op extends VitlinOpType>(opType: Op, options: Vit
     return value ?? '';
   });
   while (inputNames.length > 0 && inputNames[inputNames.length - 1] === '') inputNames.pop();
-  const node = makeNode(opType, inputNames, [options.output], attributeProtos(opType, attributes), VITLIN_DOMAIN);
-  return {
-    ...node,
-    ...(options.name === undefined ? {} : { name: options.name }),
-    ...(options.overload === undefined ? {} : { overload: options.overload }),
-  };
+  return inputNames;
 }
 
 /** The optional inputs a vitlin node wires (non-empty names), for {@link OpFunctionOptions.optionalInputs}. */

@@ -3,7 +3,7 @@
  * body is compared with. Plain loops, double-precision accumulation, the README formulas taken
  * literally (and checked against a quadratic evaluation in the tests).
  */
-import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
+import { InvalidArgumentError } from '../../base/errors.js';
 import {
   DEFAULT_ANGULAR_WEIGHT,
   DEFAULT_EPS,

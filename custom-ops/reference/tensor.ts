@@ -1,7 +1,7 @@
 /**
  * The dense float32 tensor the reference kernels read and write, and the shape checks they share.
  */
-import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
+import { InvalidArgumentError } from '../../base/errors.js';
 
 /** A dense row-major float32 tensor. */
 export interface Float32TensorView {

@@ -13,11 +13,12 @@ import { stableTopologicalOrder } from '../passes/dependencies.js';
 import { isIntegerType } from '../ir/dtypes.js';
 import type { Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
-import type { Value } from '../ir/value.js';
+import type { InferredType, Value } from '../ir/value.js';
 import { constantTensorOf, integerTensorToNumbers } from './constants.js';
 import { canonicalDim, productOfDims, type Dim } from './dims.js';
 import { DATA_MOVEMENT_RULES } from './shape-rules-data.js';
-import { COMPUTE_RULES } from './shape-rules-compute.js';
+import { kernelForOp } from '../../custom-ops/index.js';
+import { COMPUTE_RULES, unary } from './shape-rules-compute.js';
 
 /** Element type (a `DataType` code) and shape of a tensor value; either may be unknown. */
 export interface TensorInfo {
@@ -31,13 +32,13 @@ const UNKNOWN: TensorInfo = Object.freeze({ elemType: undefined, shape: undefine
 /** Integer tensors up to this many elements have their contents folded. */
 export const MAX_FOLDED_ELEMENTS = 64;
 
-/** What shape inference knows about each value of one graph. */
+/**
+ * What shape inference knows about the values of one graph. The facts live on the values
+ * (`Value.inferred`); this is the view that reads and records them, handed to match and rewrite.
+ */
 export class ShapeInfo {
-  readonly #types = new Map<Value, TensorInfo>();
-  readonly #values = new Map<Value, readonly Dim[]>();
-
   typeOf(value: Value | undefined): TensorInfo {
-    return (value && this.#types.get(value)) ?? UNKNOWN;
+    return value?.inferred ?? UNKNOWN;
   }
 
   shapeOf(value: Value | undefined): readonly Dim[] | undefined {
@@ -53,17 +54,28 @@ export class ShapeInfo {
    * constants and folded shape subgraphs. Entries may be symbolic (`'batch'`) or unknown.
    */
   intValues(value: Value | undefined): readonly Dim[] | undefined {
-    return value && this.#values.get(value);
+    return value?.inferred?.intValues;
   }
 
-  /** Records what is known about a value (used by inference and by rewrites that create values). */
+  /**
+   * Records what is known about a value (used by inference and by rewrites that create values).
+   * Folded contents already recorded are kept when `intValues` is not given.
+   */
   set(value: Value, info: TensorInfo, intValues?: readonly Dim[]): void {
     const shape = info.shape?.map(canonicalDim);
-    this.#types.set(value, Object.freeze({ elemType: info.elemType, shape: shape && Object.freeze(shape) }));
-    if (intValues !== undefined && (info.elemType === undefined || isIntegerType(info.elemType))) {
-      this.#values.set(value, Object.freeze(intValues.map(canonicalDim)));
-    }
+    const folded = intValues !== undefined && (info.elemType === undefined || isIntegerType(info.elemType))
+      ? Object.freeze(intValues.map(canonicalDim))
+      : value.inferred?.intValues;
+    const inferred: InferredType = { elemType: info.elemType, shape: shape && Object.freeze(shape), ...(folded === undefined ? {} : { intValues: folded }) };
+    value.inferred = Object.freeze(inferred);
   }
+}
+
+/** Forgets what inference found about the values of `graph` (not its subgraphs): inputs, initializers, node outputs. */
+export function clearInferredTypes(graph: Graph): void {
+  for (const value of graph.inputs) value.inferred = undefined;
+  for (const value of graph.initializers.values()) value.inferred = undefined;
+  for (const node of graph.nodes) for (const output of node.outputs) output.inferred = undefined;
 }
 
 /** What a shape rule sees of one node. */
@@ -108,9 +120,11 @@ function seedConstant(info: ShapeInfo, value: Value): void {
 
 /**
  * Infers element types, shapes and small integer contents for every value of `graph` (not its
- * subgraphs). Nodes are visited in dependency order, so an unsorted graph works too.
+ * subgraphs) and writes them on the values (`Value.inferred`), after clearing what an earlier
+ * inference wrote. Nodes are visited in dependency order, so an unsorted graph works too.
  */
 export function inferShapes(graph: Graph): ShapeInfo {
+  clearInferredTypes(graph);
   const info = new ShapeInfo();
   for (const value of graph.inputs) {
     const annotated = annotatedInfo(value);
@@ -120,7 +134,7 @@ export function inferShapes(graph: Graph): ShapeInfo {
   const order = stableTopologicalOrder(graph).order ?? graph.nodes;
   for (const node of order) {
     const inferred = new Map<number, { info: TensorInfo; values?: readonly Dim[] }>();
-    const rule = RULES.get(`${node.domain}::${node.opType}`);
+    const rule = RULES.get(`${node.domain}::${node.opType}`) ?? (kernelForOp(node.domain, node.opType) ? unary : undefined);
     if (rule !== undefined) {
       try {
         rule(ruleContext(info, node, inferred));

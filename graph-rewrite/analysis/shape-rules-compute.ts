@@ -72,7 +72,8 @@ function equalDims([a, b]: Dim[]): Dim {
 const where = elementwise(undefined, ([condition, whenTrue, whenFalse]) =>
   condition === undefined ? undefined : condition !== 0 ? whenTrue : whenFalse);
 
-const unary: ShapeRule = (c) => c.output(0, c.input(0));
+/** Y has the first input's shape and type (also the rule of every registered attention kernel: Y has Q's). */
+export const unary: ShapeRule = (c) => c.output(0, c.input(0));
 
 const dropout: ShapeRule = (c) => {
   c.output(0, c.input(0));
@@ -261,9 +262,6 @@ export const COMPUTE_RULES: ReadonlyArray<readonly [string, ShapeRule]> = [
   ['::Attention', onnxAttention],
   ['com.microsoft::MultiHeadAttention', msMultiHeadAttention],
   ['com.microsoft::Attention', msAttention],
-  // vitlin's fused ops: Y has Q's shape and type.
-  ['ai.vitlin::HydraAttention', unary],
-  ['ai.vitlin::LinearAngularAttention', unary],
   ...UNARY_OPS.map((op) => [`::${op}`, unary] as const),
   ...MS_UNARY_OPS.map((op) => [`com.microsoft::${op}`, unary] as const),
   ...BROADCAST_OPS.map((op) => [`::${op}`, elementwise()] as const),

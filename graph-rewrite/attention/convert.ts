@@ -5,14 +5,11 @@
  */
 
 import { InvalidArgumentError } from '../errors.js';
-import { modelFromProto } from '../ir/from-proto.js';
 import type { Model } from '../ir/model.js';
-import { modelToProto } from '../ir/to-proto.js';
-import { cancelLayoutOps } from '../passes/cancel-layout-ops.js';
-import { dimsEqual } from '../analysis/dims.js';
+import { CLEANUP_PASSES, sequential } from '../passes/pass.js';
 import { commitBlockRewrite, finishRewrittenModel, selectedBlockIndices } from '../rewrite/blocks.js';
-import { LINEAR_ANGULAR_MODES } from '../../custom-ops/index.js';
-import type { FusedAttentionOptions } from './emit.js';
+import { LINEAR_ANGULAR_MODES, getKernel, hasKernel, kernelNames } from '../../custom-ops/index.js';
+import { kernelSite, type FusedAttentionOptions } from './emit.js';
 import { analyseAttention } from './find.js';
 import type { AttentionBlock, ConvertAttentionOptions } from './types.js';
 
@@ -33,9 +30,12 @@ function checkOptions(options: unknown): ConvertAttentionOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidArgumentError(`'options' must be an object like { attention: 'hydra' }, got ${describe(options)}`);
   }
-  const { attention, blocks, eps, linearAngularMode } = options as Record<string, unknown>;
-  if (attention !== 'hydra' && attention !== 'linear-angular') {
-    throw new InvalidArgumentError(`'options.attention' must be 'hydra' or 'linear-angular', got ${describe(attention)}`);
+  const { attention, blocks, eps, linearAngularMode, cleanup } = options as Record<string, unknown>;
+  if (cleanup !== undefined && !(Array.isArray(cleanup) && cleanup.every((p) => typeof p?.run === 'function'))) {
+    throw new InvalidArgumentError(`'options.cleanup' must be an array of passes ({ name, inPlace, run }), got ${describe(cleanup)}`);
+  }
+  if (!hasKernel(attention)) {
+    throw new InvalidArgumentError(`'options.attention' must be ${kernelNames().map((name) => `'${name}'`).join(' or ')}, got ${describe(attention)}`);
   }
   if (blocks !== undefined && blocks !== 'all' && !(Array.isArray(blocks) && blocks.every((b) => Number.isInteger(b)))) {
     throw new InvalidArgumentError(`'options.blocks' must be 'all' or an array of block indices (integers), got ${describe(blocks)}`);
@@ -51,10 +51,8 @@ function checkOptions(options: unknown): ConvertAttentionOptions {
 
 /** Why a convertible block still cannot take the requested op, or undefined. */
 function optionBlocker(block: AttentionBlock, options: FusedAttentionOptions): string | undefined {
-  if (options.attention === 'linear-angular' && (options.linearAngularMode ?? 'reference') === 'reference' && !dimsEqual(block.tokens, block.keyTokens)) {
-    return `block ${block.index}: LinearAngularAttention in 'reference' mode needs as many query as key tokens (${String(block.tokens)} vs ${String(block.keyTokens)}); use linearAngularMode 'kernel_normalized'`;
-  }
-  return undefined;
+  const reason = getKernel(options.attention).blocker?.(kernelSite(block), options);
+  return reason === undefined ? undefined : `block ${block.index}: ${reason}`;
 }
 
 /**
@@ -68,7 +66,7 @@ function optionBlocker(block: AttentionBlock, options: FusedAttentionOptions): s
  */
 export function convertAttention(model: Model, options: ConvertAttentionOptions): ConvertAttentionResult {
   checkOptions(options);
-  const copy = modelFromProto(modelToProto(model));
+  const copy = model.clone();
   const analysis = analyseAttention(copy);
   const fused: FusedAttentionOptions = {
     attention: options.attention,
@@ -89,7 +87,8 @@ export function convertAttention(model: Model, options: ConvertAttentionOptions)
     commitBlockRewrite(copy, analysis.shapes, analysis.matches[index]!, fused, index, 'converting');
     converted.push(analysis.blocks[index]!);
   }
-  cancelLayoutOps(copy.graph);
-  finishRewrittenModel(copy, 'converted');
-  return { model: copy, converted, skipped };
+  // The cleanup is a visible list of passes (options.cleanup replaces it); sorting and validation always run.
+  const cleaned = sequential('cleanup', options.cleanup ?? CLEANUP_PASSES).run(copy).model;
+  finishRewrittenModel(cleaned, 'converted');
+  return { model: cleaned, converted, skipped };
 }

@@ -6,27 +6,19 @@
  */
 
 import { RewriteError } from '../errors.js';
-import { Attr } from '../ir/attributes.js';
 import { DataType } from '../ir/dtypes.js';
 import type { Value } from '../ir/value.js';
-import type { AttributeProto } from '../serde/onnx-schema.js';
 import { dimsEqual, formatShape, type Dim } from '../analysis/dims.js';
 import { describeNode } from '../rewrite/match-context.js';
 import { ensureModelFunction, ensureOpsetImport } from '../rewrite/model-functions.js';
 import type { RewriteContext } from '../rewrite/rewrite-context.js';
-import {
-  VITLIN_DOMAIN,
-  VITLIN_OPSET_VERSION,
-  getOpFunction,
-  makeVitlinNode,
-  opFunctionKey,
-  type LinearAngularMode,
-} from '../../custom-ops/index.js';
+import { cast, getKernel, transpose, unsqueeze, type KernelSite, type LinearAngularMode } from '../../custom-ops/index.js';
 import type { AttentionMatch, OperandView } from './types.js';
 
 /** What to replace softmax attention with (see ConvertAttentionOptions). */
 export interface FusedAttentionOptions {
-  readonly attention: 'hydra' | 'linear-angular';
+  /** A registered kernel's name (custom-ops/kernels): 'hydra', 'linear-angular', … */
+  readonly attention: string;
   readonly eps?: number;
   readonly linearAngularMode?: LinearAngularMode;
 }
@@ -56,16 +48,6 @@ export function outputArrangement(match: AttentionMatch): OutputArrangement | st
   return { perm: tokensFirst ? [1, 0, 2] : undefined, reshape };
 }
 
-function onnxOpsetOf(context: RewriteContext): number {
-  return context.model.opsetImports.get('') ?? context.model.opsetImports.get('ai.onnx') ?? 0;
-}
-
-function unsqueeze(context: RewriteContext, input: Value, axes: readonly number[], name: string): Value {
-  return onnxOpsetOf(context) >= 13
-    ? context.op('Unsqueeze', [input, context.int64(axes, `${name}_axes`)], { name })
-    : context.op('Unsqueeze', [input], { name, attributes: [Attr.ints('axes', axes)] });
-}
-
 /** The operand as [B, N, D] in the fused op's element type. */
 function materialise(context: RewriteContext, view: OperandView, embed: number, elemType: number, name: string): Value {
   let value = view.value;
@@ -82,7 +64,7 @@ function materialise(context: RewriteContext, view: OperandView, embed: number, 
   if (rank === 2) {
     value = unsqueeze(context, value, [0], `${name}_add_batch`);
   } else if (view.batchAxis !== undefined && (view.batchAxis !== 0 || view.tokensAxis !== 1)) {
-    value = context.op('Transpose', [value], { name: `${name}_to_BND`, attributes: [Attr.ints('perm', [view.batchAxis, view.tokensAxis, 2])] });
+    value = transpose(context, value, [view.batchAxis, view.tokensAxis, 2], `${name}_to_BND`);
   }
   if (view.bias !== undefined) {
     const { part } = view.bias;
@@ -94,45 +76,26 @@ function materialise(context: RewriteContext, view: OperandView, embed: number, 
     ], { name: `${name}_bias_slice` });
     value = context.op('Add', [value, bias], { name: `${name}_bias` });
   }
-  if (context.shapes.elemTypeOf(view.value) !== elemType) value = context.op('Cast', [value], { name: `${name}_cast`, attributes: [Attr.int('to', elemType)] });
+  if (context.shapes.elemTypeOf(view.value) !== elemType) value = cast(context, value, elemType, `${name}_cast`);
   return value;
 }
 
-function attrFromProto(proto: AttributeProto): Attr {
-  const name = proto.name ?? '';
-  if (proto.s !== undefined) return Attr.string(name, proto.s);
-  if (proto.i !== undefined) return Attr.int(name, proto.i);
-  return Attr.float(name, proto.f ?? 0);
+/** What a kernel sees of the matched site. */
+export function kernelSite(match: Pick<AttentionMatch, 'heads' | 'headDim' | 'tokens' | 'keyTokens'>): KernelSite {
+  return { heads: match.heads, headDim: match.headDim, tokens: match.tokens, keyTokens: match.keyTokens, sameTokens: dimsEqual(match.tokens, match.keyTokens) };
 }
 
-/** Adds the fused node (and its function) reading q, k, v; returns its [B, N, D] output. */
+/** Adds the fused node of the chosen kernel (and its function) reading q, k, v; returns its [B, N, D] output. */
 function fusedNode(context: RewriteContext, match: AttentionMatch, options: FusedAttentionOptions, inputs: readonly Value[], elemType: number): Value {
-  const opset = onnxOpsetOf(context);
+  const kernel = getKernel(options.attention);
   const elem = elemType === DataType.FLOAT16 ? 'float16' : 'float';
-  const eps = options.eps === undefined ? {} : { eps: options.eps };
-  const names = { Q: 'q', K: 'k', V: 'v' };
-  let opType: 'HydraAttention' | 'LinearAngularAttention';
-  let overload: string | undefined;
-  let attributes: AttributeProto[];
-  if (options.attention === 'hydra') {
-    opType = 'HydraAttention';
-    const key = opFunctionKey(opType, { opset, elemType: elem, attributes: eps });
-    overload = ensureModelFunction(context.model, VITLIN_DOMAIN, opType, key, (o) =>
-      getOpFunction('HydraAttention', { opset, elemType: elem, attributes: eps, ...(o === undefined ? {} : { overload: o }) }));
-    attributes = makeVitlinNode('HydraAttention', { inputs: names, output: 'y', attributes: eps }).attribute;
-  } else {
-    opType = 'LinearAngularAttention';
-    const attrs = { num_heads: match.heads, ...eps, ...(options.linearAngularMode === undefined ? {} : { mode: options.linearAngularMode }) };
-    const key = opFunctionKey(opType, { opset, elemType: elem, attributes: attrs });
-    overload = ensureModelFunction(context.model, VITLIN_DOMAIN, opType, key, (o) =>
-      getOpFunction('LinearAngularAttention', { opset, elemType: elem, attributes: attrs, ...(o === undefined ? {} : { overload: o }) }));
-    attributes = makeVitlinNode('LinearAngularAttention', { inputs: names, output: 'y', attributes: attrs }).attribute;
-  }
-  ensureOpsetImport(context.model, VITLIN_DOMAIN, VITLIN_OPSET_VERSION);
+  const call = kernel.call(kernelSite(match), options, context.opset, elem);
+  const overload = ensureModelFunction(context.model, kernel.domain, kernel.opType, call.functionKey, (o) => call.body(o));
+  ensureOpsetImport(context.model, kernel.domain, kernel.domainVersion);
   const shape = [match.batch, match.tokens, match.heads * match.headDim];
-  return context.op(opType, inputs, {
-    domain: VITLIN_DOMAIN,
-    attributes: attributes.map(attrFromProto),
+  return context.op(kernel.opType, inputs, {
+    domain: kernel.domain,
+    attributes: call.attributes,
     ...(overload === undefined ? {} : { overload }),
     outputTypes: [{ elemType, shape }],
   });
@@ -165,12 +128,12 @@ export function emitFusedAttention(context: RewriteContext, match: AttentionMatc
   let output = fusedNode(context, match, options, inputs, elemType);
   const target = match.output;
   if (target.elemType !== undefined && target.elemType !== elemType) {
-    output = context.op('Cast', [output], { name: 'output_cast', attributes: [Attr.int('to', target.elemType)] });
+    output = cast(context, output, target.elemType, 'output_cast');
   }
   const arrangement = outputArrangement(match);
   if (typeof arrangement === 'string') throw new RewriteError(`${describeNode(match.anchor)}: ${arrangement}`); // the check rejects this first
   if (arrangement.perm !== undefined) {
-    output = context.op('Transpose', [output], { name: 'output_to_NBD', attributes: [Attr.ints('perm', arrangement.perm)] });
+    output = transpose(context, output, arrangement.perm, 'output_to_NBD');
   }
   if (arrangement.reshape !== undefined) {
     output = context.op('Reshape', [output, context.int64(arrangement.reshape, 'output_shape')], { name: 'output_reshape' });

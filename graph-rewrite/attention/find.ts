@@ -80,8 +80,7 @@ function toBlock(match: RuleMatch<AttentionMatch, FusedAttentionOptions>, index:
 }
 
 /** @internal Runs the rules on `model`'s main graph. */
-export function analyseAttention(model: Model, rules: readonly AttentionRule[] = ATTENTION_RULES): AttentionAnalysis {
-  const shapes = inferShapes(model.graph);
+export function analyseAttention(model: Model, rules: readonly AttentionRule[] = ATTENTION_RULES, shapes: ShapeInfo = inferShapes(model.graph)): AttentionAnalysis {
   const { matches, unmatched, tracer } = matchRules(model.graph, rules, { opsets: model.opsetImports, shapes });
   const report: UnmatchedAnchor[] = unmatched.map((anchor) => {
     const furthest = tracer.furthestFailure(anchor);
@@ -100,8 +99,9 @@ export function analyseAttention(model: Model, rules: readonly AttentionRule[] =
  * Finds the attention blocks of `model` (read-only). Blocks are numbered in graph order; each says
  * its style, heads, head dim, tokens, scale, dtype and whether it can be converted (and if not,
  * why). `unmatched` explains every Softmax (and fused attention op) that is not part of a block.
+ * `shapes`: the model's inferred shapes when the caller has them (analyses of one model share them).
  */
-export function findAttentionBlocks(model: Model): AttentionBlocksReport {
-  const { blocks, unmatched } = analyseAttention(model);
+export function findAttentionBlocks(model: Model, shapes?: ShapeInfo): AttentionBlocksReport {
+  const { blocks, unmatched } = analyseAttention(model, ATTENTION_RULES, shapes);
   return { blocks, unmatched };
 }

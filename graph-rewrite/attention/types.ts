@@ -7,6 +7,7 @@ import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import type { Dim } from '../analysis/dims.js';
 import type { Role } from '../analysis/head-layout.js';
+import type { Pass } from '../passes/pass.js';
 
 /** The exporter style a block was recognised as. */
 export type AttentionStyle =
@@ -122,12 +123,14 @@ export interface AttentionMatch {
 
 /** Options of {@link convertAttention}. */
 export interface ConvertAttentionOptions {
-  /** The linear attention to put in place of softmax attention. */
-  readonly attention: 'hydra' | 'linear-angular';
+  /** The kernel to put in place of softmax attention: a registered kernel's name (custom-ops/kernels: 'hydra', 'linear-angular', …). */
+  readonly attention: string;
   /** Which blocks (indices of {@link findAttentionBlocks}); default 'all'. */
   readonly blocks?: 'all' | readonly number[];
   /** eps of the fused op's normalisations (default: the op's, 1e-6). */
   readonly eps?: number;
+  /** Passes run on the converted copy before it is sorted and validated (default CLEANUP_PASSES of graph-rewrite/passes/pass.ts). */
+  readonly cleanup?: readonly Pass[];
   /** LinearAngularAttention's mode (default 'reference'). */
   readonly linearAngularMode?: 'reference' | 'kernel_normalized';
 }

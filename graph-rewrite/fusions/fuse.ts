@@ -5,9 +5,7 @@
  */
 
 import { InvalidArgumentError } from '../errors.js';
-import { modelFromProto } from '../ir/from-proto.js';
 import type { Model } from '../ir/model.js';
-import { modelToProto } from '../ir/to-proto.js';
 import { inferShapes, type ShapeInfo } from '../analysis/shape-inference.js';
 import { commitBlockRewrite, finishRewrittenModel, selectedBlockIndices } from '../rewrite/blocks.js';
 import { matchRules, type RuleMatch } from '../rewrite/engine.js';
@@ -47,8 +45,7 @@ function toBlock(match: ExactMatch, index: number): ExactFusionBlock {
   };
 }
 
-function analyse(model: Model): { matches: ExactMatch[]; blocks: ExactFusionBlock[]; shapes: ShapeInfo } {
-  const shapes = inferShapes(model.graph);
+function analyse(model: Model, shapes: ShapeInfo = inferShapes(model.graph)): { matches: ExactMatch[]; blocks: ExactFusionBlock[]; shapes: ShapeInfo } {
   const { matches } = matchRules(model.graph, EXACT_FUSION_RULES, { opsets: model.opsetImports, shapes });
   return { matches, blocks: matches.map(toBlock), shapes };
 }
@@ -56,9 +53,10 @@ function analyse(model: Model): { matches: ExactMatch[]; blocks: ExactFusionBloc
 /**
  * Finds the decomposed Hydra and linear-angular attention blocks of `model` (read-only), in graph
  * order: kind, heads, head dim, nodes, and whether each can be fused exactly (if not, why).
+ * `shapes`: the model's inferred shapes when the caller has them.
  */
-export function findExactFusions(model: Model): ExactFusionsReport {
-  return { blocks: analyse(model).blocks };
+export function findExactFusions(model: Model, shapes?: ShapeInfo): ExactFusionsReport {
+  return { blocks: analyse(model, shapes).blocks };
 }
 
 function selectedIndices(selection: FuseExactAttentionOptions['blocks'], count: number): number[] {
@@ -87,7 +85,7 @@ function selectedIndices(selection: FuseExactAttentionOptions['blocks'], count: 
  */
 export function fuseExactAttention(model: Model, options: FuseExactAttentionOptions = {}): FuseExactAttentionResult {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`'options' must be an object like { blocks: 'all' }`);
-  const copy = modelFromProto(modelToProto(model));
+  const copy = model.clone();
   const { matches, blocks, shapes } = analyse(copy);
   const fused: FusedBlock[] = [];
   const skipped: { block: ExactFusionBlock; reason: string }[] = [];

@@ -9,9 +9,9 @@
  * added the branch to. (onnxruntime's transpose optimiser cancels the un-merge against the merge.)
  */
 
-import { Attr } from '../ir/attributes.js';
 import { Value } from '../ir/value.js';
 import { RewriteError } from '../errors.js';
+import { reshape, transpose } from '../../custom-ops/index.js';
 import type { RewriteContext } from '../rewrite/rewrite-context.js';
 import { emitFusedAttention, type FusedAttentionOptions } from '../attention/emit.js';
 import type { Role } from '../analysis/head-layout.js';
@@ -40,9 +40,9 @@ export function canUnmerge(axes: readonly (readonly Role[])[]): boolean {
 
 /** [B, N, H·d] → x̂'s layout: Reshape to [B, N, H, d] (0 copies B and N), then Transpose. */
 function unmerge(context: RewriteContext, match: ExactAttentionMatch, fused: Value, target: PerHeadOutput): Value {
-  const split = context.op('Reshape', [fused, context.int64([0, 0, match.heads, match.headDim], 'split_heads_shape')], { name: 'split_heads' });
+  const split = reshape(context, fused, [0, 0, match.heads, match.headDim], 'split_heads');
   const perm = target.axes.flat().map((role) => FUSED_ROLES.indexOf(role));
-  return context.op('Transpose', [split], { name: 'to_per_head_layout', attributes: [Attr.ints('perm', perm)] });
+  return transpose(context, split, perm, 'to_per_head_layout');
 }
 
 /** Emits the fused op for `match` and redirects the readers of the block's output to it. */

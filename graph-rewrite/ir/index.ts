@@ -28,6 +28,6 @@ export {
   type TensorType,
   type ValueType,
 } from './types.js';
-export { Value, type ReplaceAllUsesOptions, type Use, type ValueOptions } from './value.js';
+export { Value, type InferredType, type ReplaceAllUsesOptions, type Use, type ValueOptions } from './value.js';
 export { graphFromProto, modelFromProto } from './from-proto.js';
 export { attributeToProto, functionToProto, graphToProto, modelToProto, nodeToProto } from './to-proto.js';

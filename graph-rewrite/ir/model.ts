@@ -6,6 +6,9 @@
 import type { DeviceConfigurationProto, TrainingInfoProto } from '../serde/onnx-schema.js';
 import type { Function } from './function.js';
 import { Graph } from './graph.js';
+// A module cycle (from-proto builds Models) that is safe: both use each other only inside functions.
+import { modelFromProto } from './from-proto.js';
+import { modelToProto } from './to-proto.js';
 
 export interface ModelInit {
   readonly graph?: Graph;
@@ -46,6 +49,11 @@ export class Model {
     this.producerName = init.producerName;
     this.producerVersion = init.producerVersion;
     this.functions = [...(init.functions ?? [])];
+  }
+
+  /** A deep, independent copy, through the lossless proto form (every field kept, unknown ones included). */
+  clone(): Model {
+    return modelFromProto(modelToProto(this));
   }
 
   /** The model-local function a node of (domain, opType, overload) calls, if any. */

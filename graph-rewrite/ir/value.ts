@@ -9,7 +9,7 @@ import { InvalidArgumentError, IrEditError } from '../errors.js';
 import type { Graph } from './graph.js';
 import type { Node } from './node.js';
 import type { SparseTensor, Tensor } from './tensor.js';
-import type { ValueType } from './types.js';
+import type { Dim, ValueType } from './types.js';
 
 /** One use of a value: `node.inputs[index] === value`. */
 export interface Use {
@@ -29,6 +29,17 @@ export interface ReplaceAllUsesOptions {
   readonly preserveOutputNames?: boolean;
 }
 
+/**
+ * What shape inference (`analysis/shape-inference.ts`) found about a value: element type (a DataType
+ * code), shape with canonical symbolic dims, and the contents of a small integer tensor when folded.
+ */
+export interface InferredType {
+  readonly elemType: number | undefined;
+  /** undefined = unknown rank. */
+  readonly shape: readonly Dim[] | undefined;
+  readonly intValues?: readonly Dim[] | undefined;
+}
+
 export interface ValueOptions {
   readonly type?: ValueType;
   readonly docString?: string;
@@ -38,6 +49,13 @@ export class Value {
   #name: string | undefined;
   /** Element type and shape, when known (from value_info / graph input / output annotations or a rewrite). */
   type: ValueType | undefined;
+  /**
+   * What the last shape inference of the value's graph found, or what the rewrite that created the
+   * value declared. Never written to the model (`type` is the annotation, saved as read); cleared by
+   * `clearInferredTypes` (every `inferShapes` starts with it), so it is never older than the last
+   * inference of the graph — edits made after it are the editor's to record (`ShapeInfo.set`).
+   */
+  inferred: InferredType | undefined;
   docString: string | undefined;
   /** `metadata_props` of the value's ValueInfoProto. */
   readonly metadataProps = new Map<string, string>();

@@ -8,3 +8,6 @@ export { topologicalSort } from './topological-sort.js';
 export { uniqueNames } from './unique-names.js';
 export { inlineFunctions } from './inline-functions.js';
 export { findGraphProblems, validateGraph, validateModel, type ValidateOptions } from './validate-graph.js';
+export {
+  CLEANUP_PASSES, cancelLayoutOpsPass, inlineFunctionsPass, removeDeadNodesPass, removeUnusedInitializersPass, sequential, type Pass, type PassResult,
+} from './pass.js';

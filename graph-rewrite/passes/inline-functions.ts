@@ -6,13 +6,11 @@
  */
 
 import { InvalidArgumentError } from '../errors.js';
-import { modelFromProto } from '../ir/from-proto.js';
 import type { Attr } from '../ir/attributes.js';
 import type { Function } from '../ir/function.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import { Node } from '../ir/node.js';
-import { modelToProto } from '../ir/to-proto.js';
 import type { Value } from '../ir/value.js';
 
 /** Nested calls deeper than this are taken for recursion. */
@@ -138,7 +136,7 @@ function unusedDomains(model: Model, candidates: Iterable<string>): string[] {
  * of an opset than the model, control flow inside a body, or recursion.
  */
 export function inlineFunctions(model: Model): Model {
-  const copy = modelFromProto(modelToProto(model));
+  const copy = model.clone();
   const inlined = new Set<Function>();
   for (let depth = 0; ; depth++) {
     const calls = callsIn(copy);

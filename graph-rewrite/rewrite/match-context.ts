@@ -137,7 +137,7 @@ export class MatchContext {
 
   /** Known contents of a small integer tensor: constants and folded shape subgraphs (symbolic entries allowed). */
   ints(value: Value | undefined): readonly Dim[] | undefined {
-    return this.shapes.intValues(value);
+    return value?.inferred?.intValues;
   }
 
   /** Like {@link ints}, but every entry must be a number. */
@@ -146,13 +146,14 @@ export class MatchContext {
     return values !== undefined && values.every((v): v is number => typeof v === 'number') ? [...values] : undefined;
   }
 
+  /** The value's shape as the graph's shape inference (or the rewrite that made it) found it. */
   shapeOf(value: Value | undefined): readonly Dim[] | undefined {
-    return this.shapes.shapeOf(value);
+    return value?.inferred?.shape;
   }
 
   /** `a [1,4,49,49] FLOAT` : a value's type for messages. */
   describeType(value: Value | undefined): string {
-    const { elemType, shape } = this.shapes.typeOf(value);
+    const { elemType, shape } = value?.inferred ?? { elemType: undefined, shape: undefined };
     return `${formatShape(shape)}${elemType === undefined ? '' : ` ${dataTypeName(elemType)}`}`;
   }
 

@@ -2,8 +2,11 @@
  * What a rule's rewrite edits the graph with. New nodes are collected (named after the block, fresh
  * names guaranteed) and inserted together before the first reader of a replaced value; replacements
  * are applied after the insertion. Shapes of new values are recorded so later steps can read them.
+ * It is the node tape of custom-ops over a model's graph (constants become initializers), so rewrites
+ * use the same opset-aware helpers (`unsqueeze`, `reduce`, …) as function bodies.
  */
 
+import type { NodeTape } from '../../custom-ops/index.js';
 import type { Attr } from '../ir/attributes.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
@@ -24,7 +27,7 @@ export interface NewNodeOptions {
   readonly name?: string;
 }
 
-export class RewriteContext {
+export class RewriteContext implements NodeTape<Value> {
   readonly #created: Node[] = [];
   readonly #replacements: [Value, Value][] = [];
 
@@ -33,6 +36,11 @@ export class RewriteContext {
 
   get graph(): Graph {
     return this.model.graph;
+  }
+
+  /** The model's default-domain (ONNX) opset: new nodes are written for it. */
+  get opset(): number {
+    return this.model.opsetImports.get('') ?? this.model.opsetImports.get('ai.onnx') ?? 0;
   }
 
   /** The nodes created so far, in creation (= dependency) order. */
@@ -75,6 +83,11 @@ export class RewriteContext {
   /** A new int64 initializer (shape vectors, axes, slice bounds). */
   int64(values: readonly number[], hint: string, dims: readonly number[] = [values.length]): Value {
     return this.initializer(Tensor.fromInt64Array(values, dims), hint);
+  }
+
+  /** A new float32 initializer; `dims` [] for a scalar. */
+  float32(values: readonly number[], dims: readonly number[], hint: string): Value {
+    return this.initializer(Tensor.fromFloat32Array(values, dims), hint);
   }
 
   /** A new initializer holding `tensor`, under a fresh name. */

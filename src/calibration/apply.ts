@@ -5,7 +5,7 @@
  * optional inputs its call sites wire, so the nodes get the body generated with those inputs
  * (a new overload when other call sites keep the plain one), and bodies no node calls any more go.
  */
-import { getOpFunction, opFunctionKey, VITLIN_DOMAIN, type VitlinElemType } from '../../custom-ops/index.js';
+import { opFunction, opFunctionKey, VITLIN_DOMAIN, type VitlinElemType } from '../../custom-ops/index.js';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import type { Node } from '../../graph-rewrite/ir/node.js';
@@ -31,7 +31,7 @@ function elemTypeOf(model: Model, node: Node): VitlinElemType {
 export function applyCoefficients(model: Model, nodes: readonly Node[], coefficients: readonly (BlockCoefficients | undefined)[]): void {
   const opset = model.opsetImports.get('') ?? model.opsetImports.get('ai.onnx');
   if (opset === undefined) throw new InvalidArgumentError(`the model imports no default-domain opset`);
-  const pending: { node: Node; specialise: (overload: string | undefined) => { key: string; build: () => ReturnType<typeof getOpFunction> } }[] = [];
+  const pending: { node: Node; specialise: (overload: string | undefined) => { key: string; build: () => ReturnType<typeof opFunction> } }[] = [];
   nodes.forEach((node, i) => {
     const c = coefficients[i];
     if (!c) return;
@@ -46,7 +46,7 @@ export function applyCoefficients(model: Model, nodes: readonly Node[], coeffici
       node.replaceInput(3, init(c.scale, 'calibration_scale'));
       pending.push({ node, specialise: (overload) => ({
         key: opFunctionKey('HydraAttention', options),
-        build: () => getOpFunction('HydraAttention', { ...options, ...(overload ? { overload } : {}) }),
+        build: () => opFunction('HydraAttention', { ...options, ...(overload ? { overload } : {}) }),
       }) });
     } else {
       if (node.opType !== 'LinearAngularAttention') throw new InvalidArgumentError(`calibration: linear-angular coefficients for ${node.label}, a ${node.opType}`);
@@ -57,7 +57,7 @@ export function applyCoefficients(model: Model, nodes: readonly Node[], coeffici
       node.replaceInput(4, init(c.angularWeight, 'calibration_angular_weight'));
       pending.push({ node, specialise: (overload) => ({
         key: opFunctionKey('LinearAngularAttention', options),
-        build: () => getOpFunction('LinearAngularAttention', { ...options, ...(overload ? { overload } : {}) }),
+        build: () => opFunction('LinearAngularAttention', { ...options, ...(overload ? { overload } : {}) }),
       }) });
     }
   });

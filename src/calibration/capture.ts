@@ -10,11 +10,9 @@
  * target is then computed from the captured q, k, v with the block's heads and scale.
  */
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
-import { VITLIN_DOMAIN } from '../../custom-ops/domain.js';
-import { modelFromProto } from '../../graph-rewrite/ir/from-proto.js';
+import { kernelForOp } from '../../custom-ops/index.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import { Node } from '../../graph-rewrite/ir/node.js';
-import { modelToProto } from '../../graph-rewrite/ir/to-proto.js';
 import type { Value } from '../../graph-rewrite/ir/value.js';
 import { topologicalSort } from '../../graph-rewrite/passes/topological-sort.js';
 import type { InputSet } from '../eval/inputs.js';
@@ -26,7 +24,7 @@ import { softmaxAttention, type BlockCapture } from './fit.js';
 
 /** The vitlin fused nodes of a model, in graph order. */
 export function fusedNodes(model: Model): Node[] {
-  return model.graph.nodes.filter((n) => n.domain === VITLIN_DOMAIN && (n.opType === 'HydraAttention' || n.opType === 'LinearAngularAttention'));
+  return model.graph.nodes.filter((n) => kernelForOp(n.domain, n.opType) !== undefined);
 }
 
 /** Every value of a graph by name: inputs, initializers and node outputs. */
@@ -43,7 +41,7 @@ function valuesByName(model: Model): Map<string, Value> {
  * Returns the probe and the output names ([q, k, v] per fused node).
  */
 export function buildProbe(original: Model, converted: Model): { probe: Model; outputs: [string, string, string][] } {
-  const probe = modelFromProto(modelToProto(original));
+  const probe = original.clone();
   const known = valuesByName(probe);
   const grafted = new Map<Value, Value>();
   const graft = (value: Value): Value => {

@@ -6,12 +6,13 @@
  * branch error before / after the refit and the top-1 on the selection part once that block is in.
  */
 import type { Model } from '../../graph-rewrite/ir/model.js';
-import { greedySelect, type AutoSelection, type Budget, type SelectionScore } from '../eval/auto-select.js';
+import { greedySelect, type AutoSelection, type Budget, type SelectionScore } from '../../graph-rewrite/plan/auto-select.js';
 import { fidelityOf, runModel, type Fidelity, type ModelRun } from '../eval/fidelity.js';
 import type { InputSet } from '../eval/inputs.js';
 import { modelToBytes } from '../model-io.js';
 import { createSession, type ExecutionProvider } from '../runtime/session.js';
 import type { CalibrationBasis } from './basis.js';
+import type { BlockCalibrationReport, RefitCalibrationReport } from './report.js';
 import { SequentialRefitter, type BlockRefit, type ConvertBlocks } from './refit.js';
 import { splitInputs } from './split.js';
 
@@ -31,34 +32,10 @@ export interface CalibratedConversionRequest {
   readonly onProgress?: (stage: 'fitting' | 'choosing', blocks: readonly number[]) => void;
 }
 
-export interface BlockCalibrationReport {
-  readonly index: number;
-  readonly basis: CalibrationBasis;
-  /** Mean squared error of the block's branch against its target on the fitting part: original projection, refitted. */
-  readonly mseBefore: number;
-  readonly mseAfter: number;
-  readonly targetPower: number;
-  readonly driftCorrected: boolean;
-  /** On the selection part, with this block and those before it converted and refitted: accuracy (labels) or top-1 agreement. */
-  readonly selectionTop1: number;
-  readonly notes: readonly string[];
-}
-
-export interface CalibrationReport {
-  readonly inputs: string;
-  readonly basis: CalibrationBasis;
-  readonly fitting: string;
-  readonly selection: string;
-  readonly blocks: readonly BlockCalibrationReport[];
-  /** Fidelity against the original on the selection part: converted without and with the refit. */
-  readonly without: Fidelity;
-  readonly with: Fidelity;
-}
-
 export interface CalibratedConversion {
   readonly model: Model;
   readonly chosen: readonly number[];
-  readonly report: CalibrationReport;
+  readonly report: RefitCalibrationReport;
   readonly auto?: AutoSelection;
   readonly fits: readonly BlockRefit[];
 }

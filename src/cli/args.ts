@@ -1,13 +1,9 @@
 /** Argument parsing shared by the commands: node's parseArgs, with usage errors turned into exit code 2. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { VitlinError } from '../../graph-rewrite/errors.js';
+import { UsageError } from '../../graph-rewrite/errors.js';
 
-/** A command-line usage error: printed as one line, exit code 2. */
-export class UsageError extends VitlinError {
-  constructor(message: string) {
-    super('INVALID_ARGUMENT', message);
-  }
-}
+export { UsageError };
+export { parseBlockSelection, type BlockSelection } from '../../graph-rewrite/plan/selection.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 type ParsedArgs<T extends OptionSpec> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>>;
@@ -76,28 +72,3 @@ export function choiceListOption<T extends string>(value: string | undefined, fl
   return [...new Set(items.map((item) => choiceOption(item, flag, choices)))];
 }
 
-/** What `--blocks` asked for: every convertible block, none, a list, or a greedy search. */
-export type BlockSelection = { readonly kind: 'all' } | { readonly kind: 'none' } | { readonly kind: 'auto' } | { readonly kind: 'list'; readonly indices: readonly number[] };
-
-/**
- * Parses `--blocks all|none|auto|0,3,10-11` against the model's `count` attention blocks; an index
- * outside 0…count−1 is a usage error naming the block and the range.
- */
-export function parseBlockSelection(spec: string | undefined, count: number): BlockSelection {
-  const text = (spec ?? 'all').trim();
-  if (text === 'all' || text === 'none' || text === 'auto') return { kind: text };
-  const indices = new Set<number>();
-  const range = count === 0 ? 'out of range: the model has no attention blocks' : `out of range 0-${count - 1}`;
-  for (const part of text.split(',')) {
-    const match = /^\s*(\d+)\s*(?:-\s*(\d+))?\s*$/.exec(part);
-    if (!match) throw new UsageError(`--blocks: expected all, none, auto or a list like 0,3,10-11, got '${part.trim() || text}'`);
-    const from = Number(match[1]);
-    const to = match[2] === undefined ? from : Number(match[2]);
-    if (to < from) throw new UsageError(`--blocks: range '${part.trim()}' is backwards`);
-    for (let i = from; i <= to; i++) {
-      if (i >= count) throw new UsageError(`--blocks: block ${i} is ${range}`);
-      indices.add(i);
-    }
-  }
-  return { kind: 'list', indices: [...indices].sort((a, b) => a - b) };
-}

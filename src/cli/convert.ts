@@ -5,6 +5,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { kernelNames } from '../../custom-ops/index.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import { CALIBRATION_BASES } from '../calibration/index.js';
 import { fidelityOf, runModel } from '../eval/fidelity.js';
@@ -82,7 +83,7 @@ async function runConvert(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, OPTIONS, 'convert');
   const [arg] = positionalArgs(positionals, 'convert', ['model']);
   // Argument checks first: nothing is loaded, run or written for a command that cannot succeed.
-  const attention = values.attention === undefined ? undefined : choiceOption(values.attention, '--attention', ['hydra', 'linear-angular'] as const);
+  const attention = values.attention === undefined ? undefined : choiceOption(values.attention, '--attention', kernelNames());
   const mode = choiceOption(values['linear-angular-mode'], '--linear-angular-mode', ['kernel_normalized', 'reference'] as const, 'kernel_normalized');
   const blocksSpec = values.blocks ?? 'all';
   if (!/^(all|none|auto|[\d,\s-]+)$/.test(blocksSpec.trim())) parseBlockSelection(blocksSpec, Number.MAX_SAFE_INTEGER); // throws the syntax error
@@ -92,7 +93,7 @@ async function runConvert(argv: string[]): Promise<number> {
   if ((maxDrop !== undefined || minCosine !== undefined) && !isAuto) throw new UsageError(`--budget and --min-cosine go with --blocks auto`);
   if (isAuto && (maxDrop === undefined) === (minCosine === undefined)) throw new UsageError(`--blocks auto needs exactly one of --budget <max top-1 drop> and --min-cosine <x>`);
   if (isAuto && values.calibration === undefined) throw new UsageError(`--blocks auto needs --calibration <sample file | image folder> to measure fidelity on`);
-  if (blocksSpec.trim() !== 'none' && attention === undefined) throw new UsageError(`--attention is required (hydra | linear-angular)`);
+  if (blocksSpec.trim() !== 'none' && attention === undefined) throw new UsageError(`--attention is required (${kernelNames().join(' | ')})`);
   if (values['no-fit'] && values.calibration === undefined) throw new UsageError(`--no-fit goes with --calibration`);
   const basis = choiceOption(values['calibration-basis'], '--calibration-basis', CALIBRATION_BASES, 'plain');
   if (values['calibration-basis'] !== undefined && (values.calibration === undefined || values['no-fit'])) throw new UsageError(`--calibration-basis goes with --calibration (and without --no-fit)`);

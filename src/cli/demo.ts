@@ -16,6 +16,7 @@ import { measureInterleaved } from '../eval/bench.js';
 import { fidelityOf, runModel, type ModelRun } from '../eval/fidelity.js';
 import { randomInputs, sampleInputs, type InputSet } from '../eval/inputs.js';
 import { tensorFileInputs } from '../data/tensor-file.js';
+import { refitReportOf } from '../calibration/report.js';
 import { loadModel, modelToBytes } from '../model-io.js';
 import { createSession, type Feeds, type RuntimeSession } from '../runtime/session.js';
 import { intOption, parseCommandArgs } from './args.js';
@@ -106,7 +107,7 @@ function calibrationInputs(folder: string, session: RuntimeSession): InputSet {
 
 /** Where a calibrated row's refit was fitted and measured (training images, never the test sample). */
 function calibrationNote(outcome: Awaited<ReturnType<typeof convertModel>>): string {
-  const c = outcome.calibration!;
+  const c = refitReportOf(outcome.calibration)!;
   const count = (text: string) => /\((\d+)\)/.exec(text)?.[1] ?? '?';
   return `${c.basis} refit on ${count(c.fitting)} training images, ${outcome.auto ? 'blocks chosen' : 'checked'} on ${count(c.selection)} others`;
 }

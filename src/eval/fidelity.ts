@@ -5,6 +5,7 @@
  */
 import { argmaxRows, compareOutputs } from '../runtime/compare.js';
 import { tensorToFloat32 } from '../runtime/float16.js';
+import type { Fidelity } from '../../graph-rewrite/plan/evaluator.js';
 import type { RuntimeSession } from '../runtime/session.js';
 import { batchSizeFor, type InputSet } from './inputs.js';
 
@@ -51,16 +52,8 @@ export function accuracyOf(run: ModelRun, labels: ArrayLike<number>): number {
   return predictions.length ? correct / predictions.length : NaN;
 }
 
-export interface Fidelity {
-  readonly items: number;
-  readonly maxAbsError: number;
-  readonly meanAbsError: number;
-  readonly cosine: number;
-  /** Share of items whose top-1 class agrees (classifier outputs: more than one value per item). */
-  readonly top1Agreement?: number;
-  /** With labels: accuracy of the original and of the converted model. */
-  readonly accuracy?: { readonly original: number; readonly converted: number };
-}
+/** The figures (graph-rewrite/plan/evaluator.ts: the planner's evaluators return them too). */
+export type { Fidelity };
 
 /** Compares the converted model's run against the original's on the same items. */
 export function fidelityOf(original: ModelRun, converted: ModelRun, labels?: ArrayLike<number>): Fidelity {

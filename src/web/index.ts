@@ -14,13 +14,16 @@ export {
   VITLIN_OPSET_VERSION,
   VITLIN_OP_SCHEMAS,
   VITLIN_OP_TYPES,
-  getOpFunction,
   hydraAttentionReference,
   linearAngularAttentionReference,
-  makeVitlinNode,
+  getKernel, kernelForOp, kernelNames, kernels, registerKernel, unregisterKernel,
+  type AttentionKernel, type KernelSite,
   type VitlinOpType,
 } from '../../custom-ops/index.js';
+export { getOpFunction, makeVitlinNode } from '../../graph-rewrite/rewrite/vitlin-protos.js';
 export * from '../../graph-rewrite/attention/index.js';
+export * from '../../graph-rewrite/plan/index.js';
+export { formatConversion } from '../cli/conversion-report.js';
 export { argmaxRows, compareOutputs, type OutputComparison } from '../runtime/compare.js';
 export { float16BitsToFloat32, float32ToFloat16Bits } from '../runtime/float16.js';
 export { parseSampleFile, SAMPLE_FORMAT, type LabelledSample, type SampleHeader } from '../data/sample-file.js';

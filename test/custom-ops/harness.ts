@@ -6,14 +6,13 @@ import * as ort from 'onnxruntime-node';
 import { encodeModelProtoToBytes } from '../../graph-rewrite/serde/encode.js';
 import { DataType, type ModelProto, type ValueInfoProto } from '../../graph-rewrite/serde/onnx-schema.js';
 import {
-  getOpFunction,
-  makeVitlinNode,
   withVitlinOpsetImport,
   type OpFunctionOptions,
   type VitlinOpType,
   type VitlinOptionalInputs,
   type Float32TensorView,
 } from '../../custom-ops/index.js';
+import { getOpFunction, makeVitlinNode } from '../../graph-rewrite/rewrite/index.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../src/runtime/float16.js';
 
 /** A [B, N, D]-shaped tensor of uniform values in [-range, range). */

@@ -10,11 +10,10 @@ import {
   MIN_IR_VERSION_WITH_FUNCTIONS,
   hydraAttentionReference,
   MIN_IR_VERSION_WITH_OVERLOAD,
-  getOpFunction,
   linearAngularAttentionReference,
-  makeVitlinNode,
   withVitlinOpsetImport,
 } from '../../custom-ops/index.js';
+import { getOpFunction, makeVitlinNode } from '../../graph-rewrite/rewrite/index.js';
 import { seededRandom } from '../../src/runtime/random-feeds.js';
 import { buildOpModel, createSession, maxAbsDifference, randomTensor, runOp } from './harness.js';
 

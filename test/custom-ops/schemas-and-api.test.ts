@@ -9,15 +9,14 @@ import {
   VITLIN_DOMAIN,
   VITLIN_OP_SCHEMAS,
   defaultDomainOpset,
-  getOpFunction,
   inferOutputShape,
-  makeVitlinNode,
   opFunctionKey,
   requiredIrVersion,
   resolveOpAttributes,
   wiredOptionalInputs,
   withVitlinOpsetImport,
 } from '../../custom-ops/index.js';
+import { getOpFunction, makeVitlinNode } from '../../graph-rewrite/rewrite/index.js';
 
 describe('inferOutputShape (the shape rules)', () => {
   it('gives Y the shape of Q, symbolic dims included', () => {

@@ -12,7 +12,7 @@ import {
   type RewriteRule,
 } from '../../graph-rewrite/rewrite/index.js';
 import { inferShapes } from '../../graph-rewrite/analysis/index.js';
-import { getOpFunction, opFunctionKey } from '../../custom-ops/index.js';
+import { opFunction, opFunctionKey } from '../../custom-ops/index.js';
 import { runModel, toFloat32View } from './helpers.js';
 
 /** x → Relu → (Relu | Clip(min 0)) → y, plus an unrelated dead Neg: the rule folds the double ReLU. */
@@ -130,7 +130,7 @@ describe('model functions and validation', () => {
   it('adds one function per specialisation; a second one gets an overload and IR 10', () => {
     const model = doubleReluModel('Relu');
     const key = opFunctionKey('HydraAttention', hydra(17, 1e-6));
-    const build = (eps: number) => (overload: string | undefined) => getOpFunction('HydraAttention', { ...hydra(17, eps), ...(overload ? { overload } : {}) });
+    const build = (eps: number) => (overload: string | undefined) => opFunction('HydraAttention', { ...hydra(17, eps), ...(overload ? { overload } : {}) });
     expect(ensureModelFunction(model, 'ai.vitlin', 'HydraAttention', key, build(1e-6))).toBeUndefined();
     expect(ensureModelFunction(model, 'ai.vitlin', 'HydraAttention', key, build(1e-6))).toBeUndefined();
     expect(model.functions).toHaveLength(1);
@@ -150,10 +150,10 @@ describe('model functions and validation', () => {
     expect(() => validateRewrittenModel(model)).toThrow(/node 'fused' uses domain 'ai.vitlin', which the model does not import/);
     expect(() => validateRewrittenModel(model)).toThrow(/node 'fused' calls ai.vitlin::HydraAttention, but the model has no such function/);
     model.opsetImports.set('ai.vitlin', 1);
-    ensureModelFunction(model, 'ai.vitlin', 'HydraAttention', 'k', () => getOpFunction('HydraAttention', hydra(13, 1e-6)));
+    ensureModelFunction(model, 'ai.vitlin', 'HydraAttention', 'k', () => opFunction('HydraAttention', hydra(13, 1e-6)));
     expect(() => validateRewrittenModel(model)).toThrow(/function 'ai.vitlin::HydraAttention' imports ai.onnx version 13, but the model imports version 17/);
     model.functions.length = 0;
-    ensureModelFunction(model, 'ai.vitlin', 'HydraAttention', 'k', () => getOpFunction('HydraAttention', hydra(17, 1e-6)));
+    ensureModelFunction(model, 'ai.vitlin', 'HydraAttention', 'k', () => opFunction('HydraAttention', hydra(17, 1e-6)));
     fused.replaceInput(2, new Value('nowhere'));
     expect(() => validateRewrittenModel(model)).toThrow(/node 'fused' input 2 'nowhere' is not produced by any node/);
     fused.replaceInput(2, y);

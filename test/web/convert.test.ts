@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertAttention, findAttentionBlocks } from '../../graph-rewrite/attention/index.js';
+import { runConversion } from '../../graph-rewrite/plan/index.js';
+import { formatConversion } from '../../src/cli/conversion-report.js';
 import { loadModel, modelToBytes } from '../../src/model-io.js';
 import { argmaxRows, parseSampleFile } from '../../src/web/index.js';
 import {
@@ -134,6 +136,12 @@ describe('converting in the page', () => {
     const expected = modelToBytes(convertAttention(await loadModel(fixtureBytes(FIXTURE)), { attention: 'hydra', blocks: [0, 1] }).model);
     const downloaded = await convertInPage('hydra', [0, 1]);
     expect(downloaded).toEqual(expected);
+    // The page shows the pipeline's report, the lines `vitlin convert` prints for the same conversion.
+    const outcome = await runConversion(await loadModel(fixtureBytes(FIXTURE)), {
+      attention: 'hydra', selection: { kind: 'list', indices: [0, 1] }, linearAngularMode: 'reference', fuse: true, fit: false, inlineFunctions: false,
+    });
+    expect(await page.textContent('#convert-report')).toBe(formatConversion(outcome, 'hydra', 'reference').join('\n'));
+    expect(await page.textContent('#convert-report')).toMatch(/2 of 2 softmax blocks converted to hydra: 0, 1/);
     await checkRuns(downloaded, `${FIXTURE}.hydra.onnx`);
   }, 240_000);
 

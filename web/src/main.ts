@@ -7,7 +7,7 @@
  * (node placement) to the console and shows placement per model; ?maxModelBytes=<n> caps model size.
  */
 import {
-  configureWebRuntime, DEFAULT_MAX_MODEL_BYTES, formatBytes, modelToBlob, modelToBytes, ort, readModelBytes,
+  configureWebRuntime, DEFAULT_MAX_MODEL_BYTES, formatBytes, formatConversion, modelToBlob, modelToBytes, ort, readModelBytes,
   webGpuUnavailableReason, type Model, type WebEpChoice,
 } from '../../src/web/index.js';
 import { fetchFixture, loadFixtures, loadSample, type Fixtures, type Sample } from './assets.js';
@@ -15,7 +15,7 @@ import { renderBlocks, selectedAttention, selectedBlocks } from './blocks-view.j
 import { busy, byId, clearMessage, el, errorText, showMessage } from './dom.js';
 import { currentImage, decodeUpload, prepareInput } from './image-source.js';
 import { imageInputOf, renderModelInfo, type ImageInput } from './model-view.js';
-import { convert as convertModel, findBlocks } from './rewriter.js';
+import { CONVERT_MODE, convert as convertModel, findBlocks } from './rewriter.js';
 import {
   releaseSessions, renderComparison, renderFallback, renderOutcome, renderPlaceholder, runModel, watchPlacementLogs, type RunOutcome,
 } from './run-view.js';
@@ -108,6 +108,7 @@ function resetConversion(): void {
   if (converted) URL.revokeObjectURL(converted.url);
   converted = undefined;
   byId('download-link').hidden = true;
+  byId('convert-report').hidden = true;
 }
 
 async function convert(): Promise<void> {
@@ -120,7 +121,8 @@ async function convert(): Promise<void> {
   }
   const attention = selectedAttention();
   try {
-    const { model, converted: done, skipped } = convertModel(opened.model, attention, blocks);
+    const outcome = await convertModel(opened.model, attention, blocks);
+    const { model, converted: done, skipped, fusion } = outcome;
     if (done.length === 0) {
       showMessage('error', `Nothing was converted: ${skipped.map((s) => s.reason).join('; ')}`);
       return;
@@ -135,8 +137,12 @@ async function convert(): Promise<void> {
     link.download = converted.label;
     link.hidden = false;
     byId('convert-status').textContent = `Converted block${done.length > 1 ? 's' : ''} ${done.map((b) => b.index).join(', ')} to ${attention}` +
-      `${skipped.length ? ` (skipped: ${skipped.map((s) => s.reason).join('; ')})` : ''}: ` +
+      `${skipped.length ? ` (skipped: ${skipped.map((s) => s.reason).join('; ')})` : ''}` +
+      `${fusion.fused.length ? `, fused ${fusion.fused.length} decomposed block${fusion.fused.length > 1 ? 's' : ''} exactly` : ''}: ` +
       `${formatBytes(opened.bytes.length)} → ${formatBytes(bytes.length)}.`;
+    const report = byId('convert-report');
+    report.textContent = formatConversion(outcome, attention, CONVERT_MODE).join('\n');
+    report.hidden = false;
     renderPlaceholder('converted', 'not run yet');
   } catch (error) {
     showMessage('error', `Conversion failed: ${errorText(error)}`);

@@ -1,8 +1,10 @@
 /**
- * The page's view of the attention rewriter (graph-rewrite/attention): the blocks of a model as table
- * rows — recognised blocks, and Softmax / attention ops no rule recognised, each with its reason.
+ * The page's view of the conversion pipeline (graph-rewrite/plan, the same as the CLI's): the blocks of
+ * a model as table rows — recognised blocks, and Softmax / attention ops no rule recognised, each with
+ * its reason — and a conversion that fuses decomposed linear attention exactly and converts the chosen
+ * softmax blocks.
  */
-import { convertAttention, findAttentionBlocks, type ConvertAttentionResult, type Model } from '../../src/web/index.js';
+import { findAttentionBlocks, runConversion, type ConvertOutcome, type Model } from '../../src/web/index.js';
 
 export interface BlockRow {
   /** The block's index for convertAttention; undefined for an op that is not a recognised block. */
@@ -16,6 +18,9 @@ export interface BlockRow {
 }
 
 export type AttentionKind = 'hydra' | 'linear-angular';
+
+/** LinearAngularAttention's mode in the page: the library's default. */
+export const CONVERT_MODE = 'reference';
 
 export interface BlocksReport {
   readonly rows: BlockRow[];
@@ -41,7 +46,13 @@ export function findBlocks(model: Model): BlocksReport {
   return { rows, blocks: blocks.length, convertible: blocks.filter((b) => b.convertible).length };
 }
 
-/** A converted copy of `model` (the rewriter never edits its input). */
-export function convert(model: Model, attention: AttentionKind, blocks: readonly number[]): ConvertAttentionResult {
-  return convertAttention(model, { attention, blocks });
+/**
+ * A converted copy of `model` (the pipeline never edits its input): decomposed Hydra / linear-angular
+ * blocks fused exactly, the softmax blocks `blocks` (numbers as the table shows them) converted to
+ * `attention`. LinearAngularAttention in the library's default mode ('reference').
+ */
+export function convert(model: Model, attention: AttentionKind, blocks: readonly number[]): Promise<ConvertOutcome> {
+  return runConversion(model, {
+    attention, selection: { kind: 'list', indices: blocks }, linearAngularMode: CONVERT_MODE, fuse: true, fit: false, inlineFunctions: false,
+  });
 }
