@@ -40,7 +40,7 @@ describe('vitlin convert --calibration', () => {
     expect(r.stdout).toMatch(/output-projection refit, sequential/);
     expect(r.stdout).toMatch(/fitted on items 0–19 \(20\) .*; measured on items 20–39 \(20\)/);
     expect(r.stdout).toMatch(/trade-off \(greedy, 7 evaluations; budget top-1 drop ≤ 10%\)/);
-    expect(r.stdout).toMatch(/block\s+basis\s+rel\. error before\s+after\s+top-1 \(selection\)/);
+    expect(r.stdout).toMatch(/#\d plain: branch error \(relative\) \d\.\d\de-\d → \d\.\d\de-\d; top-1 on the held-out part \d+\.\d %/);
   }, 300_000);
 
   it.each([
