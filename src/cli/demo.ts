@@ -79,6 +79,12 @@ const PLANS: readonly Plan[] = [
 const CALIBRATION_FILE = 'data/fashion-mnist-train-2000.npz';
 const CALIBRATION_IMAGES = 1000;
 
+/** What one run of the demo uses: timed runs per model, calibration images per calibrated step. */
+interface DemoSettings {
+  readonly runs: number;
+  readonly calibrationImages: number;
+}
+
 /** A model loaded for the demo: its outputs on the whole sample, and its session kept open for timing. */
 interface Loaded {
   readonly run: ModelRun;
@@ -98,11 +104,11 @@ async function load(source: string | Uint8Array, sample: LabelledSample, label: 
 }
 
 /** The training-split images calibration fits on and chooses with (see CALIBRATION_FILE). */
-function calibrationInputs(folder: string, session: RuntimeSession): InputSet {
+function calibrationInputs(folder: string, session: RuntimeSession, count: number): InputSet {
   const path = join(folder, CALIBRATION_FILE);
   if (!existsSync(path)) throw new VitlinIoError(`no calibration images: ${CALIBRATION_FILE} is not in ${folder}`);
   const input = session.inputs[0] as { name: string; shape: readonly (number | string)[] };
-  return tensorFileInputs(path, { inputShape: input.shape, inputName: input.name, limit: CALIBRATION_IMAGES });
+  return tensorFileInputs(path, { inputShape: input.shape, inputName: input.name, limit: count });
 }
 
 /** Where a calibrated row's refit was fitted and measured (training images, never the test sample). */
@@ -119,7 +125,8 @@ function blocksText(outcome: Awaited<ReturnType<typeof convertModel>>): string {
   return 'none';
 }
 
-async function runPlan(plan: Plan, entry: ManifestEntry | undefined, folder: string, sample: LabelledSample, runs: number, rows: DemoRow[], tick: () => void): Promise<void> {
+async function runPlan(plan: Plan, entry: ManifestEntry | undefined, folder: string, sample: LabelledSample, settings: DemoSettings, rows: DemoRow[], tick: () => void): Promise<void> {
+  const { runs } = settings;
   const path = join(folder, entry?.file ?? `${plan.model}.onnx`);
   if (!existsSync(path)) {
     rows.push({ model: plan.model, step: 'as trained', note: 'not in models/ yet (still training?)' });
@@ -135,7 +142,7 @@ async function runPlan(plan: Plan, entry: ManifestEntry | undefined, folder: str
   try {
     for (const step of plan.steps) {
       try {
-        const calibration = step.calibrate ? calibrationInputs(folder, original.session) : undefined;
+        const calibration = step.calibrate ? calibrationInputs(folder, original.session, settings.calibrationImages) : undefined;
         const outcome = await convertModel(model, { ...step.request, ...(calibration ? { calibration } : {}) });
         if (outcome.converted.length === 0 && outcome.fusion.fused.length === 0) {
           planRows.push({ model: '', step: step.label, note: outcome.fusion.available ? 'nothing to convert' : 'exact fusion not available in this build yet' });
@@ -186,9 +193,10 @@ export function formatDemo(rows: readonly DemoRow[], count: number): string {
 }
 
 async function runDemo(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, { 'models-dir': { type: 'string' }, runs: { type: 'string' }, json: { type: 'boolean' } }, 'demo');
+  const { values } = parseCommandArgs(argv, { 'models-dir': { type: 'string' }, runs: { type: 'string' }, 'calibration-count': { type: 'string' }, json: { type: 'boolean' } }, 'demo');
   const folder = resolve(values['models-dir'] ?? 'models');
   const runs = intOption(values.runs, '--runs', 100, 1);
+  const calibrationImages = intOption(values['calibration-count'], '--calibration-count', CALIBRATION_IMAGES, 8);
   if (!existsSync(join(folder, 'manifest.json'))) throw new VitlinIoError(`--models-dir: no manifest.json in '${folder}' (the bundled models folder is models/)`);
   const manifest = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8')) as { sample: { file: string }; models: ManifestEntry[] };
   const sample = parseSampleFile(readFileSync(join(folder, manifest.sample.file)), manifest.sample.file);
@@ -197,7 +205,7 @@ async function runDemo(argv: string[]): Promise<number> {
   try {
     for (const plan of PLANS) {
       const entry = manifest.models.find((m) => m.name === plan.model && m.trained);
-      await runPlan(plan, entry, folder, sample, runs, rows, () => bar.tick());
+      await runPlan(plan, entry, folder, sample, { runs, calibrationImages }, rows, () => bar.tick());
     }
   } finally {
     bar.done();
@@ -216,6 +224,7 @@ export const demoCommand: Command = {
     'Converts the bundled trained ViTs (softmax → Hydra and linear-angular; Hydra / Castling-trained → exact fusion),',
     'verifies each on the bundled test sample and benchmarks it, and prints one table.', '',
     'Options:', '  --models-dir <dir>  the models folder (default models)', '  --runs <n>          timed runs per model, taken in turn with the original (default 100)',
+    `  --calibration-count <n>  training images the calibrated steps use (default ${CALIBRATION_IMAGES}; fewer: faster, less accurate)`,
     '  --json              machine-readable output'].join('\n'),
   run: runDemo,
 };

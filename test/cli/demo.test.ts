@@ -17,7 +17,8 @@ afterAll(() => empty.cleanup());
 describe('vitlin demo', () => {
   it('converts, verifies and benchmarks the bundled models in one table', async () => {
     const started = Date.now();
-    const r = await vitlin(['demo', '--runs', '10', '--json'], { timeoutMs: 300_000 });
+    // Few calibration images keep it quick; `npm start` uses 1000.
+    const r = await vitlin(['demo', '--runs', '10', '--calibration-count', '96', '--json'], { timeoutMs: 300_000 });
     expect(r.code, r.stderr).toBe(0);
     const rows = JSON.parse(r.stdout) as { model: string; step: string; accuracy?: number; accuracyBefore?: number; top1Agreement?: number; maxAbsError?: number; medianMs?: number; note?: string }[];
     const models = rows.map((row) => row.model).filter(Boolean);
@@ -34,8 +35,8 @@ describe('vitlin demo', () => {
         expect(row.maxAbsError).toBeLessThan(1e-3);
       }
     }
-    expect(Date.now() - started).toBeLessThan(180_000);
-  });
+    expect(Date.now() - started).toBeLessThan(240_000);
+  }, 300_000);
 
   it('says what is missing and still succeeds when no trained model is there', async () => {
     const r = await vitlin(['demo', '--models-dir', empty.path, '--runs', '2']);
