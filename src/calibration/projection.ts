@@ -40,8 +40,11 @@ function soleReader(value: Value): Node | undefined {
   return uses[0]!.node;
 }
 
+/** A constant's values, looking through Identity nodes (torch shares equal initializers through them). */
 function floats(value: Value | undefined): { data: Float32Array; dims: readonly number[] } | undefined {
-  const tensor = constantTensorOf(value);
+  let source = value;
+  while (source?.producer()?.opType === 'Identity' && source.producer()!.domain === '') source = source.producer()!.inputs[0];
+  const tensor = constantTensorOf(source);
   if (!tensor || tensor.storage === 'external') return undefined;
   try {
     return { data: tensor.toFloat32Array(), dims: tensor.dims };

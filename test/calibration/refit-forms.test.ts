@@ -7,7 +7,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { convertAttention, findAttentionBlocks } from '../../graph-rewrite/attention/index.js';
-import { SequentialRefitter } from '../../src/calibration/index.js';
+import { Node } from '../../graph-rewrite/ir/node.js';
+import { findOutputProjection, newFusedNodes, SequentialRefitter } from '../../src/calibration/index.js';
 import { fidelityOf, runModel } from '../../src/eval/fidelity.js';
 import { randomInputs } from '../../src/eval/inputs.js';
 import { loadModel, modelToBytes } from '../../src/model-io.js';
@@ -44,5 +45,34 @@ describe.each(fixtures)('%s', (name) => {
     } finally {
       await session.release();
     }
+  }, 120_000);
+});
+
+describe('constants behind Identity nodes', () => {
+  it('finds a projection bias torch shares through an Identity (as ViT-B/16 exports its zero biases)', async () => {
+    const base = await loadModel(join(MODELS, 'timm_vit.onnx'));
+    // Route every projection bias through an Identity node, as torch's initializer deduplication writes it.
+    const convert0 = convertAttention(base, { attention: 'linear-angular', linearAngularMode: 'kernel_normalized' });
+    const names = newFusedNodes(base, convert0.model).map((n) => findOutputProjection(n, convert0.converted[0]!.embedDim))
+      .map((p) => (typeof p === 'string' ? '' : p.biasAdd!.node.name!));
+    for (const node of base.graph.nodes.filter((n) => names.includes(n.name!))) {
+      const index = node.inputs.findIndex((v) => v?.constValue);
+      const identity = new Node({ opType: 'Identity', inputs: [node.inputs[index]!], outputs: 1, name: `${node.name}/shared_bias` });
+      base.graph.insertBefore(node, identity);
+      node.replaceInput(index, identity.outputs[0]!);
+    }
+    const convert = (blocks: readonly number[]) => {
+      const r = convertAttention(base, { attention: 'linear-angular', linearAngularMode: 'kernel_normalized', blocks });
+      return { model: r.model, blocks: r.converted };
+    };
+    const converted = convert([0, 1]);
+    for (const node of newFusedNodes(base, converted.model)) {
+      const p = findOutputProjection(node, converted.blocks[0]!.embedDim);
+      if (typeof p === 'string') throw new Error(p);
+      expect(p.biasAdd?.node.name).toMatch(/proj/); // the bias, not mistaken for the residual stream
+      expect(p.residual?.stream.producer()?.opType).not.toBe('Identity');
+    }
+    const { fits } = await new SequentialRefitter(base, convert, randomInputs(4, 5)).model([0, 1]);
+    expect(fits.map((f) => f.mseAfter < f.mseBefore)).toEqual([true, true]);
   }, 120_000);
 });
