@@ -3,7 +3,10 @@
  * (src/calibration/refit.ts) on torchvision ViT-B/16 (random weights) at 224 px — 12 blocks, 197 tokens,
  * 768 features — every block converted to linear-angular attention, calibrated on N seeded random images.
  *
- *   npx tsx bench/calibration.ts [--images 256] [--size 224] [--basis plain|extended] [--batch 8] [--model path.onnx]
+ *   npx tsx bench/calibration.ts [--images 256] [--size 224] [--basis plain|extended] [--batch 8] [--blocks 12] [--model path.onnx]
+ *
+ * `--blocks n` refits only the first n blocks (each block's step runs the model up to that block, so the
+ * first ones are the cheapest; on a busy machine a few blocks give the per-block cost and the memory).
  *
  * The export is made on demand in bench/out/ (gitignored; models/scripts/export_vit_b16.py, Debian's torch)
  * and reused. Reported: wall seconds in total and per block, and the process's peak resident memory
@@ -24,7 +27,7 @@ import { ensureExport, OUT_DIR } from './vit/models.js';
 const { values } = parseArgs({
   options: {
     images: { type: 'string', default: '256' }, size: { type: 'string', default: '224' }, basis: { type: 'string', default: 'plain' },
-    batch: { type: 'string', default: '8' }, model: { type: 'string' },
+    batch: { type: 'string', default: '8' }, blocks: { type: 'string' }, model: { type: 'string' },
   },
 });
 const images = Number(values.images);
@@ -36,7 +39,7 @@ const rssMb = () => process.memoryUsage().rss / 2 ** 20;
 const path = values.model ?? (await ensureExport(size, false));
 const loadStart = performance.now();
 const base = await loadModel(path);
-const blocks = findAttentionBlocks(base).blocks.filter((b) => b.convertible).map((b) => b.index);
+const blocks = findAttentionBlocks(base).blocks.filter((b) => b.convertible).map((b) => b.index).slice(0, values.blocks ? Number(values.blocks) : undefined);
 console.log(`calibration bench: ${path}, ${blocks.length} blocks, ${images} random images, basis ${basis}, batch ${values.batch}; ` +
   `${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; model loaded in ${((performance.now() - loadStart) / 1000).toFixed(1)} s`);
 const convert = (selected: readonly number[]) => {
