@@ -1,5 +1,5 @@
 /**
- * The ONNX protobuf schema (onnx.proto, proto2, IR version 11/12 as of ONNX 1.19), as a table the
+ * The ONNX protobuf schema (onnx.proto, proto2, IR version 14 as of ONNX 1.23), as a table the
  * wire codec walks, plus the TypeScript shape of each decoded message.
  *
  * Why our own table: the `onnx-proto` package bundles the ONNX 1.10 schema, and protobufjs drops
@@ -13,7 +13,10 @@
  *   (a zero-copy view into the decoded buffer); string → `string`;
  * - repeated fields are arrays, always present (possibly empty);
  * - `$unknown` holds the raw bytes (tag included) of every field this table does not know, in order.
+ *
+ * The TypeScript shapes of the decoded messages are in onnx-types.ts (re-exported here).
  */
+export * from './onnx-types.js';
 
 export type ScalarKind = 'string' | 'bytes' | 'int64' | 'uint64' | 'int32' | 'float' | 'double';
 
@@ -26,6 +29,11 @@ export interface FieldSpec {
   readonly repeated?: boolean;
   /** Encode repeated numeric fields packed (ONNX declares these [packed = true]). Decoding accepts both. */
   readonly packed?: boolean;
+  /**
+   * The oneof this field belongs to. protobuf keeps only the member read last: setting one clears the
+   * others, so a decoded message never holds two (writing two would let the other readers see the wrong one).
+   */
+  readonly oneof?: string;
 }
 
 export type MessageName =
@@ -45,6 +53,7 @@ export type MessageName =
   | 'TypeProto.Map'
   | 'TypeProto.Optional'
   | 'TypeProto.SparseTensor'
+  | 'TypeProto.Opaque'
   | 'OperatorSetIdProto'
   | 'FunctionProto'
   | 'StringStringEntryProto'
@@ -69,6 +78,7 @@ const i32 = (name: string): FieldSpec => ({ name, kind: 'int32' });
 /** Only TensorProto's *_data fields are declared [packed = true] in onnx.proto; other repeated numerics are unpacked. */
 const packedOf = (name: string, kind: ScalarKind): FieldSpec => ({ name, kind, repeated: true, packed: true });
 const repeatedOf = (name: string, kind: ScalarKind): FieldSpec => ({ name, kind, repeated: true });
+const inOneof = (oneof: string, spec: FieldSpec): FieldSpec => ({ ...spec, oneof });
 
 export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
   ModelProto: {
@@ -160,13 +170,18 @@ export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
     3: repeatedOf('dims', 'int64'),
   },
   TensorShapeProto: { 1: msgs('dim', 'TensorShapeProto.Dimension') },
-  'TensorShapeProto.Dimension': { 1: i64('dim_value'), 2: str('dim_param'), 3: str('denotation') },
+  'TensorShapeProto.Dimension': {
+    1: inOneof('value', i64('dim_value')),
+    2: inOneof('value', str('dim_param')),
+    3: str('denotation'),
+  },
   TypeProto: {
-    1: msg('tensor_type', 'TypeProto.Tensor'),
-    4: msg('sequence_type', 'TypeProto.Sequence'),
-    5: msg('map_type', 'TypeProto.Map'),
-    9: msg('optional_type', 'TypeProto.Optional'),
-    8: msg('sparse_tensor_type', 'TypeProto.SparseTensor'),
+    1: inOneof('value', msg('tensor_type', 'TypeProto.Tensor')),
+    4: inOneof('value', msg('sequence_type', 'TypeProto.Sequence')),
+    5: inOneof('value', msg('map_type', 'TypeProto.Map')),
+    9: inOneof('value', msg('optional_type', 'TypeProto.Optional')),
+    8: inOneof('value', msg('sparse_tensor_type', 'TypeProto.SparseTensor')),
+    7: inOneof('value', msg('opaque_type', 'TypeProto.Opaque')), // ONNX-ML only before IR 14
     6: str('denotation'),
   },
   'TypeProto.Tensor': { 1: i32('elem_type'), 2: msg('shape', 'TensorShapeProto') },
@@ -174,6 +189,7 @@ export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
   'TypeProto.Map': { 1: i32('key_type'), 2: msg('value_type', 'TypeProto') },
   'TypeProto.Optional': { 1: msg('elem_type', 'TypeProto') },
   'TypeProto.SparseTensor': { 1: i32('elem_type'), 2: msg('shape', 'TensorShapeProto') },
+  'TypeProto.Opaque': { 1: str('domain'), 2: str('name') },
   OperatorSetIdProto: { 1: str('domain'), 2: i64('version') },
   FunctionProto: {
     1: str('name'),
@@ -210,189 +226,6 @@ export const ONNX_SCHEMA: Readonly<Record<MessageName, MessageSchema>> = {
     4: msgs('sharded_dim', 'ShardedDimProto'),
   },
   ShardedDimProto: { 1: i64('axis'), 2: msgs('simple_sharding', 'SimpleShardedDimProto') },
-  SimpleShardedDimProto: { 1: i64('dim_value'), 2: str('dim_param'), 3: i64('num_shards') },
+  SimpleShardedDimProto: { 1: inOneof('dim', i64('dim_value')), 2: inOneof('dim', str('dim_param')), 3: i64('num_shards') },
   IntIntListEntryProto: { 1: i64('key'), 2: repeatedOf('value', 'int64') },
 };
-
-/** Raw bytes of fields the schema does not know, kept so that a round trip loses nothing. */
-export interface WithUnknown {
-  $unknown?: Uint8Array[];
-}
-
-export interface StringStringEntryProto extends WithUnknown { key?: string; value?: string }
-export interface OperatorSetIdProto extends WithUnknown { domain?: string; version?: bigint }
-
-export interface ModelProto extends WithUnknown {
-  ir_version?: bigint;
-  opset_import: OperatorSetIdProto[];
-  producer_name?: string;
-  producer_version?: string;
-  domain?: string;
-  model_version?: bigint;
-  doc_string?: string;
-  graph?: GraphProto;
-  metadata_props: StringStringEntryProto[];
-  training_info: TrainingInfoProto[];
-  functions: FunctionProto[];
-  configuration: DeviceConfigurationProto[];
-}
-
-export interface GraphProto extends WithUnknown {
-  node: NodeProto[];
-  name?: string;
-  initializer: TensorProto[];
-  sparse_initializer: SparseTensorProto[];
-  doc_string?: string;
-  input: ValueInfoProto[];
-  output: ValueInfoProto[];
-  value_info: ValueInfoProto[];
-  quantization_annotation: TensorAnnotation[];
-  metadata_props: StringStringEntryProto[];
-}
-
-export interface NodeProto extends WithUnknown {
-  input: string[];
-  output: string[];
-  name?: string;
-  op_type?: string;
-  domain?: string;
-  overload?: string;
-  attribute: AttributeProto[];
-  doc_string?: string;
-  metadata_props: StringStringEntryProto[];
-  device_configurations: NodeDeviceConfigurationProto[];
-}
-
-/** AttributeProto.AttributeType. */
-export const AttributeType = {
-  UNDEFINED: 0, FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8,
-  TENSORS: 9, GRAPHS: 10, SPARSE_TENSOR: 11, SPARSE_TENSORS: 12, TYPE_PROTO: 13, TYPE_PROTOS: 14,
-} as const;
-
-export interface AttributeProto extends WithUnknown {
-  name?: string;
-  ref_attr_name?: string;
-  doc_string?: string;
-  type?: number;
-  f?: number;
-  i?: bigint;
-  s?: Uint8Array;
-  t?: TensorProto;
-  g?: GraphProto;
-  sparse_tensor?: SparseTensorProto;
-  tp?: TypeProto;
-  floats: number[];
-  ints: bigint[];
-  strings: Uint8Array[];
-  tensors: TensorProto[];
-  graphs: GraphProto[];
-  sparse_tensors: SparseTensorProto[];
-  type_protos: TypeProto[];
-}
-
-export interface ValueInfoProto extends WithUnknown {
-  name?: string;
-  type?: TypeProto;
-  doc_string?: string;
-  metadata_props: StringStringEntryProto[];
-}
-
-/** TensorProto.DataType. */
-export const DataType = {
-  UNDEFINED: 0, FLOAT: 1, UINT8: 2, INT8: 3, UINT16: 4, INT16: 5, INT32: 6, INT64: 7, STRING: 8,
-  BOOL: 9, FLOAT16: 10, DOUBLE: 11, UINT32: 12, UINT64: 13, COMPLEX64: 14, COMPLEX128: 15,
-  BFLOAT16: 16, FLOAT8E4M3FN: 17, FLOAT8E4M3FNUZ: 18, FLOAT8E5M2: 19, FLOAT8E5M2FNUZ: 20,
-  UINT4: 21, INT4: 22, FLOAT4E2M1: 23, FLOAT8E8M0: 24, UINT2: 25, INT2: 26,
-} as const;
-
-/** TensorProto.DataLocation. */
-export const DataLocation = { DEFAULT: 0, EXTERNAL: 1 } as const;
-
-export interface TensorProto extends WithUnknown {
-  dims: bigint[];
-  data_type?: number;
-  segment?: { begin?: bigint; end?: bigint } & WithUnknown;
-  float_data: number[];
-  int32_data: number[];
-  string_data: Uint8Array[];
-  int64_data: bigint[];
-  name?: string;
-  doc_string?: string;
-  raw_data?: Uint8Array;
-  external_data: StringStringEntryProto[];
-  data_location?: number;
-  double_data: number[];
-  uint64_data: bigint[];
-  metadata_props: StringStringEntryProto[];
-}
-
-export interface SparseTensorProto extends WithUnknown {
-  values?: TensorProto;
-  indices?: TensorProto;
-  dims: bigint[];
-}
-
-export interface TensorShapeDimensionProto extends WithUnknown {
-  dim_value?: bigint;
-  dim_param?: string;
-  denotation?: string;
-}
-export interface TensorShapeProto extends WithUnknown { dim: TensorShapeDimensionProto[] }
-
-export interface TypeProto extends WithUnknown {
-  tensor_type?: { elem_type?: number; shape?: TensorShapeProto } & WithUnknown;
-  sequence_type?: { elem_type?: TypeProto } & WithUnknown;
-  map_type?: { key_type?: number; value_type?: TypeProto } & WithUnknown;
-  optional_type?: { elem_type?: TypeProto } & WithUnknown;
-  sparse_tensor_type?: { elem_type?: number; shape?: TensorShapeProto } & WithUnknown;
-  denotation?: string;
-}
-
-export interface FunctionProto extends WithUnknown {
-  name?: string;
-  input: string[];
-  output: string[];
-  attribute: string[];
-  attribute_proto: AttributeProto[];
-  node: NodeProto[];
-  doc_string?: string;
-  opset_import: OperatorSetIdProto[];
-  domain?: string;
-  overload?: string;
-  value_info: ValueInfoProto[];
-  metadata_props: StringStringEntryProto[];
-}
-
-export interface TensorAnnotation extends WithUnknown {
-  tensor_name?: string;
-  quant_parameter_tensor_names: StringStringEntryProto[];
-}
-
-export interface TrainingInfoProto extends WithUnknown {
-  initialization?: GraphProto;
-  algorithm?: GraphProto;
-  initialization_binding: StringStringEntryProto[];
-  update_binding: StringStringEntryProto[];
-}
-
-export interface DeviceConfigurationProto extends WithUnknown {
-  name?: string;
-  num_devices?: number;
-  device: string[];
-}
-
-export interface NodeDeviceConfigurationProto extends WithUnknown {
-  configuration_id?: string;
-  sharding_spec: ShardingSpecProto[];
-  pipeline_stage?: number;
-}
-
-export interface ShardingSpecProto extends WithUnknown {
-  tensor_name?: string;
-  device: bigint[];
-  index_to_device_group_map: ({ key?: bigint; value: bigint[] } & WithUnknown)[];
-  sharded_dim: ({
-    axis?: bigint;
-    simple_sharding: ({ dim_value?: bigint; dim_param?: string; num_shards?: bigint } & WithUnknown)[];
-  } & WithUnknown)[];
-}

@@ -2,9 +2,12 @@
  * `vitlin serve` load benchmark (not a test): throughput and p50 / p99 latency of
  * POST /v2/models/{name}/infer on loopback, with and without dynamic batching, for the original model and
  * its linear-attention (Hydra) conversion, plus the server's resident memory after loading, after warm-up
- * and after each of two identical rounds of runs (flat: round 2 ends where round 1 did).
+ * and after each of two identical rounds of runs (flat: round 2 ends where round 1 did). Then the request
+ * encodings: the same image as a JSON float array and as binary tensor data (the binary extension, output
+ * binary too), for the model and for an Identity model on a 3×224×224 image (the cost of moving an
+ * ImageNet-sized tensor alone), as req/s and the binary / JSON ratio, measured in this same process.
  *
- *     npx tsx bench/serve.ts [--model fmnist_softmax] [--duration 8] [--connections 16] [--max-batch 16] [--max-delay-ms 2]
+ *     npx tsx bench/serve.ts [--model fmnist_softmax] [--duration 8] [--connections 16] [--max-batch 16] [--max-delay-ms 2] [--part all|batching|encoding]
  *
  * The server is its own process (`vitlin serve ... --quiet`, from the TypeScript sources) on 127.0.0.1 with
  * a free port; its memory is read from its own /metrics (`vitlin_process_resident_memory_bytes`). The load
@@ -24,6 +27,7 @@ import autocannon from 'autocannon';
 import { parseSampleFile } from '../src/data/sample-file.js';
 import { loadModel, modelToBytes } from '../src/model-io.js';
 import { seededRandom } from '../src/runtime/random-feeds.js';
+import { writeOneNodeModel } from '../test/server/tiny-models.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -36,6 +40,7 @@ const { values } = parseArgs({ options: {
   connections: { type: 'string', default: '16' },
   'max-batch': { type: 'string', default: '16' },
   'max-delay-ms': { type: 'string', default: '2' },
+  part: { type: 'string', default: 'all' },
 } });
 const DURATION = Math.min(60, Number(values.duration)); // bounded whatever is asked
 const CONNECTIONS = Math.min(64, Number(values.connections));
@@ -58,18 +63,30 @@ async function prepareModels(name: string): Promise<{ names: string[]; note: str
   }
 }
 
-/** One request body: a v2 inference request for one image. */
-function requestBody(shape: number[]): string {
+/** One image for a model input of `shape`: a Fashion-MNIST test image, or deterministic random values. */
+function imageData(shape: number[]): Float32Array {
   const [, channels, height, width] = shape as [number, number, number, number];
-  let data: number[];
   if (channels === 1 && height === 28 && width === 28) {
     const sample = parseSampleFile(readFileSync(join(ROOT, 'models', 'data', 'fashion-mnist-test-1000.bin')));
-    data = Array.from(sample.images.subarray(0, 784));
-  } else {
-    const next = seededRandom(1);
-    data = Array.from({ length: channels * height * width }, () => next() * 2 - 1);
+    return sample.images.slice(0, 784);
   }
-  return JSON.stringify({ inputs: [{ name: 'pixel_values', shape: [1, channels, height, width], datatype: 'FP32', data }] });
+  const next = seededRandom(1);
+  return Float32Array.from({ length: channels * height * width }, () => next() * 2 - 1);
+}
+
+/** A v2 inference request for one image, as JSON. */
+function requestBody(shape: number[], input = 'pixel_values'): string {
+  return JSON.stringify({ inputs: [{ name: input, shape: [1, ...shape.slice(1)], datatype: 'FP32', data: Array.from(imageData(shape)) }] });
+}
+
+/** The same request with binary tensor data in and out: the JSON, then the image's raw float32 bytes. */
+function binaryRequest(shape: number[], input = 'pixel_values'): { body: Buffer; headers: Record<string, string> } {
+  const data = imageData(shape);
+  const json = Buffer.from(JSON.stringify({
+    inputs: [{ name: input, shape: [1, ...shape.slice(1)], datatype: 'FP32', parameters: { binary_data_size: data.byteLength } }],
+    parameters: { binary_data_output: true },
+  }));
+  return { body: Buffer.concat([json, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]), headers: { 'inference-header-content-length': String(json.length) } };
 }
 
 interface Server {
@@ -125,11 +142,68 @@ interface Row {
   rssMiB: number;
 }
 
-async function load(url: string, model: string, body: string, seconds: number): Promise<autocannon.Result> {
+async function load(url: string, model: string, body: string | Buffer, seconds: number, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<autocannon.Result> {
   return autocannon({
-    url: `${url}/v2/models/${model}/infer`, method: 'POST', body, headers: { 'content-type': 'application/json' },
+    url: `${url}/v2/models/${model}/infer`, method: 'POST', body, headers,
     connections: CONNECTIONS, duration: seconds, timeout: 10,
   });
+}
+
+/** Identity on a 3×224×224 image: serving it measures moving the tensor in and out, nothing else. */
+const ECHO = { name: 'image_echo_224', shape: [1, 3, 224, 224] };
+
+interface EncodingRow { model: string; imageBytes: number; jsonBodyBytes: number; binaryBodyBytes: number; json: number; binary: number; ratio: number; non2xx: number; errors: number }
+
+/**
+ * JSON vs binary requests on one server with batching on: for each model, both encodings alternate over
+ * two rounds (so a drift in machine load hits both), and the ratio is of each encoding's better round.
+ */
+async function compareEncodings(models: { name: string; shape: number[] }[]): Promise<EncodingRow[]> {
+  const server = await startServer(['--max-batch', values['max-batch']!, '--max-delay-ms', values['max-delay-ms']!]);
+  const rows: EncodingRow[] = [];
+  try {
+    for (const model of models) {
+      const json = requestBody(model.shape, model.name === ECHO.name ? 'x' : 'pixel_values');
+      const binary = binaryRequest(model.shape, model.name === ECHO.name ? 'x' : 'pixel_values');
+      const runs = { json: [] as number[], binary: [] as number[] };
+      let non2xx = 0;
+      let errors = 0;
+      await load(server.url, model.name, json, 2);
+      await load(server.url, model.name, binary.body, 2, binary.headers);
+      for (let round = 0; round < 2; round++) {
+        for (const encoding of ['json', 'binary'] as const) {
+          const result = encoding === 'json' ? await load(server.url, model.name, json, DURATION) : await load(server.url, model.name, binary.body, DURATION, binary.headers);
+          runs[encoding].push(result.requests.average);
+          non2xx += result.non2xx;
+          errors += result.errors;
+        }
+      }
+      const best = (xs: number[]) => Math.max(...xs);
+      rows.push({ model: model.name, imageBytes: model.shape.reduce((a, b) => a * b, 4), jsonBodyBytes: Buffer.byteLength(json), binaryBodyBytes: binary.body.length,
+        json: best(runs.json), binary: best(runs.binary), ratio: best(runs.binary) / best(runs.json), non2xx, errors });
+    }
+  } finally {
+    await stopServer(server);
+  }
+  return rows;
+}
+
+/** The batching table and the server's memory over the runs. */
+function printBatching(rows: Row[], memory: { when: string; rssMiB: number }[], configs: { label: string }[]): void {
+  const header = ['batching', 'round', 'model', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'mean batch', 'server RSS MiB'];
+  const table = rows.map((r) => [r.batching, String(r.round), r.model, String(r.requests), r.reqPerSec.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1),
+    String(r.non2xx), String(r.errors), r.meanBatch.toFixed(2), r.rssMiB.toFixed(0)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(['', line(header), line(widths.map((w) => '-'.repeat(w))), ...table.map(line)].join('\n'));
+  console.log('\nserver resident memory (MiB):');
+  for (const m of memory) console.log(`  ${m.when.padEnd(72)} ${m.rssMiB.toFixed(0)}`);
+  for (const config of configs) {
+    // Flat means: the second, identical round ends where the first did (warm-up growth excluded).
+    const mine = memory.filter((m) => m.when.startsWith(`batching ${config.label}`));
+    const growth = mine.at(-1)!.rssMiB / mine.at(-2)!.rssMiB - 1;
+    console.log(`  batching ${config.label}: round 2 vs round 1: ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %${growth > 0.05 ? '  ← not flat' : ' (flat)'}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -137,6 +211,7 @@ async function main(): Promise<void> {
   const shape = (JSON.parse(readFileSync(join(ROOT, 'models', 'manifest.json'), 'utf8')) as { models: { name: string; inputs: { shape: (number | string)[] }[] }[] })
     .models.find((m) => m.name === values.model)?.inputs[0]?.shape.map((d) => (typeof d === 'number' ? d : 1)) ?? [1, 1, 28, 28];
   const body = requestBody(shape);
+  writeOneNodeModel(join(MODELS_DIR, `${ECHO.name}.onnx`), { dims: ['batch', 3, 224, 224] });
   const configs = [
     { label: 'off (--max-batch 1)', args: ['--max-batch', '1'] },
     { label: `on (--max-batch ${values['max-batch']}, --max-delay-ms ${values['max-delay-ms']})`, args: ['--max-batch', values['max-batch']!, '--max-delay-ms', values['max-delay-ms']!] },
@@ -145,7 +220,7 @@ async function main(): Promise<void> {
   const memory: { when: string; rssMiB: number }[] = [];
   console.log(`vitlin serve load test: ${CONNECTIONS} connections, ${DURATION} s per run, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}`);
   console.log(note);
-  for (const config of configs) {
+  for (const config of values.part === 'encoding' ? [] : configs) {
     const server = await startServer(config.args);
     memory.push({ when: `batching ${config.label}: models loaded`, rssMiB: await rssMiB(server.url) });
     try {
@@ -170,23 +245,19 @@ async function main(): Promise<void> {
       await stopServer(server);
     }
   }
-  const header = ['batching', 'round', 'model', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'mean batch', 'server RSS MiB'];
-  const table = rows.map((r) => [r.batching, String(r.round), r.model, String(r.requests), r.reqPerSec.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1),
-    String(r.non2xx), String(r.errors), r.meanBatch.toFixed(2), r.rssMiB.toFixed(0)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(['', line(header), line(widths.map((w) => '-'.repeat(w))), ...table.map(line)].join('\n'));
-  console.log('\nserver resident memory (MiB):');
-  for (const m of memory) console.log(`  ${m.when.padEnd(72)} ${m.rssMiB.toFixed(0)}`);
-  for (const config of configs) {
-    // Flat means: the second, identical round ends where the first did (warm-up growth excluded).
-    const mine = memory.filter((m) => m.when.startsWith(`batching ${config.label}`));
-    const growth = mine.at(-1)!.rssMiB / mine.at(-2)!.rssMiB - 1;
-    console.log(`  batching ${config.label}: round 2 vs round 1: ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %${growth > 0.05 ? '  ← not flat' : ' (flat)'}`);
+  if (rows.length > 0) printBatching(rows, memory, configs);
+  const encodings = values.part === 'batching' ? [] : await compareEncodings([{ name: names[0]!, shape }, ECHO]);
+  if (encodings.length > 0) {
+    console.log(`\nrequest encodings (batching on; req/s, the better of 2 alternating runs of ${DURATION} s each):`);
+    console.log('| model | image bytes | JSON body bytes | binary body bytes | JSON req/s | binary req/s | binary / JSON |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const e of encodings) {
+      console.log(`| ${e.model} | ${e.imageBytes} | ${e.jsonBodyBytes} | ${e.binaryBodyBytes} | ${e.json.toFixed(0)} | ${e.binary.toFixed(0)} | ${e.ratio.toFixed(2)}× |`);
+    }
   }
   mkdirSync(OUT, { recursive: true });
-  writeFileSync(join(OUT, 'serve.json'), JSON.stringify({ connections: CONNECTIONS, durationSeconds: DURATION, note, rows, memory }, null, 2) + '\n');
-  if (rows.some((r) => r.non2xx > 0 || r.errors > 0)) process.exitCode = 1;
+  writeFileSync(join(OUT, 'serve.json'), JSON.stringify({ connections: CONNECTIONS, durationSeconds: DURATION, note, rows, memory, encodings }, null, 2) + '\n');
+  if ([...rows, ...encodings].some((r) => r.non2xx > 0 || r.errors > 0)) process.exitCode = 1;
 }
 
 await main();

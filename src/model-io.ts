@@ -12,7 +12,7 @@ import { decodeModelProto } from '../graph-rewrite/serde/decode.js';
 import { encodeModelProtoToBytes } from '../graph-rewrite/serde/encode.js';
 import { collectTensors, isExternalTensor, parseExternalDataInfo } from '../graph-rewrite/serde/external-data.js';
 import type { ModelProto } from '../graph-rewrite/serde/onnx-schema.js';
-import { readModelFile, writeModelFile } from './io/model-file.js';
+import { readModelFile, stageModelFile, type StagedModel } from './io/model-file.js';
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
@@ -22,6 +22,12 @@ export interface LoadModelOptions {
    * only saved next to the side files it refers to.
    */
   loadExternalData?: boolean;
+  /**
+   * Told what the file has that protobuf and onnxruntime accept but a careful reader should know (strings
+   * that are not UTF-8, a known field with another wire type, an IR version outside 3..12): the model
+   * loads, means the same and saves byte for byte. Default: `process.emitWarning`.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** Options of {@link saveModel}. */
@@ -50,12 +56,17 @@ function checkOptionsObject(options: unknown): Record<string, unknown> {
   return options as Record<string, unknown>;
 }
 
-function checkLoadOptions(options: unknown): { loadExternalData: boolean } {
-  const { loadExternalData } = checkOptionsObject(options);
+const emitWarning = (message: string): void => process.emitWarning(message, 'VitlinWarning');
+
+function checkLoadOptions(options: unknown): { loadExternalData: boolean; onWarning: (message: string) => void } {
+  const { loadExternalData, onWarning } = checkOptionsObject(options);
   if (loadExternalData !== undefined && typeof loadExternalData !== 'boolean') {
     throw new InvalidArgumentError(`'options.loadExternalData' must be a boolean, got ${describe(loadExternalData)}`);
   }
-  return { loadExternalData: loadExternalData ?? true };
+  if (onWarning !== undefined && typeof onWarning !== 'function') {
+    throw new InvalidArgumentError(`'options.onWarning' must be a function, got ${describe(onWarning)}`);
+  }
+  return { loadExternalData: loadExternalData ?? true, onWarning: (onWarning as ((m: string) => void) | undefined) ?? emitWarning };
 }
 
 function checkSaveOptions(options: unknown): SaveModelOptions {
@@ -122,15 +133,15 @@ function refuseExternalReferences(proto: ModelProto, source: string): void {
  * ```
  */
 export async function loadModel(source: string | Uint8Array, options?: LoadModelOptions): Promise<Model> {
-  const { loadExternalData } = checkLoadOptions(options);
+  const { loadExternalData, onWarning } = checkLoadOptions(options);
   if (typeof source === 'string') {
     if (source.length === 0) throw new InvalidArgumentError(`'source' must be a file path or a Uint8Array, got an empty string`);
-    const proto = await readModelFile(source, { loadExternalData });
+    const proto = await readModelFile(source, { loadExternalData, onWarning });
     return toModel(proto, source);
   }
   if (source instanceof Uint8Array) {
     const name = '<bytes>';
-    const proto = decodeModelProto(source, { source: name });
+    const proto = decodeModelProto(source, { source: name, onWarning });
     if (loadExternalData) refuseExternalReferences(proto, name);
     return toModel(proto, name);
   }
@@ -157,12 +168,21 @@ export async function loadModel(source: string | Uint8Array, options?: LoadModel
  * ```
  */
 export async function saveModel(model: Model, path: string, options?: SaveModelOptions): Promise<void> {
+  await (await stageModel(model, path, options)).commit();
+}
+
+/**
+ * {@link saveModel} in two steps: the files are written completely into a hidden folder next to `path`
+ * (so that `staged.path` can be opened, e.g. by onnxruntime) and only `commit()` moves them into place;
+ * `discard()` removes them. Same arguments and errors as saveModel.
+ */
+export async function stageModel(model: Model, path: string, options?: SaveModelOptions): Promise<StagedModel> {
   const checked = checkModel(model);
   if (typeof path !== 'string' || path.length === 0) {
     throw new InvalidArgumentError(`'path' must be a non-empty file path, got ${describe(path)}`);
   }
   const { externalData } = checkSaveOptions(options);
-  await writeModelFile(path, modelToProto(checked), { externalData });
+  return stageModelFile(path, modelToProto(checked), { externalData });
 }
 
 /**

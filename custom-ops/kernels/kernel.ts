@@ -56,7 +56,7 @@ export interface AttentionKernel {
   blocker?(site: KernelSite, options: KernelOptions): string | undefined;
   /** The fused node for `site` in a model of default-domain opset `opset` and element type `elemType`. */
   call(site: KernelSite, options: KernelOptions, opset: number, elemType: VitlinElemType): KernelCall;
-  /** FLOPs of the kernel on one site (the cost model of /work/shared/REFERENCE.md). */
+  /** FLOPs of the kernel on one site (the cost model of docs/reference.md). */
   flops(dims: KernelDims): number;
   /** Heads of a fused node of this kernel from its attributes, D being its feature width (FLOP counting of converted models). */
   headsOf(getInt: (name: string, fallback: number) => number, features: number): number;

@@ -39,12 +39,12 @@ export function describeHeadView(layout: Layout, kind: OperandKind): HeadView {
   const [tokenAtoms, dimAtoms] = kind === 'kT' ? [colAxis, rowAxis] : [rowAxis, colAxis];
   const source = layout.sourceAxes;
 
-  if (tokenAtoms.length !== 1 || tokenAtoms[0]!.root !== undefined || tokenAtoms[0]!.selection !== undefined) {
-    throw new LayoutError(`its tokens axis is not one whole axis of the source (it has ${tokenAtoms.length} factor(s))`);
-  }
-  const tokensRoot = tokenAtoms[0]!;
   if (dimAtoms.length === 0) throw new LayoutError('its head-dim axis has size 1');
   const featureRoot = dimAtoms[0]!.origin;
+  const tokensRoot = tokenAtoms.length === 0 ? singleTokenAxis(source, featureRoot, axes.slice(0, -2).flat()) : tokenAtoms[0]!;
+  if (tokenAtoms.length > 1 || tokensRoot === undefined || tokensRoot.root !== undefined || tokensRoot.selection !== undefined) {
+    throw new LayoutError(`its tokens axis is not one whole axis of the source (it has ${tokenAtoms.length} factor(s))`);
+  }
   if (featureRoot === tokensRoot || dimAtoms.some((atom) => atom.origin !== featureRoot)) {
     throw new LayoutError('its head-dim axis mixes factors of different source axes');
   }
@@ -142,4 +142,16 @@ export function mergedHeadsOrder(layout: Layout, atoms: Record<Role, Atom>): Rol
 /** `[B·H, N, d]`-style text of role axes, for messages. */
 export function formatRoles(axes: readonly (readonly Role[])[]): string {
   return `[${axes.map((roles) => (roles.length === 0 ? '1' : roles.join('·'))).join(', ')}]`;
+}
+
+/**
+ * The source axis holding the tokens when there is one token (a learned query: size-1 axes carry no
+ * atoms, so the operand's tokens axis is empty): a size-1 source axis other than the features and not
+ * among the operand's batch atoms, preferring the one just before the features ([B, N, F] / [N, F]);
+ * with a batch of 1 too, either size-1 axis computes the same.
+ */
+function singleTokenAxis(source: readonly Atom[], featureRoot: Atom, batchAtoms: readonly Atom[]): Atom | undefined {
+  const candidates = source.filter((atom) => atom !== featureRoot && atom.size === 1 && !batchAtoms.includes(atom));
+  const beforeFeatures = source[source.length - 2];
+  return beforeFeatures !== undefined && candidates.includes(beforeFeatures) ? beforeFeatures : candidates[0];
 }

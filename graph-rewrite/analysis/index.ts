@@ -11,3 +11,4 @@ export { Atom, Layout, LayoutError, cutAtoms } from './layout.js';
 export { MAX_FOLDED_ELEMENTS, ShapeInfo, clearInferredTypes, inferShapes, type ShapeRule, type ShapeRuleContext, type TensorInfo } from './shape-inference.js';
 export { broadcastShapes } from './shape-rules-compute.js';
 export { normalizeAxis, slicedLength } from './shape-rules-data.js';
+export { evaluateScalar } from './scalar-expression.js';

@@ -85,6 +85,14 @@ const expand: ShapeRule = (c) => {
   c.output(0, { elemType: c.input(0).elemType, shape: target === undefined ? undefined : broadcastShapes([c.shape(0), target]) });
 };
 
+/** Tile: each dim times its repeat count (torch's `probe.repeat(batch, 1, 1)`). */
+const tile: ShapeRule = (c) => {
+  const input = c.shape(0);
+  const repeats = c.values(1);
+  const shape = input === undefined || repeats === undefined || repeats.length !== input.length ? undefined : input.map((dim, i) => mulDims(dim, repeats[i]));
+  c.output(0, { elemType: c.input(0).elemType, shape });
+};
+
 /** The last two dims swapped (com.microsoft FusedMatMul's transA / transB). */
 const swapLast = (shape: readonly Dim[]): readonly Dim[] => (shape.length < 2 ? shape : [...shape.slice(0, -2), shape[shape.length - 1], shape[shape.length - 2]]);
 
@@ -246,6 +254,7 @@ export const COMPUTE_RULES: ReadonlyArray<readonly [string, ShapeRule]> = [
   ['::GreaterOrEqual', elementwise(DataType.BOOL, numeric((a, b) => Number(a >= b)))],
   ['::IsNaN', elementwise(DataType.BOOL)],
   ['::Expand', expand],
+  ['::Tile', tile],
   ['::Dropout', dropout],
   ['::MatMul', matMul],
   ['::MatMulInteger', matMul],

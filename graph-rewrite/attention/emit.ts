@@ -12,7 +12,7 @@ import { dimsEqual, formatShape, type Dim } from '../analysis/dims.js';
 import { describeNode } from '../rewrite/match-context.js';
 import { ensureModelFunction, ensureOpsetImport } from '../rewrite/model-functions.js';
 import type { RewriteContext } from '../rewrite/rewrite-context.js';
-import { cast, getKernel, transpose, unsqueeze, type KernelSite, type LinearAngularMode } from '../../custom-ops/index.js';
+import { cast, getKernel, reshape, transpose, unsqueeze, type KernelSite, type LinearAngularMode } from '../../custom-ops/index.js';
 import type { AttentionMatch, OperandView } from './types.js';
 
 /** What to replace softmax attention with (see ConvertAttentionOptions). */
@@ -61,7 +61,12 @@ function materialise(context: RewriteContext, view: OperandView, embed: number, 
       context.int64([-1], `${name}_axis`),
     ], { name: `${name}_slice` });
   }
-  if (rank === 2) {
+  if (view.headsAxis !== undefined) {
+    // [B, H, N, d] (heads split on headsAxis) → [B, N, H, d] → [B, N, H·d].
+    const dAxis = [0, 1, 2, 3].find((axis) => axis !== view.batchAxis && axis !== view.tokensAxis && axis !== view.headsAxis)!;
+    value = transpose(context, value, [view.batchAxis ?? 0, view.tokensAxis, view.headsAxis, dAxis], `${name}_heads_last`);
+    value = reshape(context, value, [0, 0, embed], `${name}_merge_heads`);
+  } else if (rank === 2) {
     value = unsqueeze(context, value, [0], `${name}_add_batch`);
   } else if (view.batchAxis !== undefined && (view.batchAxis !== 0 || view.tokensAxis !== 1)) {
     value = transpose(context, value, [view.batchAxis, view.tokensAxis, 2], `${name}_to_BND`);

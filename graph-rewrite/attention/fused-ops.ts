@@ -13,9 +13,10 @@ import { describeNode, type MatchContext } from '../rewrite/match-context.js';
 import type { RewriteRule } from '../rewrite/rule.js';
 import { checkAttention } from './check.js';
 import { emitFusedAttention, type FusedAttentionOptions } from './emit.js';
-import { traceOperand } from './operand.js';
+import { perHeadNotes, traceOperand } from './operand.js';
 import { traceOutput } from './output.js';
 import { makeScale } from './scale.js';
+import { maskInputEffect } from './score-terms.js';
 import type { AttentionMatch, AttentionStyle, OperandView, OutputTarget } from './types.js';
 
 /** The first optional input (by index) that is wired, with what it means; undefined when none is. */
@@ -98,8 +99,11 @@ function matchOnnxAttention(m: MatchContext, node: Node): AttentionMatch {
   const kShape = m.shapeOf(node.inputs[1]);
   m.ensure(qShape !== undefined && kShape !== undefined && (qShape.length === 3 || qShape.length === 4) && kShape.length === qShape.length,
     () => `q ${formatShape(qShape)} and k ${formatShape(kShape)} of ${describeNode(node)} are not both 3-D or both 4-D`, node);
-  const blocker = blockerOf(m, node, { 3: 'an attention mask', 4: 'a KV cache (past_key)', 5: 'a KV cache (past_value)', 6: 'padded keys (nonpad_kv_seqlen)' },
-    [['is_causal', 'causal'], ['softcap', 'soft-capped']]);
+  // A constant mask that masks nothing (torch's all-True SDPA mask) is no mask.
+  const mask = node.inputs[3] !== undefined && node.inputs[3].name !== '' ? node.inputs[3] : undefined;
+  const maskReason = mask === undefined ? undefined : maskInputEffect(m, node, mask, 4);
+  const blocker = maskReason !== undefined ? { reason: maskReason, node }
+    : blockerOf(m, node, { 4: 'a KV cache (past_key)', 5: 'a KV cache (past_value)', 6: 'padded keys (nonpad_kv_seqlen)' }, [['is_causal', 'causal'], ['softcap', 'soft-capped']]);
   if (qShape.length === 3) {
     const heads = node.getInt('q_num_heads', 0);
     const kvHeads = node.getInt('kv_num_heads', 0);
@@ -123,10 +127,11 @@ function matchOnnxAttention(m: MatchContext, node: Node): AttentionMatch {
   const sizes = { batch: q.view.batch, tokens: q.view.tokens, heads: q.view.heads, headDim: q.view.headDim };
   const output = traceOutput(m, node.outputs[0]!, [...v.view.axes.slice(0, -2), ['N'], ['d']], sizes, 'the attention output');
   const interior = [...m.bound].filter(([, role]) => role === 'Attention' || role === 'output chain').map(([n]) => n);
-  return toMatch(m, {
+  const match = toMatch(m, {
     style: 'onnx.Attention', node, views: [q.operand, k.operand, v.operand], heads: q.view.heads, headDim: q.view.headDim,
     tokens: q.view.tokens, keyTokens: k.view.tokens, batch: q.view.batch, output, interior, blocker,
   });
+  return { ...match, notes: [...perHeadNotes(q, k), ...match.notes] };
 }
 
 function matchMsMultiHeadAttention(m: MatchContext, node: Node): AttentionMatch {

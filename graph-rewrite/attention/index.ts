@@ -12,6 +12,7 @@ export { traceOutput } from './output.js';
 export { expectedScale, makeScale, scaleFromFactors } from './scale.js';
 export { checkAttention } from './check.js';
 export { softmaxAttentionRule } from './softmax-attention.js';
+export { distinctValues, graphInputsReaching } from './score-terms.js';
 export type {
   AttentionBlock, AttentionKind, AttentionMatch, AttentionScale, AttentionStyle, ConvertAttentionOptions, OperandView, OutputTarget, ScalePlacement,
 } from './types.js';

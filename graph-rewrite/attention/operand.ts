@@ -10,6 +10,7 @@
 
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
+import type { Dim } from '../analysis/dims.js';
 import { describeHeadView, type HeadView, type OperandKind } from '../analysis/head-layout.js';
 import { Layout, LayoutError, type Atom } from '../analysis/layout.js';
 import { slicedLength } from '../analysis/shape-rules-data.js';
@@ -34,6 +35,8 @@ export interface OperandTrace {
   readonly scales: readonly ScaleFactor[];
   /** The value the walk stopped at (the projection). */
   readonly source: Value;
+  /** Set when the source is a per-head transform of the projection (rotary embeddings): what it is. */
+  readonly perHead?: string;
 }
 
 /** One op of the chain: how it transforms the layout, and a scale factor if it is one. */
@@ -150,6 +153,8 @@ export function traceOperand(m: MatchContext, value: Value, kind: OperandKind, w
     view = describeHeadView(layout, kind);
   } catch (error) {
     if (!(error instanceof LayoutError)) throw error;
+    const perHead = perHeadOperand(m, source, sourceShape, layout, kind, steps);
+    if (perHead !== undefined) return perHead;
     const last = steps[0]?.node ?? near;
     m.fail(`${what} (${m.describeType(value)}) is not a head split of a projection: ${error.message}`, last);
   }
@@ -168,6 +173,51 @@ export function traceOperand(m: MatchContext, value: Value, kind: OperandKind, w
     packed: view.packed,
   };
   return { view, operand, scales, source };
+}
+
+/**
+ * An operand whose chain starts at a 4-D per-head tensor [B, H, N, d] rather than at a projection: q and k
+ * transformed per head between the projection and the scores (EVA-02's rotary embeddings: Slice, Mul by
+ * cos / sin, Neg, Concat). The attention is computed on exactly these values, so the fused op receives
+ * them, heads merged back. Readable when the chain only moves whole axes (kᵀ: the last two swapped); the caller
+ * checks that heads and head dim line up with v's.
+ */
+function perHeadOperand(m: MatchContext, source: Value, shape: readonly Dim[], layout: Layout, kind: OperandKind, steps: readonly Step[]): OperandTrace | undefined {
+  if (shape.length !== 4) return undefined;
+  // Each axis must be one whole source axis (a size-1 axis has no atom): the chain only moved axes around.
+  const whole = (atoms: readonly Atom[]) => atoms.length === 0 || (atoms.length === 1 && atoms[0]!.root === undefined && atoms[0]!.children === undefined && atoms[0]!.selection === undefined);
+  if (!layout.axes.every(whole)) return undefined;
+  const order = layout.axes.map((atoms) => (atoms.length === 1 ? layout.sourceAxes.indexOf(atoms[0]!) : -1));
+  const expected = kind === 'kT' ? [0, 1, 3, 2] : [0, 1, 2, 3];
+  // Size-1 axes carry no atom: compare only the axes that have one.
+  if (order.length !== 4 || order.some((axis, i) => axis !== -1 && axis !== expected[i]) || shape.slice(0, 4).some((dim, i) => dim !== 1 && order[expected.indexOf(i)] === -1)) return undefined;
+  const [batch, heads, tokens, headDim] = shape as [Dim, Dim, Dim, Dim];
+  if (typeof heads !== 'number' || typeof headDim !== 'number') return undefined;
+  const axes = [batch === 1 ? [] : ['B' as const], heads === 1 ? [] : ['H' as const], ...(kind === 'kT' ? [['d' as const], ['N' as const]] : [['N' as const], ['d' as const]])];
+  const view: HeadView = { axes, heads, headDim, tokens, batch, sourceAxes: { batch: 0, tokens: 2, features: 3 }, packed: undefined };
+  const scales = steps.filter((step) => step.scale !== undefined)
+    .map((step) => ({ node: step.node, ...step.scale!, on: kind === 'q' ? 'q' as const : 'k' as const, afterHeadSplit: true }));
+  return { view, operand: { value: source, batchAxis: 0, tokensAxis: 2, headsAxis: 1, packed: undefined }, scales, source, perHead: perHeadTransform(source) };
+}
+
+/** What a per-head operand's producer looks like, for notes: rotary embeddings rotate half of d with Neg. */
+function perHeadTransform(source: Value): string {
+  const ops = new Set<string>();
+  const pending = [source];
+  for (let i = 0; i < 40 && pending.length > 0; i++) {
+    const node = pending.pop()!.producer();
+    if (node === undefined || node.opType === 'MatMul' || node.opType === 'Gemm') continue;
+    ops.add(node.opType);
+    pending.push(...node.inputs.filter((input): input is Value => input !== undefined && !input.isInitializer()));
+  }
+  const rotary = ops.has('Neg') && ops.has('Mul') && (ops.has('Concat') || ops.has('Add'));
+  return `${rotary ? 'a rotary position embedding' : 'a per-head transform'} (${describeNode(source.producer()!)})`;
+}
+
+/** Notes for q, k read as per-head transforms (rotary) of their projections. */
+export function perHeadNotes(q: OperandTrace, k: OperandTrace): string[] {
+  return ([['q', q], ['k', k]] as const).filter(([, trace]) => trace.perHead !== undefined)
+    .map(([name, trace]) => `${name} is ${trace.perHead} of its projection; the fused op receives it as the scores do`);
 }
 
 /** The source atoms in their roles, and the feature leaves this operand keeps (heads then head dim). */

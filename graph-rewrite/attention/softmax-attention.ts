@@ -9,15 +9,17 @@
 
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
-import { dimsEqual, formatShape } from '../analysis/dims.js';
+import { dimsEqual, formatShape, type Dim } from '../analysis/dims.js';
 import { formatRoles, type Role } from '../analysis/head-layout.js';
 import { normalizeAxis } from '../analysis/shape-rules-data.js';
 import { VALUE_NEUTRAL_OPS, describeNode, isMetadataReader, type MatchContext } from '../rewrite/match-context.js';
 import type { RewriteRule } from '../rewrite/rule.js';
 import { checkAttention } from './check.js';
 import { emitFusedAttention, type FusedAttentionOptions } from './emit.js';
-import { interiorNodes, traceOperand, tracedOperands, type OperandTrace, type ScaleFactor } from './operand.js';
+import { interiorNodes, perHeadNotes, traceOperand, tracedOperands, type OperandTrace, type ScaleFactor } from './operand.js';
 import { traceOutput } from './output.js';
+import { additiveTermEffect, graphInputsReaching, whereMaskEffect } from './score-terms.js';
+import { constantTensorOf } from '../analysis/constants.js';
 import { scaleFromFactors, scaleNotes } from './scale.js';
 import type { AttentionMatch, AttentionStyle } from './types.js';
 
@@ -35,46 +37,22 @@ function scaledScores(m: MatchContext, value: Value, near: Node): Scores {
   return { matmul, factors };
 }
 
-/** Graph inputs a value depends on (bounded walk): tells a mask (from an input) from a bias (constant). */
-function graphInputsReaching(value: Value, limit = 500): string[] {
-  const found = new Set<string>();
-  const seen = new Set<Value>();
-  const pending = [value];
-  while (pending.length > 0 && seen.size < limit) {
-    const current = pending.pop()!;
-    if (seen.has(current)) continue;
-    seen.add(current);
-    if (current.isGraphInput() && !current.isInitializer()) found.add(current.name ?? '');
-    for (const input of current.producer()?.inputs ?? []) if (input !== undefined) pending.push(input);
-  }
-  return [...found];
-}
-
-function additiveReason(m: MatchContext, add: Node, term: Value): string {
-  const inputs = graphInputsReaching(term);
-  const shape = formatShape(m.shapeOf(term));
-  if (inputs.length === 0) {
-    return `the scores have an additive input (${describeNode(add)} with a constant ${shape} bias) before Softmax — a relative-position bias; no linear-attention equivalent, left alone`;
-  }
-  return `the scores have an additive input (${describeNode(add)} with a ${shape} mask computed from graph input '${inputs.join("', '")}') before Softmax — an attention mask; left alone`;
-}
-
 /** `Softmax(scores + term)`: attention with a relative-position bias or an additive mask. */
 function additiveScores(m: MatchContext, value: Value, near: Node): Scores {
   const outer = scaledOrNeutral(m, value);
   const add = m.bind(m.producer(outer.value, ['Add', 'Sub'], 'the Softmax input', near), 'bias Add');
   const side = m.firstOf('one side of the Add', [0, 1].map((i) => [`input ${i}`, (c: MatchContext) => ({ i, scores: scaledScores(c, add.inputs[i]!, add) })] as const));
-  const term = add.inputs[1 - side.i]!;
-  return { matmul: side.scores.matmul, factors: [...outer.factors, ...side.scores.factors], blocker: { reason: additiveReason(m, add, term), node: add } };
+  const reason = additiveTermEffect(m, add, add.inputs[1 - side.i]!, add.inputs[side.i]!);
+  return { matmul: side.scores.matmul, factors: [...outer.factors, ...side.scores.factors], ...(reason === undefined ? {} : { blocker: { reason, node: add } }) };
 }
 
 /** `Softmax(Where(mask, scores, fill))`: masked attention. */
 function maskedScores(m: MatchContext, value: Value, near: Node): Scores {
   const outer = scaledOrNeutral(m, value);
   const where = m.bind(m.producer(outer.value, ['Where'], 'the Softmax input', near), 'mask Where');
-  const side = m.firstOf('one branch of the Where', [1, 2].map((i) => [`input ${i}`, (c: MatchContext) => scaledScores(c, where.inputs[i]!, where)] as const));
-  const reason = `the scores are masked (${describeNode(where)} with a ${formatShape(m.shapeOf(where.inputs[0]))} condition) before Softmax — an attention mask; left alone`;
-  return { matmul: side.matmul, factors: [...outer.factors, ...side.factors], blocker: { reason, node: where } };
+  const side = m.firstOf('one branch of the Where', [1, 2].map((i) => [`input ${i}`, (c: MatchContext) => ({ i, scores: scaledScores(c, where.inputs[i]!, where) })] as const));
+  const reason = whereMaskEffect(m, where, side.i, where.inputs[side.i]!);
+  return { matmul: side.scores.matmul, factors: [...outer.factors, ...side.scores.factors], ...(reason === undefined ? {} : { blocker: { reason, node: where } }) };
 }
 
 /** Scale factors and neutral ops above a value, stopping at the first other producer. */
@@ -100,6 +78,11 @@ function scaledOrNeutral(m: MatchContext, value: Value): { value: Value; factors
 function weightsConsumer(m: MatchContext, softmax: Node): Node {
   let weights = softmax.outputs[0]!;
   for (;;) {
+    const guarded = nanGuard(m, weights);
+    if (guarded !== undefined) {
+      weights = guarded;
+      continue;
+    }
     const readers = weights.uses().map((use) => use.node).filter((node) => !isMetadataReader(node));
     const product = readers.find((node) => node.domain === '' && node.opType === 'MatMul' && node.inputs[0] === weights);
     if (product !== undefined) return product;
@@ -111,6 +94,48 @@ function weightsConsumer(m: MatchContext, softmax: Node): Node {
     m.bind(neutral, neutral.opType);
     weights = neutral.outputs[0]!;
   }
+}
+
+/**
+ * `Where(IsNaN(w), c, w)`, the guard torch's exporter puts after the Softmax for rows that are masked
+ * entirely. Without a mask (a block with one is left alone) the scores are finite, so w has no NaN and
+ * the guard passes w through: it is part of the block. Returns the guard's output, or undefined.
+ */
+function nanGuard(m: MatchContext, weights: Value): Value | undefined {
+  const readers = weights.uses().map((use) => use.node).filter((node) => !isMetadataReader(node));
+  const isNaN = readers.find((node) => node.domain === '' && node.opType === 'IsNaN');
+  const where = readers.find((node) => node.domain === '' && node.opType === 'Where');
+  if (readers.length !== 2 || isNaN === undefined || where === undefined) return undefined;
+  const flags = isNaN.outputs[0]!;
+  const passesThrough = where.inputs[0] === flags && where.inputs[2] === weights && m.scalar(where.inputs[1]) !== undefined;
+  if (!passesThrough || flags.uses().length !== 1 || flags.isGraphOutput()) return undefined;
+  m.bind(isNaN, 'NaN guard');
+  m.bind(where, 'NaN guard');
+  return where.outputs[0]!;
+}
+
+/** What a projection reads: `x` of `x·W + b` (MatMul / Gemm by a constant weight, Add of a constant bias). */
+function projectedInput(value: Value): Value {
+  let current = value;
+  for (let node = current.producer(); node?.domain === ''; node = current.producer()) {
+    const constantAt = [0, 1].find((i) => node!.inputs[i] !== undefined && (constantTensorOf(node!.inputs[i]) !== undefined || graphInputsReaching(node!.inputs[i]!).length === 0));
+    if (node.opType === 'Add' && constantAt !== undefined) current = node.inputs[1 - constantAt]!;
+    else if ((node.opType === 'MatMul' || node.opType === 'Gemm') && constantAt === 1) return node.inputs[0]!;
+    else return current;
+  }
+  return current;
+}
+
+/**
+ * A note when q and k project different tokens (cross-attention): SigLIP's pooling head, where a learned
+ * query (computed from constants only) attends over the image tokens. undefined for self-attention.
+ */
+function crossAttention(qSource: Value, kSource: Value, tokens: Dim, keyTokens: Dim): string | undefined {
+  const [queries, keys] = [projectedInput(qSource), projectedInput(kSource)];
+  if (queries === keys) return undefined;
+  const learned = graphInputsReaching(queries).length === 0;
+  const what = learned ? `a learned query (${String(tokens)} token${tokens === 1 ? '' : 's'}, computed from constants only)` : `${String(tokens)} query tokens (${queries.label})`;
+  return `cross-attention: ${what} attends over ${String(keyTokens)} tokens (${keys.label})`;
 }
 
 function styleOf(q: OperandTrace, placement: string): AttentionStyle {
@@ -159,15 +184,17 @@ function matchSoftmaxAttention(m: MatchContext, softmax: Node): AttentionMatch {
   const output = traceOutput(m, weightsTimesV.outputs[0]!, [...v.view.axes.slice(0, -2), ['N'], ['d']], sizes, 'the attention output');
   const factors = [...scores.factors, ...q.scales, ...k.scales];
   const scale = scaleFromFactors(factors, headDim);
+  // Per-head transforms (rotary) sit between projection and scores: there is no projection to compare.
+  const cross = q.perHead === undefined && k.perHead === undefined ? crossAttention(q.source, k.source, q.view.tokens, k.view.tokens) : undefined;
   return {
-    style: styleOf(q, scale.placement),
+    style: cross === undefined ? styleOf(q, scale.placement) : 'cross-attention',
     anchor: softmax,
     ...tracedOperands(q, k, v),
     scale,
     elemType: m.shapes.elemTypeOf(v.operand.value),
     output,
     interior: interiorNodes(m),
-    notes: scaleNotes(scale, headDim, describeNode(qk)),
+    notes: [...(cross === undefined ? [] : [cross]), ...perHeadNotes(q, k), ...scaleNotes(scale, headDim, describeNode(qk))],
     ...(scores.blocker === undefined ? {} : { blocker: scores.blocker }),
   };
 }

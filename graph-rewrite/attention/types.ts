@@ -11,7 +11,7 @@ import type { Pass } from '../passes/pass.js';
 
 /** The exporter style a block was recognised as. */
 export type AttentionStyle =
-  | 'torch-mha' | 'hf' | 'timm-packed' | 'sdpa' | 'clip-bmm' | 'single-head'
+  | 'torch-mha' | 'hf' | 'timm-packed' | 'sdpa' | 'clip-bmm' | 'single-head' | 'cross-attention'
   | 'onnx.Attention' | 'com.microsoft.MultiHeadAttention' | 'com.microsoft.Attention';
 
 /**
@@ -74,6 +74,11 @@ export interface OperandView {
   readonly tokensAxis: number;
   /** The features are the last axis; when packed, this operand is part `part` of `parts` equal parts. */
   readonly packed: { readonly part: number; readonly parts: number } | undefined;
+  /**
+   * Set when `value` is [B, H, N, d]-like with the heads already split on this axis (q, k transformed per
+   * head after the projection, e.g. by rotary embeddings): the rewrite merges the heads back ([B, N, H·d]).
+   */
+  readonly headsAxis?: number;
   /** A bias to add after selecting the part: [D], or part `part` of a packed [parts·D] (com.microsoft MultiHeadAttention). */
   readonly bias?: { readonly value: Value; readonly part?: number };
 }

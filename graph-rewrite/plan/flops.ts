@@ -1,7 +1,7 @@
 /**
  * A small FLOP counter over the IR with inferred shapes. It counts what dominates a ViT's cost:
  * MatMul / Gemm / Conv (2 FLOPs per multiply-accumulate), one FLOP per Softmax exponential, and the
- * fused attention ops by the cost model of /work/shared/REFERENCE.md. Element-wise ops (bias adds,
+ * fused attention ops by the cost model of docs/reference.md. Element-wise ops (bias adds,
  * LayerNorm, GELU) are left out: they are O(N·D) and memory-bound, and leaving them out keeps the
  * figures comparable with the papers' MAC counts.
  */
@@ -46,7 +46,7 @@ export interface AttentionDims {
 
 /**
  * FLOPs of one attention block's core (after the q/k/v projections, before the output projection),
- * per REFERENCE.md: softmax ≈ 2·N²·D MACs + N²·H exps; Hydra ≈ 4·N·D operations; linear-angular
+ * per docs/reference.md: softmax ≈ 2·N²·D MACs + N²·H exps; Hydra ≈ 4·N·D operations; linear-angular
  * ≈ 2·N·d²·H MACs. FLOPs = 2 × MACs; an exponential or a Hydra operation counts 1.
  */
 export function attentionFlops(kind: AttentionKind, dims: AttentionDims): number {

@@ -10,6 +10,7 @@ import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import { dataTypeName } from '../ir/dtypes.js';
 import { constantScalarOf } from '../analysis/constants.js';
+import { evaluateScalar } from '../analysis/scalar-expression.js';
 import { formatShape, type Dim } from '../analysis/dims.js';
 import type { ShapeInfo } from '../analysis/shape-inference.js';
 
@@ -130,9 +131,9 @@ export class MatchContext {
     return { value: current, consumer };
   }
 
-  /** The number held by a constant of one element (initializer or Constant node), if it is one. */
+  /** The number a one-element value holds: a constant, or a scalar expression of constants and shape values. */
   scalar(value: Value | undefined): number | undefined {
-    return constantScalarOf(value);
+    return constantScalarOf(value) ?? evaluateScalar(value, (v) => this.ints(v));
   }
 
   /** Known contents of a small integer tensor: constants and folded shape subgraphs (symbolic entries allowed). */

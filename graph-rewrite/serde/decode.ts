@@ -7,56 +7,19 @@
  * against the bytes left before anything is allocated, so hostile input cannot make us allocate more
  * than the input's size.
  */
-import { InvalidArgumentError, OnnxDecodeError, UnsupportedIrVersionError } from '../errors.js';
+import { InvalidArgumentError, OnnxDecodeError } from '../errors.js';
+import { DecodeWarnings, type DecodeOptions } from './decode-warnings.js';
+import { CANONICAL_DOUBLE_NAN, CANONICAL_FLOAT_NAN, decodeUtf8Escaped, nanKey, type NanBits } from './exact-values.js';
 import {
-  ONNX_SCHEMA,
-  type AttributeProto, type DeviceConfigurationProto, type FieldSpec, type FunctionProto, type GraphProto,
-  type MessageName, type ModelProto, type NodeDeviceConfigurationProto, type NodeProto, type OperatorSetIdProto,
-  type ShardingSpecProto, type SparseTensorProto, type StringStringEntryProto, type TensorAnnotation,
-  type TensorProto, type TensorShapeDimensionProto, type TensorShapeProto, type TrainingInfoProto, type TypeProto,
-  type ValueInfoProto,
+  ONNX_SCHEMA, type FieldSpec, type MessageName, type OnnxMessageTypes,
 } from './onnx-schema.js';
 
-/** ONNX IR versions vitlin reads (1 and 2 were pre-release). */
-export const MIN_IR_VERSION = 3;
-export const MAX_IR_VERSION = 12;
+export { MAX_IR_VERSION, MIN_IR_VERSION, decodeModelProto } from './decode-model.js';
+export type { OnnxMessageTypes } from './onnx-schema.js';
+export { DecodeWarnings, type DecodeOptions } from './decode-warnings.js';
+
 /** Deepest message nesting accepted (protobuf's own default); subgraphs nest 3 levels per If/Loop. */
 export const MAX_MESSAGE_DEPTH = 100;
-
-/** TS type of each decoded message, by its name in the table. */
-export interface OnnxMessageTypes {
-  ModelProto: ModelProto;
-  GraphProto: GraphProto;
-  NodeProto: NodeProto;
-  AttributeProto: AttributeProto;
-  ValueInfoProto: ValueInfoProto;
-  TensorProto: TensorProto;
-  'TensorProto.Segment': NonNullable<TensorProto['segment']>;
-  SparseTensorProto: SparseTensorProto;
-  TensorShapeProto: TensorShapeProto;
-  'TensorShapeProto.Dimension': TensorShapeDimensionProto;
-  TypeProto: TypeProto;
-  'TypeProto.Tensor': NonNullable<TypeProto['tensor_type']>;
-  'TypeProto.Sequence': NonNullable<TypeProto['sequence_type']>;
-  'TypeProto.Map': NonNullable<TypeProto['map_type']>;
-  'TypeProto.Optional': NonNullable<TypeProto['optional_type']>;
-  'TypeProto.SparseTensor': NonNullable<TypeProto['sparse_tensor_type']>;
-  OperatorSetIdProto: OperatorSetIdProto;
-  FunctionProto: FunctionProto;
-  StringStringEntryProto: StringStringEntryProto;
-  TensorAnnotation: TensorAnnotation;
-  TrainingInfoProto: TrainingInfoProto;
-  DeviceConfigurationProto: DeviceConfigurationProto;
-  NodeDeviceConfigurationProto: NodeDeviceConfigurationProto;
-  ShardingSpecProto: ShardingSpecProto;
-  ShardedDimProto: ShardingSpecProto['sharded_dim'][number];
-  SimpleShardedDimProto: ShardingSpecProto['sharded_dim'][number]['simple_sharding'][number];
-  IntIntListEntryProto: ShardingSpecProto['index_to_device_group_map'][number];
-}
-// Compile-time check that every message of the table has a type above.
-type MissingTypes = Exclude<MessageName, keyof OnnxMessageTypes>;
-const allMessagesTyped: MissingTypes extends never ? true : never = true;
-void allMessagesTyped;
 
 export const WireType = { VARINT: 0, FIXED64: 1, LEN: 2, START_GROUP: 3, END_GROUP: 4, FIXED32: 5 } as const;
 const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end-group', 'fixed32'];
@@ -97,11 +60,30 @@ class WireError extends Error {
 }
 
 /** The outermost message whose length prefix runs past the end of the data. */
-interface Overrun { path: string; at: number; length: number; left: number }
+interface Overrun { path: string; at: number; length: string; left: number }
 
-type AnyMessage = Record<string, unknown> & { $unknown?: Uint8Array[] };
+type AnyMessage = Record<string, unknown> & { $unknown?: Uint8Array[]; $nanBits?: NanBits };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }); // keep a leading BOM: lossless
+
+function dropNanBits(msg: AnyMessage, key: string): void {
+  if (msg.$nanBits?.[key] === undefined) return;
+  delete msg.$nanBits[key];
+  if (Object.keys(msg.$nanBits).length === 0) delete msg.$nanBits;
+}
+
+/** Members of each oneof, by field name, per message. */
+const oneofCache = new Map<MessageName, Map<string, string[]>>();
+function oneofSiblings(name: MessageName, field: FieldSpec): string[] {
+  let byField = oneofCache.get(name);
+  if (byField === undefined) {
+    byField = new Map();
+    const specs = Object.values(ONNX_SCHEMA[name]).filter((f) => f.oneof !== undefined);
+    for (const spec of specs) byField.set(spec.name, specs.filter((f) => f.oneof === spec.oneof && f !== spec).map((f) => f.name));
+    oneofCache.set(name, byField);
+  }
+  return byField.get(field.name) ?? [];
+}
 
 class WireDecoder {
   pos = 0;
@@ -113,7 +95,7 @@ class WireDecoder {
   private readonly pathIndexes: number[] = [];
   overrun: Overrun | undefined;
 
-  constructor(private readonly bytes: Uint8Array, private readonly rootName: MessageName) {
+  constructor(private readonly bytes: Uint8Array, private readonly rootName: MessageName, readonly warnings = new DecodeWarnings()) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -135,23 +117,32 @@ class WireDecoder {
       }
       this.pathNames.push(spec.name);
       this.pathIndexes.push(spec.repeated === true ? (msg[spec.name] as unknown[]).length : -1);
-      this.decodeField(spec, wire, msg, end, depth, tagStart);
+      if (!this.decodeField(name, spec, wire, msg, end, depth, tagStart)) {
+        // protobuf's rule: a known field with another wire type is kept as an unknown field.
+        this.warnings.add(`known field{s} with an unexpected wire type, kept as unknown field{s}`,
+          `${this.formatPath()} at byte ${tagStart}: wire type ${wire} (${WIRE_NAMES[wire]}), expected ${WIRE_NAMES[wireTypeOf(spec.kind)]}`);
+        if (wire === WireType.END_GROUP) this.fail(`unexpected end-group tag for field ${fieldNumber} at byte ${tagStart}`);
+        this.skipValue(fieldNumber, wire, end, depth);
+        (msg.$unknown ??= []).push(this.bytes.subarray(tagStart, this.pos));
+      }
       this.pathNames.pop();
       this.pathIndexes.pop();
     }
   }
 
-  private decodeField(spec: FieldSpec, wire: number, msg: AnyMessage, end: number, depth: number, tagStart: number): void {
+  /** Decodes one field's value into `msg`; false (nothing read) when its wire type is not the field's. */
+  private decodeField(
+    name: MessageName, spec: FieldSpec, wire: number, msg: AnyMessage, end: number, depth: number, tagStart: number,
+  ): boolean {
     const expected = wireTypeOf(spec.kind);
     if (wire !== expected) {
-      if (spec.repeated === true && wire === WireType.LEN && expected !== WireType.LEN) {
-        this.pathIndexes[this.pathIndexes.length - 1] = -1; // a packed run is many elements: name the field
-        this.decodePacked(spec, msg[spec.name] as unknown[], end);
-        return;
-      }
-      this.fail(`wire type ${wire} (${WIRE_NAMES[wire]}) at byte ${tagStart}, but this ${spec.kind} field is ` +
-        `${expected} (${WIRE_NAMES[expected]})`);
+      if (spec.repeated !== true || wire !== WireType.LEN || expected === WireType.LEN) return false;
+      this.pathIndexes[this.pathIndexes.length - 1] = -1; // a packed run is many elements: name the field
+      this.decodePacked(spec, msg, end);
+      return true;
     }
+    // A oneof keeps the member read last (protobuf's rule); a repeat of the same message member merges.
+    if (spec.oneof !== undefined) for (const sibling of oneofSiblings(name, spec)) delete msg[sibling];
     if (spec.kind === 'message') {
       const lengthAt = this.pos;
       this.readVarint(end);
@@ -161,8 +152,8 @@ class WireDecoder {
       if (clamped) {
         // Past the end of an enclosing message: corrupt. Past the end of the data: likely a truncated
         // file; decode on up to the end so the error names the innermost place the data stops in.
-        if (end !== this.bytes.length) this.pastEnd(lengthAt, end, `length ${length}`, left);
-        this.overrun ??= { path: this.formatPath(), at: lengthAt, length, left };
+        if (end !== this.bytes.length) this.pastEnd(lengthAt, end, `length ${this.exactVarint()}`, left);
+        this.overrun ??= { path: this.formatPath(), at: lengthAt, length: this.exactVarint(), left };
         length = left;
       }
       if (depth + 1 > MAX_MESSAGE_DEPTH) this.fail(`messages nested deeper than ${MAX_MESSAGE_DEPTH} at byte ${tagStart}`);
@@ -172,11 +163,26 @@ class WireDecoder {
       else msg[spec.name] = child;
       this.decodeBody(spec.message!, child, this.pos + length, depth + 1);
       if (clamped) this.fail('the data ends inside this message', true);
-      return;
+      return true;
     }
     const value = this.readScalar(spec.kind, end);
-    if (spec.repeated === true) (msg[spec.name] as unknown[]).push(value);
-    else msg[spec.name] = value; // a repeated occurrence of a singular scalar: last one wins (protobuf rule)
+    if (spec.repeated === true) {
+      const values = msg[spec.name] as unknown[];
+      if (value !== value) this.keepNanBits(msg, spec, values.length);
+      values.push(value);
+    } else {
+      msg[spec.name] = value; // a repeated occurrence of a singular scalar: last one wins (protobuf rule)
+      if (value !== value) this.keepNanBits(msg, spec, -1);
+      else dropNanBits(msg, spec.name);
+    }
+    return true;
+  }
+
+  /** Records the bits of the NaN just read, unless writing the JS NaN gives them back anyway. */
+  private keepNanBits(msg: AnyMessage, spec: FieldSpec, index: number): void {
+    const bits = spec.kind === 'float' ? this.view.getUint32(this.pos - 4, true) : this.view.getBigUint64(this.pos - 8, true);
+    if (bits === (spec.kind === 'float' ? CANONICAL_FLOAT_NAN : CANONICAL_DOUBLE_NAN)) dropNanBits(msg, nanKey(spec.name, index));
+    else (msg.$nanBits ??= {})[nanKey(spec.name, index)] = bits;
   }
 
   private readScalar(kind: FieldSpec['kind'], end: number): unknown {
@@ -196,7 +202,8 @@ class WireDecoder {
     }
   }
 
-  private decodePacked(spec: FieldSpec, out: unknown[], end: number): void {
+  private decodePacked(spec: FieldSpec, msg: AnyMessage, end: number): void {
+    const out = msg[spec.name] as unknown[];
     const lengthAt = this.pos;
     const length = this.readLength(end);
     const packedEnd = this.pos + length;
@@ -204,7 +211,11 @@ class WireDecoder {
     if (width !== 0 && length % width !== 0) {
       this.fail(`packed ${spec.kind} field at byte ${lengthAt} has length ${length}, not a multiple of ${width}`);
     }
-    while (this.pos < packedEnd) out.push(this.readScalar(spec.kind, packedEnd));
+    while (this.pos < packedEnd) {
+      const value = this.readScalar(spec.kind, packedEnd);
+      if (value !== value) this.keepNanBits(msg, spec, out.length);
+      out.push(value);
+    }
   }
 
   private readString(end: number): string {
@@ -221,7 +232,9 @@ class WireDecoder {
     try {
       return utf8.decode(bytes.subarray(start, start + length));
     } catch {
-      return this.fail(`invalid UTF-8 in string at byte ${start}`);
+      // proto2 keeps strings that are not UTF-8 as they are: so do we (see exact-values.ts).
+      this.warnings.add('string field{s} not valid UTF-8, kept byte for byte', `${this.formatPath()} at byte ${start}`);
+      return decodeUtf8Escaped(bytes.subarray(start, start + length));
     }
   }
 
@@ -284,7 +297,7 @@ class WireDecoder {
     const start = this.pos;
     this.readVarint(end);
     const length = this.hi * 2 ** 32 + this.lo;
-    if (length > end - this.pos) this.pastEnd(start, end, `length ${length}`, end - this.pos);
+    if (length > end - this.pos) this.pastEnd(start, end, `length ${this.exactVarint()}`, end - this.pos);
     return length;
   }
 
@@ -293,6 +306,11 @@ class WireDecoder {
     if (end - start < width) this.pastEnd(start, end, `${width}-byte value`);
     this.pos += width;
     return start;
+  }
+
+  /** The last varint as an exact decimal (a length over 2^53 must not print rounded). */
+  private exactVarint(): string {
+    return String((BigInt(this.hi) << 32n) | BigInt(this.lo));
   }
 
   private int64(): bigint {
@@ -324,13 +342,6 @@ class WireDecoder {
   }
 }
 
-function toPlainBytes(bytes: Uint8Array, argument: string): Uint8Array {
-  if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError(`'${argument}' must be a Uint8Array`);
-  // A Buffer's subarray() is a Buffer; normalise so decoded bytes fields are plain Uint8Array views.
-  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes
-    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 function decodeError(source: string, error: WireError, decoder: WireDecoder, dataLength: number): OnnxDecodeError {
   const overrun = decoder.overrun;
   if (overrun === undefined) return new OnnxDecodeError(`${source}: ${error.detail} in ${error.path}`);
@@ -339,61 +350,41 @@ function decodeError(source: string, error: WireError, decoder: WireDecoder, dat
   return new OnnxDecodeError(`${source}: truncated at byte ${dataLength} in ${error.path} (${cause}${then})`);
 }
 
+/** Where decoding stopped: the bare detail and path, and the error to throw. */
+export interface DecodeFailure { detail: string; path: string; error: OnnxDecodeError }
+
+/** @internal Decodes `bytes` into `msg` (a newMessage(name)); returns the failure instead of throwing it. */
+export function decodeInto(
+  name: MessageName, bytes: Uint8Array, msg: object, source: string, warnings: DecodeWarnings,
+): DecodeFailure | undefined {
+  const decoder = new WireDecoder(bytes, name, warnings);
+  try {
+    decoder.decodeBody(name, msg as AnyMessage, bytes.length, 0);
+  } catch (error) {
+    if (!(error instanceof WireError)) throw error;
+    return { detail: error.detail, path: error.path, error: decodeError(source, error, decoder, bytes.length) };
+  }
+  return undefined;
+}
+
+/** @internal */
+export function toPlainBytes(bytes: Uint8Array, argument: string): Uint8Array {
+  if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError(`'${argument}' must be a Uint8Array`);
+  // A Buffer's subarray() is a Buffer; normalise so decoded bytes fields are plain Uint8Array views.
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** Decodes any message of the table (e.g. a TensorProto side file). */
 export function decodeMessage<N extends MessageName>(
-  name: N, bytes: Uint8Array, options: { source?: string } = {},
+  name: N, bytes: Uint8Array, options: DecodeOptions = {},
 ): OnnxMessageTypes[N] {
   const data = toPlainBytes(bytes, 'bytes');
   const source = options.source ?? '<bytes>';
-  const decoder = new WireDecoder(data, name);
   const msg = newMessage(name);
-  try {
-    decoder.decodeBody(name, msg as unknown as AnyMessage, data.length, 0);
-  } catch (error) {
-    if (error instanceof WireError) throw decodeError(source, error, decoder, data.length);
-    throw error;
-  }
+  const warnings = new DecodeWarnings();
+  const failure = decodeInto(name, data, msg, source, warnings);
+  if (failure !== undefined) throw failure.error;
+  warnings.report(source, options.onWarning);
   return msg;
-}
-
-function firstBytesHex(bytes: Uint8Array): string {
-  return Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
-}
-
-/**
- * Decodes an ONNX model. `source` (e.g. the file name) prefixes every error message.
- * Throws OnnxDecodeError for malformed or non-ONNX bytes and UnsupportedIrVersionError for an IR
- * version outside {@link MIN_IR_VERSION}..{@link MAX_IR_VERSION}.
- */
-export function decodeModelProto(bytes: Uint8Array, options: { source?: string } = {}): ModelProto {
-  const data = toPlainBytes(bytes, 'bytes');
-  const source = options.source ?? '<bytes>';
-  if (data.length === 0) throw new OnnxDecodeError(`${source}: not an ONNX model (empty file)`);
-  const model = newMessage('ModelProto');
-  const decoder = new WireDecoder(data, 'ModelProto');
-  try {
-    decoder.decodeBody('ModelProto', model as unknown as AnyMessage, data.length, 0);
-  } catch (error) {
-    if (!(error instanceof WireError)) throw error;
-    // ONNX writers put ir_version first: failing before it (or a graph) means this was never a model.
-    if (model.ir_version === undefined && model.graph === undefined) {
-      throw new OnnxDecodeError(
-        `${source}: not an ONNX model (${error.detail} in ${error.path}; first bytes ${firstBytesHex(data)})`);
-    }
-    throw decodeError(source, error, decoder, data.length);
-  }
-  if (model.ir_version === undefined && model.graph === undefined) {
-    throw new OnnxDecodeError(
-      `${source}: not an ONNX model (no ir_version and no graph; first bytes ${firstBytesHex(data)})`);
-  }
-  checkIrVersion(model.ir_version, source);
-  return model;
-}
-
-function checkIrVersion(version: bigint | undefined, source: string): void {
-  const supported = `vitlin reads ONNX IR versions ${MIN_IR_VERSION} to ${MAX_IR_VERSION}`;
-  if (version === undefined) throw new UnsupportedIrVersionError(`${source}: the model has no ir_version; ${supported}`);
-  if (version < BigInt(MIN_IR_VERSION) || version > BigInt(MAX_IR_VERSION)) {
-    throw new UnsupportedIrVersionError(`${source}: ONNX IR version ${version} is not supported; ${supported}`);
-  }
 }

@@ -11,6 +11,10 @@
  */
 import { OnnxEncodeError } from '../errors.js';
 import { MAX_MESSAGE_DEPTH, WireType, wireTypeOf, type OnnxMessageTypes } from './decode.js';
+import { nanKey, utf8WireLength, writeUtf8Escaped, type NanBits } from './exact-values.js';
+import { concatChunks, int64Size, sortedUnknown, unknownFieldNumber, varintSize } from './wire-sizes.js';
+
+export { concatChunks } from './wire-sizes.js';
 import { ONNX_SCHEMA, type FieldSpec, type MessageName, type ModelProto } from './onnx-schema.js';
 
 /** protobuf's limit on one serialized message (INT_MAX); beyond it, tensors must go to external data. */
@@ -22,7 +26,7 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
 
-type AnyMessage = Record<string, unknown> & { $unknown?: unknown };
+type AnyMessage = Record<string, unknown> & { $unknown?: unknown; $nanBits?: NanBits };
 
 const fieldNumbersCache = new Map<MessageName, number[]>();
 function fieldNumbersOf(name: MessageName): number[] {
@@ -32,51 +36,6 @@ function fieldNumbersOf(name: MessageName): number[] {
     fieldNumbersCache.set(name, numbers);
   }
   return numbers;
-}
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
-}
-
-function int64Size(v: bigint): number {
-  if (v >= 0n && v <= 0x7fffffffn) return varintSize(Number(v));
-  if (v < 0n) return 10; // two's complement: always 10 bytes
-  let size = 1;
-  for (let u = v; u >= 0x80n; u >>= 7n) size++;
-  return size;
-}
-
-/** UTF-8 length as TextEncoder will write it; null when the string has a lone surrogate (not UTF-8). */
-function utf8Length(s: string): number | null {
-  let length = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) length += 1;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      const next = s.charCodeAt(i + 1);
-      if (!(next >= 0xdc00 && next <= 0xdfff)) return null;
-      length += 2; // 4 bytes for 2 UTF-16 units
-      i++;
-    } else if (c >= 0xdc00 && c <= 0xdfff) return null;
-    else length += 2;
-  }
-  return length;
-}
-
-/** The field number of a raw `$unknown` field (its leading tag varint). */
-function unknownFieldNumber(raw: Uint8Array): number | null {
-  let tag = 0;
-  for (let k = 0; k < 5 && k < raw.length; k++) {
-    tag += (raw[k]! & 0x7f) * 2 ** (7 * k);
-    if (raw[k]! < 0x80) return Math.floor(tag / 8) || null;
-  }
-  return null;
 }
 
 /** Pass 1: validates types and caches each message's serialized size. */
@@ -97,10 +56,17 @@ class SizeMeasurer {
     const schema = ONNX_SCHEMA[name];
     const obj = msg as AnyMessage;
     let size = 0;
+    const oneofsSet = new Map<string, string>();
     for (const number of fieldNumbersOf(name)) {
       const spec = schema[number]!;
       const value = obj[spec.name];
       if (value === undefined || value === null) continue;
+      if (spec.oneof !== undefined) {
+        // Readers keep the member written last; two set would make them see another value than ours.
+        const other = oneofsSet.get(spec.oneof);
+        if (other !== undefined) this.fail(`has both '${other}' and '${spec.name}' set, members of the oneof '${spec.oneof}': set only one`);
+        oneofsSet.set(spec.oneof, spec.name);
+      }
       this.pathNames.push(spec.name);
       this.pathIndexes.push(-1);
       size += spec.repeated === true ? this.repeatedSize(number, spec, value, depth) : this.valueSize(number, spec, value, depth);
@@ -182,8 +148,8 @@ class SizeMeasurer {
       }
       case 'string': {
         if (typeof value !== 'string') this.fail(`must be a string, got ${describe(value)}`);
-        const size = utf8Length(value);
-        if (size === null) this.fail('is not valid Unicode (lone UTF-16 surrogate); protobuf strings must be UTF-8');
+        const size = utf8WireLength(value)?.length;
+        if (size === undefined) this.fail('is not valid Unicode (lone UTF-16 surrogate); protobuf strings must be UTF-8');
         return tagSize + varintSize(size) + size;
       }
       case 'bytes':
@@ -249,9 +215,10 @@ class ChunkEmitter {
       const spec = schema[number]!;
       const value = msg[spec.name];
       if (value === undefined || value === null) continue;
-      if (spec.repeated !== true) this.value(number, spec, value);
-      else if (spec.packed === true) this.packed(number, spec, value as unknown[]);
-      else for (const item of value as unknown[]) this.value(number, spec, item);
+      const nanBits = msg.$nanBits;
+      if (spec.repeated !== true) this.value(number, spec, value, nanBits?.[spec.name]);
+      else if (spec.packed === true) this.packed(number, spec, value as unknown[], nanBits);
+      else (value as unknown[]).forEach((item, i) => this.value(number, spec, item, nanBits?.[nanKey(spec.name, i)]));
     }
     while (u < unknown.length) this.rawBytes(unknown[u++]!.raw);
   }
@@ -264,7 +231,8 @@ class ChunkEmitter {
     return this.chunks;
   }
 
-  private value(number: number, spec: FieldSpec, value: unknown): void {
+  /** `nanBits`: the bits to write if the value is (still) NaN. */
+  private value(number: number, spec: FieldSpec, value: unknown, nanBits?: number | bigint): void {
     switch (spec.kind) {
       case 'message':
         this.tag(number, WireType.LEN);
@@ -273,11 +241,12 @@ class ChunkEmitter {
         return;
       case 'string': {
         const s = value as string;
-        const length = utf8Length(s)!;
+        const { length, escaped } = utf8WireLength(s)!;
         this.tag(number, WireType.LEN);
         this.varint32(length);
         this.reserve(length);
-        if (length === s.length) for (let i = 0; i < length; i++) this.buf[this.pos++] = s.charCodeAt(i);
+        if (length === s.length && !escaped) for (let i = 0; i < length; i++) this.buf[this.pos++] = s.charCodeAt(i);
+        else if (escaped) this.pos += writeUtf8Escaped(s, this.buf.subarray(0, this.pos + length), this.pos);
         else this.pos += utf8.encodeInto(s, this.buf.subarray(this.pos, this.pos + length)).written;
         return;
       }
@@ -290,22 +259,27 @@ class ChunkEmitter {
       }
       default:
         this.tag(number, wireTypeOf(spec.kind));
-        this.scalar(spec.kind, value);
+        this.scalar(spec.kind, value, nanBits);
     }
   }
 
-  private packed(number: number, spec: FieldSpec, values: unknown[]): void {
+  private packed(number: number, spec: FieldSpec, values: unknown[], nanBits: NanBits | undefined): void {
     if (values.length === 0) return;
     this.tag(number, WireType.LEN);
     this.varint32(this.sizes.get(values)!);
-    for (const v of values) this.scalar(spec.kind, v);
+    if (nanBits === undefined) for (const v of values) this.scalar(spec.kind, v);
+    else values.forEach((v, i) => this.scalar(spec.kind, v, nanBits[nanKey(spec.name, i)]));
   }
 
-  private scalar(kind: FieldSpec['kind'], value: unknown): void {
+  private scalar(kind: FieldSpec['kind'], value: unknown, nanBits?: number | bigint): void {
     if (kind === 'float' || kind === 'double') {
       const width = kind === 'float' ? 4 : 8;
       this.reserve(width);
-      if (width === 4) this.view.setFloat32(this.pos, value as number, true);
+      const exactNan = nanBits !== undefined && Number.isNaN(value);
+      if (width === 4) {
+        if (exactNan) this.view.setUint32(this.pos, Number(nanBits) >>> 0, true);
+        else this.view.setFloat32(this.pos, value as number, true);
+      } else if (exactNan) this.view.setBigUint64(this.pos, BigInt.asUintN(64, BigInt(nanBits)), true);
       else this.view.setFloat64(this.pos, value as number, true);
       this.pos += width;
     } else if (kind === 'int32') {
@@ -378,18 +352,6 @@ class ChunkEmitter {
   }
 }
 
-/**
- * Where each `$unknown` field goes: merged by field number when they are in order (what a newer ONNX
- * writer produces, so its files round-trip byte for byte); otherwise all at the end in their original
- * order, so that decoding gives back the same `$unknown` array.
- */
-function sortedUnknown(unknown: Uint8Array[] | undefined): { number: number; raw: Uint8Array }[] {
-  if (unknown === undefined || unknown.length === 0) return [];
-  const entries = unknown.map((raw) => ({ number: unknownFieldNumber(raw)!, raw }));
-  const inOrder = entries.every((entry, i) => i === 0 || entries[i - 1]!.number <= entry.number);
-  return inOrder ? entries : entries.map(({ raw }) => ({ number: Infinity, raw }));
-}
-
 /** Serialized size of a message in bytes, without the 2 GiB check (e.g. to decide on external data). */
 export function serializedSize<N extends MessageName>(name: N, msg: OnnxMessageTypes[N]): number {
   return new SizeMeasurer(name).measure(name, msg, 0);
@@ -425,17 +387,4 @@ export function encodeModelProto(model: ModelProto): Uint8Array[] {
 /** Encodes a model into one buffer (copies everything once). */
 export function encodeModelProtoToBytes(model: ModelProto): Uint8Array {
   return concatChunks(encodeModelProto(model));
-}
-
-export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!.slice();
-  let total = 0;
-  for (const chunk of chunks) total += chunk.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }

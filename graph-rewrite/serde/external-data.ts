@@ -14,6 +14,12 @@ import {
 export interface ExternalDataInfo {
   /** Normalised relative POSIX path (`weights/model.data`), checked to stay inside the model's folder. */
   location: string;
+  /**
+   * The location as written, with `/` separators and `..` kept: what to open. The file system resolves it
+   * as onnxruntime does (`sub/../w.bin` needs `sub/`; through a symlinked `sub/`, `..` is the link target's
+   * parent) — the reader then checks that the file it reaches is inside the folder.
+   */
+  path: string;
   offset: number;
   /** Undefined: up to the end of the file. */
   length: number | undefined;
@@ -57,8 +63,11 @@ export function validateExternalLocation(location: string): string {
 
 function parseByteCount(key: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw new ExternalDataError(`${key} ${JSON.stringify(value)} is not a non-negative integer`);
+  if (!/^\d+$/.test(value)) throw new ExternalDataError(`${key} ${JSON.stringify(value)} is not a non-negative integer`);
+  if (!Number.isSafeInteger(Number(value))) {
+    const digits = value.replace(/^0+(?=\d)/, '');
+    const shown = digits.length > 24 ? `${digits.slice(0, 12)}…(${digits.length} digits)` : digits;
+    throw new ExternalDataError(`${key} ${shown} is larger than any file can be (over 2^53 − 1 bytes)`);
   }
   return Number(value);
 }
@@ -70,6 +79,7 @@ function readEntries(tensor: TensorProto): ExternalDataInfo {
   if (location === undefined) throw new ExternalDataError('has no "location" entry');
   return {
     location: validateExternalLocation(location),
+    path: location.split(/[\\/]+/).filter((segment) => segment !== '' && segment !== '.').join('/'),
     offset: parseByteCount('offset', entries.get('offset')) ?? 0,
     length: parseByteCount('length', entries.get('length')),
     checksum: entries.get('checksum'),
@@ -172,7 +182,7 @@ export async function resolveExternalData(
       `(offset ${info.offset}, length ${info.length ?? 'to end of file'})`;
     let bytes: Uint8Array;
     try {
-      bytes = await read(info.location, info.offset, info.length);
+      bytes = await read(info.path, info.offset, info.length);
     } catch (error) {
       throw new ExternalDataError(`${where}: ${(error as Error).message}`, { cause: error });
     }

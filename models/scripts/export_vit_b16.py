@@ -13,6 +13,10 @@ the projection cost is unchanged), keeps only v, and applies out_proj to it: att
 i.e. every token attends only to itself. No Softmax, no N^2 term; q and k are computed and dropped (an optimizer
 may remove their share of the MatMul only by splitting it, which onnxruntime does not do).
 Weights are N(0, 0.02) for matrices (seeded), so runs are repeatable.
+
+Above 384 px the model is traced at 224 px and re-targeted (resize_vit_onnx.py: the traced graphs differ only in
+sizes), because tracing holds every intermediate: a direct 1024 px export takes 14 GB for ViT-B/16 and more than
+17 GB for ViT-L/16. --trace-size overrides it (= --image-size traces directly).
 """
 from __future__ import annotations
 
@@ -21,12 +25,14 @@ import os
 import sys
 import time
 
+import onnx
 import torch
 import torch.nn as nn
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
+import resize_vit_onnx  # noqa: E402
 
 
 class NoAttention(nn.Module):
@@ -68,18 +74,26 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1, help="fixed batch size of the export (default 1)")
     ap.add_argument("--dynamic-batch", action="store_true", help="symbolic 'batch' axis instead")
     ap.add_argument("--opset", type=int, default=17)
+    ap.add_argument("--trace-size", type=int, default=None,
+                    help="trace at this size and re-target the graph to --image-size (default: 224 above 384 px)")
     args = ap.parse_args()
     assert args.image_size % 16 == 0, "image size must be a multiple of the patch size 16"
+    trace_size = args.trace_size or (224 if args.image_size > 384 else args.image_size)
 
     torch.set_num_threads(2)
     C.quiet_export_warnings()
     t0 = time.time()
-    model = build(args.large, args.image_size, args.no_attention)
-    x = torch.randn(args.batch, 3, args.image_size, args.image_size)
+    model = build(args.large, trace_size, args.no_attention)
+    x = torch.randn(args.batch, 3, trace_size, trace_size)
     axes = {"pixel_values": {0: "batch"}, "logits": {0: "batch"}} if args.dynamic_batch else None
     # Weights > 2 GB (ViT-L at any size is ~1.2 GB, fine) would need external data; not handled here.
     torch.onnx.export(model, (x,), args.out, opset_version=args.opset, input_names=["pixel_values"],
                       output_names=["logits"], dynamic_axes=axes, do_constant_folding=True)
+    if trace_size != args.image_size:
+        del model
+        exported = onnx.load(args.out)
+        resize_vit_onnx.resize(exported, trace_size, args.image_size)
+        onnx.save(exported, args.out)
     tokens = (args.image_size // 16) ** 2 + 1
     print(f"{args.out}: {'ViT-L/16' if args.large else 'ViT-B/16'} at {args.image_size} px ({tokens} tokens), "
           f"{'no attention' if args.no_attention else 'softmax attention'}, "

@@ -12,17 +12,17 @@ export function parseCommandArgs<T extends OptionSpec>(argv: string[], options: 
   try {
     return parseArgs({ args: argv, options, allowPositionals: true as const, strict: true as const });
   } catch (error) {
-    throw new UsageError(`${command}: ${(error as Error).message.replace(/\. To specify.*$/s, '')}`);
+    throw new UsageError(`${(error as Error).message.replace(/\. To specify.*$/s, '')} (see 'vitlin ${command} --help')`);
   }
 }
 
 /** The positional arguments, checked for count: `names` are how the usage line calls them. */
 export function positionalArgs(positionals: readonly string[], command: string, names: readonly string[], options: { variadic?: boolean } = {}): string[] {
   if (positionals.length < names.length) {
-    throw new UsageError(`${command}: missing ${names.slice(positionals.length).map((n) => `<${n}>`).join(' ')} (see 'vitlin ${command} --help')`);
+    throw new UsageError(`missing ${names.slice(positionals.length).map((n) => `<${n}>`).join(' ')} (see 'vitlin ${command} --help')`);
   }
   if (!options.variadic && positionals.length > names.length) {
-    throw new UsageError(`${command}: unexpected argument '${positionals[names.length]}'`);
+    throw new UsageError(`unexpected argument '${positionals[names.length]}'`);
   }
   return [...positionals];
 }

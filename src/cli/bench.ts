@@ -132,13 +132,24 @@ function batchOf(session: { inputs: readonly { isTensor: boolean; shape?: readon
   return typeof dim === 'number' && dim > 0 ? dim : requested;
 }
 
-/** The latency table and the per-op table, as text. */
+/** A failure's first line, cut to fit a table cell; the whole line is printed under the table. */
+const SHORT_REASON_CHARS = 48;
+export function shortReason(error: string): string {
+  const line = error.split('\n')[0]!.trim();
+  return line.length <= SHORT_REASON_CHARS ? line : `${line.slice(0, SHORT_REASON_CHARS - 1).trimEnd()}…`;
+}
+
+/** The latency table and the per-op table, as text. A failed measurement keeps the table's shape: '—' cells, the reason in the last column. */
 export function formatBench(rows: readonly BenchRow[], options: BenchOptions): string {
-  const latency = table(['model', 'ep', 'median', 'p90', 'throughput', 'vs first', 'attention'], rows.map((r) => r.latency
+  const anyFailed = rows.some((r) => r.error !== undefined);
+  const header = ['model', 'ep', 'median', 'p90', 'throughput', 'vs first', 'attention', ...(anyFailed ? ['note'] : [])];
+  const latency = table(header, rows.map((r) => r.latency
     ? [r.model, r.ep, formatMs(r.latency.medianMs), formatMs(r.latency.p90Ms), `${r.latency.throughput.toFixed(0)} /s`,
-      r.speedup === undefined ? '—' : `${r.speedup.toFixed(2)}×`, r.profile ? formatPercent(r.profile.attentionShare) : '—']
-    : [r.model, r.ep, style.red(`failed: ${r.error}`), '', '', '', '']));
+      r.speedup === undefined ? '—' : `${r.speedup.toFixed(2)}×`, r.profile ? formatPercent(r.profile.attentionShare) : '—', ...(anyFailed ? [''] : [])]
+    : [r.model, r.ep, '—', '—', '—', '—', '—', `failed: ${shortReason(r.error ?? 'not measured')}`]));
+  const failures = rows.filter((r) => r.error !== undefined).map((r) => `  ${r.model} on ${r.ep}: ${r.error!.split('\n')[0]}`);
   const parts = [`${style.bold('bench')} ${style.dim(`batch ${options.batch}, ${options.runs} runs after ${options.warmup} warm-up, ${options.threads ?? 'default'} threads`)}`, '', latency];
+  if (failures.length) parts.push('', style.red('failed:'), ...failures);
   const profiled = rows.filter((r) => r.profile);
   if (profiled.length) {
     // The slowest op types, plus the attention ops wherever they rank, so the comparison is always visible.
@@ -178,7 +189,6 @@ async function runBench(argv: string[]): Promise<number> {
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'latency, throughput and per-op time (attention share) of one or more models',
   help: HELP,
   run: runBench,
 };

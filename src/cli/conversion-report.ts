@@ -1,4 +1,5 @@
 /** The pipeline's part of `vitlin convert`'s report, shared with the web app (browser-safe: no terminal, no Node globals). */
+import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
 import type { ConvertOutcome, Fidelity } from '../../graph-rewrite/plan/index.js';
 import { refitReportLines, refitReportOf } from '../calibration/report.js';
 import { formatError, formatFlops, formatPercent } from './format.js';
@@ -17,15 +18,21 @@ export function fidelityLine(f: Fidelity): string {
  * The pipeline's part of the report (blocks converted and skipped, exact fusion, FLOPs, calibration):
  * what the CLI prints and the web app shows for the same model and options. Browser-safe.
  */
-export function formatConversion(o: ConvertOutcome, attention: string | undefined, linearAngularMode: string, highlight: (text: string) => string = (text) => text): string[] {
+export function formatConversion(
+  o: ConvertOutcome, attention: string | undefined, linearAngularMode: string, highlight: (text: string) => string = (text) => text,
+  unrecognised: readonly UnmatchedAnchor[] = [],
+): string[] {
   const r = { attention, linearAngularMode };
   const lines: string[] = [];
   const total = o.found.blocks.length;
   const what = r.attention === 'linear-angular' ? `linear-angular (${r.linearAngularMode})` : r.attention ?? '—';
-  if (total === 0) lines.push(`  blocks       the model has no softmax attention blocks`);
+  // Never "no attention" while Softmax nodes that no rule read remain in the result.
+  if (total === 0 && unrecognised.length === 0) lines.push(`  blocks       the model has no softmax attention blocks`);
+  else if (total === 0) lines.push(`  blocks       no attention block recognised; ${unrecognised.length} Softmax node${unrecognised.length === 1 ? '' : 's'} left as ${unrecognised.length === 1 ? 'it is' : 'they are'} (below)`);
   else if (!r.attention) lines.push(`  blocks       none of the ${total} softmax block${total === 1 ? '' : 's'} converted (--blocks none)`);
   else lines.push(`  blocks       ${o.converted.length} of ${total} softmax block${total === 1 ? '' : 's'} converted to ${what}${o.converted.length ? `: ${list(o.converted.map((b) => b.index))}` : ''}`);
   for (const s of o.skipped) lines.push(`  skipped      block ${s.index}: ${s.reason}`);
+  for (const u of unrecognised) lines.push(`  ${highlight('unrecognised')} ${u.reason}`);
   if (!o.fusion.available) lines.push(`  exact fusion ${highlight('not available in this build yet')} (decomposed Hydra / linear-angular blocks are left as they are)`);
   else if (o.fusion.fused.length) {
     const kinds = [...new Set(o.fusion.fused.map((f) => `${f.kind} → ${f.opType}`))].join(', ');

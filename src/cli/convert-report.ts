@@ -1,6 +1,8 @@
 /** The text report of `vitlin convert`: what was converted, FLOPs before/after, calibration, the check, and `--blocks auto`'s trade-off table. */
 import type { AutoSelection } from '../eval/auto-select.js';
 import type { Fidelity } from '../eval/fidelity.js';
+import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
+import type { ConvertCheck } from './check.js';
 import type { ConvertOutcome } from './convert-model.js';
 import { fidelityLine, formatConversion } from './conversion-report.js';
 import { formatBytes, formatFlops, formatPercent, style, table } from './ui.js';
@@ -12,8 +14,10 @@ export interface ConvertReport {
   readonly attention?: string;
   readonly linearAngularMode: string;
   readonly outcome: ConvertOutcome;
-  /** The quick check on random inputs. */
-  readonly check: Fidelity & { readonly inputs: string };
+  /** Softmax nodes left in the result that no rule recognised as attention. */
+  readonly unrecognised?: readonly UnmatchedAnchor[];
+  /** The quick check on random inputs, or why it did not run. */
+  readonly check: ConvertCheck;
 }
 
 const list = (xs: readonly number[]) => (xs.length ? xs.join(', ') : 'none');
@@ -37,8 +41,10 @@ export function formatTradeOff(auto: AutoSelection, budget: string): string {
 
 export function formatConvert(r: ConvertReport, budget = ''): string {
   const o = r.outcome;
-  const lines: string[] = [`${style.bold('convert')} ${r.input} → ${r.output}`, '', ...formatConversion(o, r.attention, r.linearAngularMode, style.yellow)];
-  lines.push(`  check        ${r.check.inputs}: ${fidelityLine(r.check)}`);
+  const lines: string[] = [`${style.bold('convert')} ${r.input} → ${r.output}`, '', ...formatConversion(o, r.attention, r.linearAngularMode, style.yellow, r.unrecognised)];
+  const check = r.check;
+  lines.push('skipped' in check ? `  check        ${check.skipped}`
+    : `  check        ${check.inputs}: ${fidelityLine(check)} (${check.seconds.toFixed(1)} s, ${check.sessions} onnxruntime sessions)`);
   if (o.inlined) lines.push(`  inlined      the fused ops were replaced by their function bodies`);
   lines.push(`  wrote        ${r.output} (${formatBytes(r.bytes)})`);
   if (o.auto) lines.push('', formatTradeOff(o.auto, budget));

@@ -1,24 +1,28 @@
 /**
- * `vitlin convert <model> -o <out> --attention hydra|linear-angular`: rewrite, check with onnxruntime,
- * write atomically, report. Every argument is checked before any work, and the output is written last
- * (saveModel is atomic), so a failure at any step leaves no file behind.
+ * `vitlin convert <model> -o <out> --attention hydra|linear-angular`: rewrite, write atomically, check
+ * with onnxruntime, report. Every argument is checked before any work; the output is staged next to its
+ * destination, checked from there and only then moved into place, so a failure at any step leaves no
+ * file behind. The model is encoded once and streamed to disk: no full in-memory copy.
  */
 import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernelNames } from '../../custom-ops/index.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import { CALIBRATION_BASES } from '../calibration/index.js';
-import { fidelityOf, runModel } from '../eval/fidelity.js';
-import { randomInputs, type InputSet } from '../eval/inputs.js';
-import { loadModel, modelToBytes, saveModel } from '../model-io.js';
+import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
+import { FOLDER_CONFIG_NAME, modelConfigCandidates } from '../data/preprocess-config.js';
+import type { InputSet } from '../eval/inputs.js';
+import { loadModel, stageModel } from '../model-io.js';
 import { createSession } from '../runtime/session.js';
 import { UsageError, choiceOption, fractionOption, intOption, numberOption, parseBlockSelection, parseCommandArgs, positionalArgs } from './args.js';
+import { DEFAULT_CHECK_COUNT, checkConversion, checkSkipReason, collectGarbage, type ConvertCheck } from './check.js';
 import type { Command } from './commands.js';
-import { convertModel, type ConvertOutcome } from './convert-model.js';
+import { convertModel, type ConvertOutcome, type ConvertRequest } from './convert-model.js';
 import { formatConvert, type ConvertReport } from './convert-report.js';
-import { resolveInputsArg } from './input-arg.js';
-import { planOutput, resolveModelArg, type OutputPlan } from './paths.js';
-import { progress, writeJson } from './ui.js';
+import { integerMeaningsOf, resolveInputsArg } from './input-arg.js';
+import { planOutput, resolveModelArg, samePath, type ModelArg, type OutputPlan } from './paths.js';
+import { stepProgress, writeJson, type StepProgress } from './ui.js';
+import { UnrecognisedAttentionError, unrecognisedAttention } from './unrecognised.js';
 
 const OPTIONS = {
   output: { type: 'string', short: 'o' },
@@ -36,7 +40,9 @@ const OPTIONS = {
   'inline-functions': { type: 'boolean' },
   'external-data': { type: 'boolean' },
   'no-fuse': { type: 'boolean' },
+  'allow-partial': { type: 'boolean' },
   'check-count': { type: 'string' },
+  'no-check': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -75,7 +81,16 @@ Options:
                              (--blocks none --no-fuse re-saves the model unchanged)
   --inline-functions         replace the fused ops by their function bodies (plain ONNX ops)
   --external-data            store weights in <out>.data next to the model
-  --check-count <n>          random inputs for the quick check (default 8)
+  --allow-partial            write the result even when nothing was converted while Softmax nodes
+                             were not recognised as attention (they are always listed; without
+                             it, convert fails on such a model and writes nothing)
+                             (--blocks none --no-fuse re-saves the model unchanged)
+  --inline-functions         replace the fused ops by their function bodies (plain ONNX ops)
+  --external-data            store weights in <out>.data next to the model
+  --check-count <n>          random inputs for the quick check (default 1; 0 skips it). The check
+                             loads the written model in onnxruntime and compares its output with
+                             the original's; a re-save that changed nothing runs no inference
+  --no-check                 skip the quick check (same as --check-count 0)
   --json                     machine-readable output
   --verbose                  stack traces on errors`;
 
@@ -99,70 +114,134 @@ async function runConvert(argv: string[]): Promise<number> {
   if (values['calibration-basis'] !== undefined && (values.calibration === undefined || values['no-fit'])) throw new UsageError(`--calibration-basis goes with --calibration (and without --no-fit)`);
   const eps = numberOption(values.eps, '--eps', Number.MIN_VALUE, 1);
   const calibrationCount = intOption(values['calibration-count'], '--calibration-count', 256, 1);
-  const checkCount = intOption(values['check-count'], '--check-count', 8, 1);
+  if (values['no-check'] && values['check-count'] !== undefined && values['check-count'].trim() !== '0') throw new UsageError(`--no-check and --check-count ${values['check-count']} contradict each other`);
+  const checkCount = values['no-check'] ? 0 : intOption(values['check-count'], '--check-count', DEFAULT_CHECK_COUNT, 0);
   const model = resolveModelArg(arg!);
   const plan = planOutput(values.output, model);
 
-  // Stages, for the progress bar (calibration and --blocks auto draw their own).
-  const bar = progress('convert', 4);
+  // Calibration and --blocks auto draw their own bars within the rewrite step.
+  const steps = stepProgress('convert', ['load', 'rewrite', 'write', 'check']);
   let outcome: ConvertOutcome;
-  let check;
+  let check: ConvertCheck;
   let written: string;
+  let unrecognised: UnmatchedAnchor[];
   try {
-    const original = await loadModel(model.path);
-    const originalSession = await createSession(model.path, {}, model.arg);
-    bar.tick();
+    const request: ConvertRequest = {
+      attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], fit: !values['no-fit'],
+      budget: maxDrop !== undefined ? { maxTop1Drop: maxDrop } : minCosine !== undefined ? { minCosine } : undefined,
+      inlineFunctions: values['inline-functions'] ?? false, basis,
+    };
+    const calibration = values.calibration === undefined ? undefined : { arg: values.calibration, count: calibrationCount, labelsFile: values.labels };
+    let staged: StagedOutput;
+    ({ outcome, staged, unrecognised } = await convertAndStage(model, plan, request, calibration, values['external-data'] ?? false, steps, values['allow-partial'] ?? false));
+    const skip = checkSkipReason(outcome, checkCount);
     try {
-      const calibration: InputSet | undefined = values.calibration === undefined ? undefined
-        : resolveInputsArg(values.calibration, { flag: '--calibration', count: calibrationCount, labelsFile: values.labels, model, session: originalSession });
-      outcome = await convertModel(original, {
-        attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], calibration, fit: !values['no-fit'], basis,
-        budget: maxDrop !== undefined ? { maxTop1Drop: maxDrop } : minCosine !== undefined ? { minCosine } : undefined,
-        inlineFunctions: values['inline-functions'] ?? false,
-      });
-      bar.tick();
-      // The check: onnxruntime must load the result, and its outputs are compared on random inputs.
-      const inputs = randomInputs(checkCount, 1);
-      const converted = await createSession(modelToBytes(outcome.model), {}, `${arg} (converted)`);
-      try {
-        check = { inputs: inputs.description, ...fidelityOf(await runModel(originalSession, inputs), await runModel(converted, inputs)) };
-      } finally {
-        await converted.release();
+      if (skip === undefined) {
+        steps.step('check');
+        const meanings = await integerMeaningsOf(model.path); // valid ids, 0/1 masks
+        // The models are unreachable now: their buffers (the size of the file) go before onnxruntime loads its copy.
+        collectGarbage();
+        check = await checkConversion({ path: model.path, label: model.arg }, { path: staged.path, label: `${arg} (converted)` }, checkCount, meanings);
+      } else {
+        check = { skipped: skip };
       }
-      bar.tick();
-    } finally {
-      await originalSession.release();
+    } catch (error) {
+      await staged.discard();
+      throw error;
     }
-    written = await writeOutput(plan, outcome.model, values['external-data'] ?? false);
-    bar.tick();
+    written = await staged.finish();
   } finally {
-    bar.done();
+    steps.done();
   }
-  const report: ConvertReport = { input: model.arg, output: values.output!, bytes: statSync(written).size, attention, linearAngularMode: mode, outcome, check };
+  const report: ConvertReport = { input: model.arg, output: values.output!, bytes: statSync(written).size, attention, linearAngularMode: mode, outcome, check, unrecognised };
   if (values.json) writeJson(toJson(report));
   else process.stdout.write(formatConvert(report, values.budget !== undefined ? `top-1 drop ≤ ${values.budget}` : `cosine ≥ ${values['min-cosine']}`) + '\n');
   return 0;
 }
 
-/**
- * Writes the model (atomically) and, for a folder output, the input folder's configs; a folder this
- * call created is removed again if writing fails. Returns the model file's path.
- */
-async function writeOutput(plan: OutputPlan, model: Model, externalData: boolean): Promise<string> {
-  if (plan.kind === 'file') {
-    await saveModel(model, plan.path, { externalData });
-    return plan.path;
-  }
-  const created = existsSync(plan.folder) ? undefined : plan.folder;
+/** Calibration inputs; an image folder is preprocessed for the model's input, read from a session that is released at once. */
+async function calibrationInputs(arg: string, count: number, labelsFile: string | undefined, model: ModelArg): Promise<InputSet> {
+  const session = await createSession(model.path, {}, model.arg);
   try {
-    mkdirSync(join(plan.folder, 'onnx'), { recursive: true });
-    for (const file of ['config.json', 'preprocessor_config.json']) {
-      if (existsSync(join(plan.source.folder, file))) copyFileSync(join(plan.source.folder, file), join(plan.folder, file));
-    }
-    await saveModel(model, plan.modelPath, { externalData });
-    return plan.modelPath;
+    return await resolveInputsArg(arg, { flag: '--calibration', count, labelsFile, model, session, command: 'convert' });
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * Loads, converts and stages the output; returns the report without the models, so that once this
+ * returns nothing holds them (the check then runs with memory for one onnxruntime session).
+ */
+async function convertAndStage(model: ModelArg, plan: OutputPlan, request: ConvertRequest, calibration: { arg: string; count: number; labelsFile?: string } | undefined,
+  externalData: boolean, steps: StepProgress, allowPartial: boolean): Promise<{ outcome: ConvertOutcome; staged: StagedOutput; unrecognised: UnmatchedAnchor[] }> {
+  steps.step('load');
+  const original = await loadModel(model.path);
+  const inputs = calibration === undefined ? undefined : await calibrationInputs(calibration.arg, calibration.count, calibration.labelsFile, model);
+  steps.step('rewrite');
+  const outcome = await convertModel(original, { ...request, ...(inputs ? { calibration: inputs } : {}) });
+  const unrecognised = unrecognisedAttention(outcome.model);
+  // Nothing matched while Softmax nodes remain: never a silent "no attention here".
+  const nothingMatched = outcome.converted.length === 0 && outcome.fusion.fused.length === 0;
+  if (request.attention !== undefined && nothingMatched && unrecognised.length > 0 && !allowPartial) throw new UnrecognisedAttentionError(unrecognised);
+  steps.step('write');
+  const staged = await stageOutput(plan, outcome.model, externalData, model.config?.file);
+  const { model: _converted, fusion: { model: _fused, ...fusion }, ...rest } = outcome;
+  void _converted;
+  void _fused;
+  // The report never reads the models; they are left out so that they can be collected.
+  return { outcome: { ...rest, fusion } as unknown as ConvertOutcome, staged, unrecognised };
+}
+
+/** The output, written under a hidden name: `finish` moves it into place, `discard` removes it. */
+interface StagedOutput {
+  /** The staged model file (complete, its side file beside it). */
+  readonly path: string;
+  /** Moves the files into place (and, for a folder output, copies the input folder's configs); returns the model file's path. */
+  finish(): Promise<string>;
+  discard(): Promise<void>;
+}
+
+/**
+ * Stages the model; a folder output this call creates is removed again if the output is discarded or
+ * fails. The input's configs (a folder's, or the model's preprocessing `config` file) go with it.
+ */
+async function stageOutput(plan: OutputPlan, model: Model, externalData: boolean, config?: string): Promise<StagedOutput> {
+  const target = plan.kind === 'file' ? plan.path : plan.modelPath;
+  const created = plan.kind === 'file' || existsSync(plan.folder) ? undefined : plan.folder;
+  const removeCreated = () => { if (created) rmSync(created, { recursive: true, force: true }); };
+  try {
+    if (plan.kind === 'folder') mkdirSync(join(plan.folder, 'onnx'), { recursive: true });
+    const staged = await stageModel(model, target, { externalData });
+    return {
+      path: staged.path,
+      discard: async () => {
+        await staged.discard();
+        removeCreated();
+      },
+      finish: async () => {
+        try {
+          if (plan.kind === 'folder') {
+            for (const file of ['config.json', 'preprocessor_config.json', FOLDER_CONFIG_NAME]) {
+              if (existsSync(join(plan.source.folder, file))) copyFileSync(join(plan.source.folder, file), join(plan.folder, file));
+            }
+          }
+          await staged.commit();
+          if (plan.kind === 'file') {
+            // The converted model takes the same images and labels: its config file goes with it.
+            const configTarget = modelConfigCandidates(plan.path).at(-1)!;
+            if (config && !samePath(config, configTarget)) copyFileSync(config, configTarget);
+          }
+          return target;
+        } catch (error) {
+          await staged.discard();
+          removeCreated();
+          throw error;
+        }
+      },
+    };
   } catch (error) {
-    if (created) rmSync(created, { recursive: true, force: true });
+    removeCreated();
     throw error;
   }
 }
@@ -177,7 +256,6 @@ function toJson(report: ConvertReport): unknown {
 
 export const convertCommand: Command = {
   name: 'convert',
-  summary: 'replace softmax attention with fused Hydra / linear-angular ops, check, write',
   help: HELP,
   run: runConvert,
 };

@@ -219,7 +219,6 @@ async function runDemo(argv: string[]): Promise<number> {
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'the main job on the bundled Fashion-MNIST ViTs (what `npm start` runs)',
   help: ['Usage: vitlin demo [--models-dir DIR] [--runs N] [--json]', '',
     'Converts the bundled trained ViTs (softmax → Hydra and linear-angular; Hydra / Castling-trained → exact fusion),',
     'verifies each on the bundled test sample and benchmarks it, and prints one table.', '',

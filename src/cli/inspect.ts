@@ -5,7 +5,8 @@
  */
 import { findAttentionBlocks, type AttentionBlock, type AttentionBlocksReport } from '../../graph-rewrite/attention/index.js';
 import { findExactFusions, type ExactFusionBlock } from '../../graph-rewrite/fusions/index.js';
-import { concreteShapes, countFlops, modelAttentionCores, projectFlops, type FlopSplit } from '../eval/flops.js';
+import { VITLIN_DOMAIN } from '../../custom-ops/index.js';
+import { concreteShapes, countFlops, fusedAttentionDims, modelAttentionCores, projectFlops, type FlopSplit } from '../eval/flops.js';
 import { formatSignature, summarizeModel, type ModelSummary } from '../eval/model-summary.js';
 import { loadModel } from '../model-io.js';
 import { UsageError, intOption, parseCommandArgs, positionalArgs } from './args.js';
@@ -47,11 +48,27 @@ export interface FlopTable {
 /** A decomposed Hydra / linear-angular block (a model trained with it): fused exactly by convert. */
 export type DecomposedBlock = ExactFusionBlock & { readonly tokens: number; readonly flops: number };
 
+/** A fused `ai.vitlin` attention op already in the graph (a model vitlin converted). */
+export interface FusedOp {
+  readonly node: string;
+  readonly opType: string;
+  readonly heads?: number;
+  readonly headDim?: number;
+  readonly tokens?: number;
+  /** LinearAngularAttention's `mode`. */
+  readonly mode?: string;
+  /** Whether calibration coefficients are wired into its optional inputs. */
+  readonly calibrated: boolean;
+  readonly flops: number;
+}
+
 export interface InspectReport extends ModelSummary {
   readonly model: string;
   /** The softmax attention blocks: what convert's --blocks numbers. */
   readonly blocks: readonly (AttentionBlock & { readonly flops: number })[];
   readonly decomposed: readonly DecomposedBlock[];
+  /** The fused ai.vitlin ops of a converted model. */
+  readonly fused: readonly FusedOp[];
   readonly unmatched: AttentionBlocksReport['unmatched'];
   readonly flops: FlopTable;
   readonly batch: number;
@@ -74,12 +91,24 @@ export async function inspectModel(path: string, label: string, batch = 1, dims:
   const counted = countFlops(model, cores, facts);
   const coreOf = (list: 'softmax' | 'exact', index: number) => cores.findIndex((c) => c.source?.list === list && c.source.index === index);
   const flopsOf = (list: 'softmax' | 'exact', index: number) => (coreOf(list, index) >= 0 ? counted.coreFlops[coreOf(list, index)]! : 0);
+  const fused = model.graph.nodes.filter((node) => node.domain === VITLIN_DOMAIN).map((node): FusedOp => {
+    const dims = fusedAttentionDims(node, facts);
+    const core = cores.findIndex((c) => c.nodes.length === 1 && c.nodes[0] === node);
+    return {
+      node: node.name ?? '', opType: node.opType,
+      ...(dims ? { heads: dims.heads, headDim: dims.headDim, tokens: dims.tokens } : {}),
+      ...(node.opType === 'LinearAngularAttention' ? { mode: node.getString('mode', 'reference') } : {}),
+      calibrated: node.inputs.slice(3).some((input) => input !== undefined && input !== null),
+      flops: core >= 0 ? counted.coreFlops[core]! : 0,
+    };
+  });
   return {
     model: label,
     ...summary,
     batch,
     blocks: blocks.map((block, i) => ({ ...block, flops: flopsOf('softmax', i) })),
     decomposed: exact.map((block, i) => ({ ...block, tokens: coreOf('exact', i) >= 0 ? cores[coreOf('exact', i)]!.dims.tokens : 0, flops: flopsOf('exact', i) })),
+    fused,
     unmatched,
     flops: {
       softmax: withShare(counted.current),
@@ -112,7 +141,15 @@ export function formatInspect(r: InspectReport): string {
     ...r.outputs.map((s, i): [string, string] => [i === 0 ? 'outputs' : '', `${s.name}  ${formatSignature(s)}`]),
   ];
   out.push(...rows.map(([k, v]) => `  ${k.padEnd(10)}  ${v}`), '');
-  out.push(style.bold(`attention blocks: ${r.blocks.length}`) + (r.blocks.length ? ` (${r.blocks.filter((b) => b.convertible).length} convertible)` : ''));
+  if (r.fused.length) {
+    const kinds = [...new Set(r.fused.map((f) => f.opType))].map((op) => `${r.fused.filter((f) => f.opType === op).length} ${op}`).join(', ');
+    out.push(style.bold(`fused attention ops (${VITLIN_DOMAIN}): ${r.fused.length}`) + ` (${kinds})`, '');
+    out.push(table(['#', 'op', 'node', 'heads', 'head dim', 'tokens', 'mode', 'calibrated', 'FLOPs'], r.fused.map((f, i) => [
+      String(i), f.opType, f.node, f.heads === undefined ? '—' : String(f.heads), f.headDim === undefined ? '—' : String(f.headDim),
+      f.tokens === undefined ? '—' : String(f.tokens), f.mode ?? '—', f.calibrated ? 'yes' : 'no', formatFlops(f.flops),
+    ])), '');
+  }
+  out.push(style.bold(`${r.fused.length ? 'softmax ' : ''}attention blocks: ${r.blocks.length}`) + (r.blocks.length ? ` (${r.blocks.filter((b) => b.convertible).length} convertible)` : ''));
   if (r.blocks.length) {
     out.push('', table(['#', 'style', 'heads', 'head dim', 'tokens', 'scale', 'dtype', 'FLOPs', 'convertible'], r.blocks.map((b) => [
       String(b.index), b.style, String(b.heads), String(b.headDim), String(b.tokens), formatScale(b), b.dtype, formatFlops(b.flops), b.convertible ? 'yes' : 'no',
@@ -135,7 +172,10 @@ export function formatInspect(r: InspectReport): string {
   const notes = r.blocks.flatMap((b) => b.notes.map((n) => `block ${b.index}: ${n}`));
   if (notes.length) out.push('', 'notes:', ...notes.map((line) => `  - ${line}`));
   out.push('', style.bold(`FLOPs per inference (batch ${r.batch})`), '');
-  const kinds = [['as is', r.flops.softmax], ['hydra', r.flops.hydra], ['linear-angular', r.flops['linear-angular']]] as const;
+  // With nothing convertible the projections equal "as is": one row says it.
+  const kinds = r.blocks.some((b) => b.convertible)
+    ? [['as is', r.flops.softmax], ['hydra', r.flops.hydra], ['linear-angular', r.flops['linear-angular']]] as const
+    : [['as is', r.flops.softmax]] as const;
   out.push(table(['attention', 'attention FLOPs', 'rest', 'total', 'attention share', 'vs as is'], kinds.map(([name, f]) => [
     name, formatFlops(f.attention), formatFlops(f.rest), formatFlops(f.total), formatPercent(f.attentionShare), `${(f.total / (r.flops.softmax.total || 1)).toFixed(3)}×`,
   ])));
@@ -168,7 +208,6 @@ async function runInspect(argv: string[]): Promise<number> {
 
 export const inspectCommand: Command = {
   name: 'inspect',
-  summary: 'opset, size, parameters, attention blocks (convertible or why not) and FLOPs of a model',
   help: HELP,
   run: runInspect,
 };

@@ -5,9 +5,10 @@
  * absolute path and a symlink to the same file are all caught).
  */
 import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { VitlinIoError } from '../../graph-rewrite/errors.js';
 import { isHfModelFolder, readHfFolder, type HfModelFolder } from '../data/hf-folder.js';
+import { findModelConfig, type ModelConfig } from '../data/preprocess-config.js';
 import { UsageError } from './args.js';
 
 /** A model argument, resolved. */
@@ -20,6 +21,8 @@ export interface ModelArg {
   readonly name: string;
   /** Set when the argument was a Hugging Face style folder. */
   readonly folder?: HfModelFolder;
+  /** The model's config file (`<name>.vitlin.json` beside it, `vitlin.json` in its folder), when it has one. */
+  readonly config?: ModelConfig;
 }
 
 /** Resolves a model argument; a missing path or a folder without a model is a failure (exit 1). */
@@ -29,9 +32,17 @@ export function resolveModelArg(arg: string): ModelArg {
   if (statSync(path).isDirectory()) {
     if (!isHfModelFolder(path)) throw new VitlinIoError(`${arg}: a folder, but neither onnx/model.onnx nor model.onnx is in it`);
     const folder = readHfFolder(path);
-    return { arg, path: folder.modelPath, name: folder.name, folder };
+    const config = findModelConfig(folder.modelPath, folder.folder);
+    return { arg, path: folder.modelPath, name: folder.name, folder, ...(config ? { config } : {}) };
   }
-  return { arg, path, name: basename(path).replace(/\.onnx$/, '') };
+  const config = findModelConfig(path);
+  return { arg, path, name: basename(path).replace(/\.onnx$/, ''), ...(config ? { config } : {}) };
+}
+
+/** A path as reports show it: relative to the working folder when inside it. */
+export function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
 /** The real path of `path`, or of its nearest existing ancestor joined with the rest. */

@@ -21,21 +21,25 @@ const OPTIONS = {
   quiet: { type: 'boolean' },
 } as const;
 
-function integer(flag: string, value: string | undefined, min: number): number | undefined {
+function integer(flag: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min) throw new UsageError(`serve: --${flag} must be an integer ≥ ${min}, got '${value}'`);
+  if (!/^\d+$/.test(value) || n < min) throw new UsageError(`--${flag} must be an integer ≥ ${min}, got '${value}'`);
+  if (n > max) throw new UsageError(`--${flag} must be an integer ≤ ${max}, got '${value}'`);
   return n;
 }
+
+/** TCP ports are 16-bit; 0 asks the OS for a free one. */
+const MAX_PORT = 65535;
 
 /** Parses `vitlin serve` arguments into server options. */
 export function parseServeArgs(argv: string[]): ServerOptions {
   const { values, positionals } = parseCommandArgs(argv, OPTIONS, 'serve');
-  if (positionals.length === 0) throw new UsageError('serve: name at least one model file or folder');
+  if (positionals.length === 0) throw new UsageError('name at least one model file or folder');
   const ep = values.ep ?? 'cpu';
-  if (!(EXECUTION_PROVIDERS as readonly string[]).includes(ep)) throw new UsageError(`serve: --ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got '${ep}'`);
+  if (!(EXECUTION_PROVIDERS as readonly string[]).includes(ep)) throw new UsageError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got '${ep}'`);
   const numbers = {
-    port: integer('port', values.port, 0),
+    port: integer('port', values.port, 0, MAX_PORT),
     intraOpThreads: integer('threads', values.threads, 1),
     maxBatch: integer('max-batch', values['max-batch'], 1),
     maxDelayMs: integer('max-delay-ms', values['max-delay-ms'], 0),
@@ -54,33 +58,40 @@ export function parseServeArgs(argv: string[]): ServerOptions {
   };
 }
 
-async function runServe(argv: string[]): Promise<number> {
-  const options = parseServeArgs(argv);
-  const server = await startServer(options);
-  if (options.log === false) process.stderr.write(`vitlin serve: listening on ${server.url} (${server.models.join(', ')})\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
+/** Resolves on the first SIGTERM or SIGINT (the handlers are removed then: a second one kills as usual). */
+export function untilStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
-      resolve();
+      resolve(signal);
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
+}
+
+async function runServe(argv: string[]): Promise<number> {
+  const options = parseServeArgs(argv);
+  // Listening for the signal before the address is out: an orchestrator may send it at once.
+  const stopSignal = untilStopSignal();
+  const server = await startServer(options);
+  if (options.log === false) process.stderr.write(`vitlin serve: listening on ${server.url} (${server.models.join(', ')})\n`);
+  await stopSignal;
   await server.close();
   return 0;
 }
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'serve models over HTTP (Open Inference Protocol v2, as KServe / Triton speak it)',
   help: [
     'Usage: vitlin serve <model.onnx | folder>... [options]',
     '',
     'Serves ONNX models over HTTP: the Open Inference Protocol v2 REST API (/v2/...), image classification',
     '(POST /v1/models/{name}/classify with a PNG or JPEG body, ?k=5) and Prometheus metrics (/metrics).',
-    'A folder holds .onnx files and/or Hugging Face style model folders (config.json, preprocessor_config.json,',
-    'onnx/model.onnx or model.onnx); a model is named after its file (without .onnx) or its folder.',
+    'A folder holds .onnx files, Hugging Face style model folders (config.json, preprocessor_config.json,',
+    'onnx/model.onnx or model.onnx) and/or model repository folders (<model>/vitlin.json, <model>/<version>/model.onnx,',
+    'as Triton lays them out; see docs/serve.md); a model is named after its file (without .onnx) or its folder.',
     '',
     'Options:',
     `  --host HOST          address to listen on (default ${DEFAULTS.host})`,

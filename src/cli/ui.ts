@@ -63,6 +63,46 @@ export function progress(label: string, total: number, stream: NodeJS.WriteStrea
   };
 }
 
+/** A named sequence of long steps (load, rewrite, …): the current one and its elapsed time, on a TTY only. */
+export interface StepProgress {
+  /** Starts the named step (one of those given), ending the one before. */
+  step(name: string): void;
+  /** Erase the line. */
+  done(): void;
+}
+
+/**
+ * Shows `label [i/n] step  12.3 s` on stderr while the command runs, once it has lasted SHOW_AFTER_MS.
+ * Synchronous steps (decoding, rewriting) block the redraw timer: the line then updates between steps.
+ */
+export function stepProgress(label: string, steps: readonly string[], stream: NodeJS.WriteStream = process.stderr): StepProgress {
+  if (!stream.isTTY) return { step() {}, done() {} };
+  const started = Date.now();
+  let current = '';
+  let stepStarted = started;
+  let drawn = false;
+  const draw = () => {
+    const now = Date.now();
+    if (now - started < SHOW_AFTER_MS || current === '') return;
+    const index = steps.indexOf(current) + 1;
+    stream.write(`\r${label} [${index}/${steps.length}] ${current} ${((now - stepStarted) / 1000).toFixed(1)} s\x1b[K`);
+    drawn = true;
+  };
+  const timer = setInterval(draw, 250);
+  timer.unref();
+  return {
+    step(name) {
+      current = name;
+      stepStarted = Date.now();
+      draw();
+    },
+    done() {
+      clearInterval(timer);
+      if (drawn) stream.write('\r\x1b[K');
+    },
+  };
+}
+
 /** Runs `work` with a spinner-free progress line: a one-step bar, for single slow steps. */
 export async function withProgress<T>(label: string, total: number, work: (p: Progress) => Promise<T>): Promise<T> {
   const bar = progress(label, total);

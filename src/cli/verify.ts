@@ -3,10 +3,11 @@
  * reports max / mean absolute error, cosine similarity, top-1 agreement and, with labels, accuracy.
  */
 import { fidelityOf, runModel, type Fidelity } from '../eval/fidelity.js';
+import type { InputPreprocessing } from '../eval/inputs.js';
 import { EXECUTION_PROVIDERS, createSession, type ExecutionProvider, type RuntimeSession } from '../runtime/session.js';
 import { choiceOption, intOption, numberOption, parseCommandArgs, positionalArgs } from './args.js';
 import type { Command } from './commands.js';
-import { resolveInputsArg } from './input-arg.js';
+import { formatPreprocessing, resolveInputsArg } from './input-arg.js';
 import { resolveModelArg } from './paths.js';
 import { formatError, formatPercent, progress, style, writeJson } from './ui.js';
 
@@ -31,7 +32,8 @@ Options:
   --inputs random|<sample file>|<image folder>
                        what to run: seeded random tensors (default), a labelled sample file such as
                        models/data/fashion-mnist-test-1000.bin, or PNG/JPEG images preprocessed per the
-                       model folder's configs
+                       model's config (<name>.vitlin.json beside it, or its Hugging Face configs; the
+                       preprocessing in use is printed, with a warning when it is the default guess)
   --labels <file>      labels for an image folder: '<file> <label>' lines or a JSON object; a label is
                        a class index or an id2label name (sample files carry their own labels)
   --count <n>          random inputs to make (default 16), or at most this many images
@@ -48,6 +50,8 @@ export interface VerifyReport extends Fidelity {
   readonly original: string;
   readonly converted: string;
   readonly inputs: string;
+  /** How the images became tensors (image folders and sample files). */
+  readonly preprocessing?: InputPreprocessing;
   readonly ep: ExecutionProvider;
   readonly seconds: number;
 }
@@ -87,7 +91,7 @@ async function runVerify(argv: string[]): Promise<number> {
     sessions.push(a);
     const b = await createSession(converted.path, { ep, intraOpThreads: threads }, converted.arg);
     sessions.push(b);
-    const inputs = resolveInputsArg(values.inputs, { flag: '--inputs', count, seed, labelsFile: values.labels, model: original, session: a });
+    const inputs = await resolveInputsArg(values.inputs, { flag: '--inputs', count, seed, labelsFile: values.labels, model: original, session: a, command: 'verify' });
     const bar = progress('verify', inputs.count * 2);
     const runA = await runModel(a, inputs, { maxBatch, onBatch: (n) => bar.tick(n) });
     const runB = await runModel(b, inputs, { maxBatch, onBatch: (n) => bar.tick(n) });
@@ -96,12 +100,17 @@ async function runVerify(argv: string[]): Promise<number> {
       throw new Error(`the models' first outputs differ in size: ${runA.perItem} values per input vs ${runB.perItem}`);
     }
     const fidelity = fidelityOf(runA, runB, inputs.labels);
-    const report: VerifyReport = { original: original.arg, converted: converted.arg, inputs: inputs.description, ep, seconds: (performance.now() - started) / 1000, ...fidelity };
+    const report: VerifyReport = {
+      original: original.arg, converted: converted.arg, inputs: inputs.description, ...(inputs.preprocessing ? { preprocessing: inputs.preprocessing } : {}),
+      ep, seconds: (performance.now() - started) / 1000, ...fidelity,
+    };
     const failed = tolerance !== undefined && !(fidelity.maxAbsError <= tolerance);
     if (values.json) writeJson({ ...report, ...(tolerance !== undefined ? { tolerance, passed: !failed } : {}) });
     else {
       process.stdout.write(`${style.bold('verify')} ${original.arg} → ${converted.arg}\n`);
-      process.stdout.write(`${style.dim(`on ${inputs.description}, onnxruntime ${ep}, ${report.seconds.toFixed(1)} s`)}\n\n${formatFidelity(fidelity)}\n`);
+      process.stdout.write(`${style.dim(`on ${inputs.description}, onnxruntime ${ep}, ${report.seconds.toFixed(1)} s`)}\n`);
+      if (inputs.preprocessing) process.stdout.write(formatPreprocessing(inputs.preprocessing, inputs.classes) + '\n');
+      process.stdout.write(`\n${formatFidelity(fidelity)}\n`);
       if (tolerance !== undefined) process.stdout.write(`\n${failed ? style.red('FAIL') : style.green('ok')}: max |Δ| ${formatError(fidelity.maxAbsError)} ${failed ? '>' : '≤'} tolerance ${tolerance}\n`);
     }
     if (failed) process.stderr.write(`vitlin verify: max |Δ| ${formatError(fidelity.maxAbsError)} is above --tolerance ${values.tolerance}\n`);
@@ -113,7 +122,6 @@ async function runVerify(argv: string[]): Promise<number> {
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 'compare a converted model with its original on random inputs, a sample file or images',
   help: HELP,
   run: runVerify,
 };

@@ -12,18 +12,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
+import { ConfigFileError } from './config-error.js';
 import { RESAMPLE, type ImagePreprocessing, type Resample, type ResizeTarget } from './images.js';
 
 /** A config file or field of an HF folder is unreadable or invalid; `file` and `field` say where. */
-export class HfFolderError extends InvalidArgumentError {
-  readonly file: string;
-  readonly field: string | undefined;
-  constructor(file: string, field: string | undefined, why: string) {
-    super(`${file}${field === undefined ? '' : `: '${field}'`} ${why}`);
-    this.file = file;
-    this.field = field;
-  }
-}
+export class HfFolderError extends ConfigFileError {}
 
 /** What preprocessor_config.json says, validated, with transformers' defaults filled in. */
 export interface PreprocessorConfig {

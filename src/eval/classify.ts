@@ -3,7 +3,8 @@
  * image by image when it is fixed. Returns the logits of every image, so two models can be compared
  * on exactly the same inputs.
  */
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
+import { onnxruntime } from '../runtime/ort.js';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import type { LabelledSample } from '../data/sample-file.js';
 import { argmaxRows } from '../runtime/compare.js';
@@ -38,8 +39,8 @@ export async function classifySample(session: RuntimeSession, sample: LabelledSa
     if (typeof batchDim === 'number' && batchDim > 0 && size !== batchDim) break; // fixed batch: drop a ragged tail
     const pixels = sample.images.subarray(start * perImage, (start + size) * perImage);
     const tensor = input.type === 'float16'
-      ? new ort.Tensor('float16', Uint16Array.from(pixels, float32ToFloat16Bits), [size, ...imageDims])
-      : new ort.Tensor('float32', pixels, [size, ...imageDims]);
+      ? new (onnxruntime().Tensor)('float16', Uint16Array.from(pixels, float32ToFloat16Bits), [size, ...imageDims])
+      : new (onnxruntime().Tensor)('float32', pixels, [size, ...imageDims]);
     const outputs = await session.run({ [input.name]: tensor });
     chunks.push(logitsOf(outputs[outputName]!));
   }

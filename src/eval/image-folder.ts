@@ -8,9 +8,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { InvalidArgumentError, VitlinIoError } from '../../graph-rewrite/errors.js';
 import { imagePreprocessingFor, type HfModelFolder } from '../data/hf-folder.js';
-import { preprocessImage } from '../data/images.js';
+import { preprocessImage, type ImagePreprocessing } from '../data/images.js';
 import { listClassFolders } from '../data/class-folders.js';
-import { imageArrayInputs, type InputSet } from './inputs.js';
+import { imageArrayInputs, type InputPreprocessing, type InputSet } from './inputs.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 
@@ -70,16 +70,21 @@ export interface ImageFolderOptions {
   readonly labelsFile?: string;
   /** Use at most this many images. */
   readonly limit?: number;
+  /** The recipe to apply (default: the HF folder's, else the standard one) and how to report it. */
+  readonly recipe?: ImagePreprocessing;
+  readonly preprocessing?: InputPreprocessing;
+  /** Class names (default: the HF folder's id2label). */
+  readonly classes?: readonly string[];
 }
 
 /** Decodes and preprocesses every image of `folder` for the model. */
 export function imageFolderInputs(folder: string, options: ImageFolderOptions): InputSet {
   const flat = listImages(folder);
   // No images at the top but class subfolders: the one-subfolder-per-class layout, labelled by folder.
-  const byClass = flat.length === 0 && !options.labelsFile ? listClassFolders(folder, (f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase()), options.hf?.labels) : undefined;
+  const byClass = flat.length === 0 && !options.labelsFile ? listClassFolders(folder, (f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase()), options.classes ?? options.hf?.labels) : undefined;
   const files = (byClass?.files ?? flat).slice(0, options.limit ?? Infinity);
   if (files.length === 0) throw new InvalidArgumentError(`${folder}: no .png / .jpg / .jpeg images in the folder or in class subfolders`);
-  const recipe = imagePreprocessingFor(options.hf, options.inputShape, options.modelName);
+  const recipe = options.recipe ?? imagePreprocessingFor(options.hf, options.inputShape, options.modelName);
   let images: Float32Array | undefined;
   let dims: [number, number, number] | undefined;
   files.forEach((file, i) => {
@@ -99,7 +104,7 @@ export function imageFolderInputs(folder: string, options: ImageFolderOptions): 
     images!.set(tensor.data, i * c * h * w);
   });
   let labels: number[] | undefined;
-  const classes = byClass?.classes ?? options.hf?.labels;
+  const classes = byClass?.classes ?? options.classes ?? options.hf?.labels;
   if (byClass) {
     const labelOf = new Map(byClass.files.map((f, i) => [f, byClass.labels[i]!]));
     labels = files.map((f) => labelOf.get(f)!);
@@ -109,5 +114,6 @@ export function imageFolderInputs(folder: string, options: ImageFolderOptions): 
     if (missing.length) throw new InvalidArgumentError(`${options.labelsFile}: no label for ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}`);
     labels = files.map((f) => map.get(f)!);
   }
-  return imageArrayInputs(`${folder} (${files.length} image${files.length === 1 ? '' : 's'})`, images!, [files.length, ...dims!], labels, classes);
+  const set = imageArrayInputs(`${folder} (${files.length} image${files.length === 1 ? '' : 's'})`, images!, [files.length, ...dims!], labels, classes);
+  return options.preprocessing ? { ...set, preprocessing: options.preprocessing } : set;
 }

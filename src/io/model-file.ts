@@ -4,7 +4,8 @@
  * an error never leaves a half-written model where a good one was.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, open, readFile, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readFile, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ExternalDataError, VitlinIoError } from '../../graph-rewrite/errors.js';
 import { decodeModelProto } from '../../graph-rewrite/serde/decode.js';
@@ -18,6 +19,8 @@ import type { ModelProto } from '../../graph-rewrite/serde/onnx-schema.js';
 export interface ReadModelOptions {
   /** Replace external tensors by their bytes from the side files (default true). */
   loadExternalData?: boolean;
+  /** Told what protobuf tolerates in the file (see DecodeOptions.onWarning). */
+  onWarning?: (message: string) => void;
 }
 
 export interface WriteModelOptions {
@@ -60,12 +63,16 @@ function asUint8Array(buffer: Buffer): Uint8Array {
 export async function readModelFile(path: string, options: ReadModelOptions = {}): Promise<ModelProto> {
   let bytes: Buffer;
   try {
+    const stats = await stat(path);
+    // A FIFO would block the read forever, a device might never end: refuse before opening.
+    if (!stats.isFile() && !stats.isDirectory()) throw new VitlinIoError(`cannot read ${path}: it is ${fileKind(stats)}, not a regular file`);
     bytes = await readFile(path);
   } catch (error) {
+    if (error instanceof VitlinIoError) throw error;
     throw ioError('read', path, error);
   }
   const source = basename(path);
-  const model = decodeModelProto(asUint8Array(bytes), { source });
+  const model = decodeModelProto(asUint8Array(bytes), { source, ...(options.onWarning ? { onWarning: options.onWarning } : {}) });
   if (options.loadExternalData ?? true) {
     const reader = new ExternalFileReader(dirname(resolve(path)));
     try {
@@ -107,7 +114,8 @@ class ExternalFileReader {
 
   private async openInsideFolder(location: string): Promise<{ handle: FileHandle; size: number }> {
     // Location is already validated as relative without escaping `..`; a symlink can still point out.
-    const path = join(this.folder, location);
+    // Not join(): it would resolve `sub/..` by the text, where onnxruntime lets the file system do it.
+    const path = `${this.folder}${sep}${location}`;
     this.realFolder ??= realpath(this.folder);
     const folder = await this.realFolder;
     let real: string;
@@ -120,13 +128,19 @@ class ExternalFileReader {
     if (!real.startsWith(folder.endsWith(sep) ? folder : folder + sep)) {
       throw new Error(`escapes the model's folder through a symbolic link (${path} resolves to ${real})`);
     }
-    const handle = await open(real, 'r').catch((error: unknown) => {
+    // Checked before opening: opening a FIFO blocks until a writer comes (forever), a device may never end.
+    const before = await stat(real).catch((error: unknown) => {
+      throw new Error(`cannot open ${path}: ${ioError('read', path, error).message}`);
+    });
+    if (!before.isFile()) throw new Error(notRegularFile(path, before));
+    // O_NONBLOCK: should the file be swapped for a FIFO after the check, open still returns (and fstat refuses it).
+    const handle = await open(real, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)).catch((error: unknown) => {
       throw new Error(`cannot open ${path}: ${ioError('read', path, error).message}`);
     });
     const stats = await handle.stat();
     if (!stats.isFile()) {
       await handle.close();
-      throw new Error(`${path} is not a regular file`);
+      throw new Error(notRegularFile(path, stats));
     }
     return { handle, size: stats.size };
   }
@@ -139,42 +153,96 @@ class ExternalFileReader {
   }
 }
 
-/** A file written under a temporary name in its final folder, then renamed into place (atomic on POSIX). */
-interface StagedFile {
-  commit(): Promise<void>;
-  discard(): Promise<void>;
+function fileKind(stats: Stats): string {
+  return stats.isFIFO() ? 'a FIFO (named pipe)' : stats.isSocket() ? 'a socket' : stats.isDirectory() ? 'a directory'
+    : stats.isCharacterDevice() || stats.isBlockDevice() ? 'a device' : 'a special file';
 }
 
-async function stageFile(target: string, chunks: readonly Uint8Array[]): Promise<StagedFile> {
-  const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const discard = (): Promise<void> => rm(temp, { force: true }).catch(() => undefined);
-  let handle: FileHandle | undefined;
+function notRegularFile(path: string, stats: Stats): string {
+  return `${path} is ${fileKind(stats)}, not a regular file; external data must be one`;
+}
+
+/** Writes `chunks` to a new file at `path` and syncs it (the data must be on disk before a rename makes it visible). */
+async function writeChunks(path: string, chunks: readonly Uint8Array[]): Promise<void> {
+  const handle = await open(path, 'wx');
   try {
-    handle = await open(temp, 'wx');
     for (const chunk of chunks) {
       for (let done = 0; done < chunk.length;) {
         const { bytesWritten } = await handle.write(chunk, done, Math.min(chunk.length - done, 1 << 30));
         done += bytesWritten;
       }
     }
-    await handle.sync(); // the data must be on disk before the rename makes it visible
+    await handle.sync();
+  } finally {
     await handle.close();
-    handle = undefined;
-  } catch (error) {
-    await handle?.close().catch(() => undefined);
-    await discard();
-    throw ioError('write', target, error);
   }
+}
+
+/**
+ * A model written completely, under its final file names, into a hidden staging folder next to its
+ * destination: `path` can be opened (onnxruntime finds the side file next to it) before `commit`
+ * renames the files into place, or `discard` removes them.
+ */
+export interface StagedModel {
+  /** The staged model file. */
+  readonly path: string;
+  commit(): Promise<WrittenModel>;
+  discard(): Promise<void>;
+}
+
+/**
+ * Encodes a model once and streams it into a staging folder beside `path` (tensor bytes are written
+ * from the model's own buffers, never concatenated). See {@link writeModelFile} for the options.
+ */
+export async function stageModelFile(path: string, model: ModelProto, options: WriteModelOptions = {}): Promise<StagedModel> {
+  const request = options.externalData ?? false;
+  const wantExternal = request !== false || serializedSize('ModelProto', model) > MAX_MESSAGE_BYTES;
+  let modelChunks: Uint8Array[];
+  let side: { location: string; chunks: readonly Uint8Array[] } | undefined;
+  if (!wantExternal) {
+    modelChunks = encodeModelProto(model);
+  } else {
+    const settings = typeof request === 'object' ? request : {};
+    const location = validateSideFileLocation(settings.location ?? `${basename(path)}.data`, path, model);
+    const externalized = externalizeTensors(model, { location, sizeThreshold: settings.sizeThreshold ?? DEFAULT_EXTERNAL_SIZE_THRESHOLD });
+    modelChunks = encodeModelProto(externalized.model); // throws before anything is written if still too large
+    side = { location, chunks: externalized.data };
+  }
+  const staging = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const discard = (): Promise<void> => rm(staging, { recursive: true, force: true }).catch(() => undefined);
+  const stagedModel = join(staging, basename(path));
+  try {
+    await mkdir(staging);
+    if (side) {
+      await mkdir(dirname(join(staging, side.location)), { recursive: true });
+      await writeChunks(join(staging, side.location), side.chunks);
+    }
+    await writeChunks(stagedModel, modelChunks);
+  } catch (error) {
+    await discard();
+    throw ioError('write', path, error);
+  }
+  const dataPath = side ? join(dirname(path), side.location) : undefined;
   return {
-    commit: async () => {
-      try {
-        await rename(temp, target);
-      } catch (error) {
-        await discard();
-        throw ioError('write', target, error);
-      }
-    },
+    path: stagedModel,
     discard,
+    commit: async () => {
+      // Data first: a model must never be visible before the data it refers to.
+      const dataExisted = dataPath !== undefined && await lstat(dataPath).then(() => true, () => false);
+      let step = 'data';
+      try {
+        if (side && dataPath) await rename(join(staging, side.location), dataPath);
+        step = 'model';
+        await rename(stagedModel, path);
+      } catch (error) {
+        // Leave nothing behind; a side file that was there before is already replaced and stays.
+        if (step === 'model' && dataPath && !dataExisted) await rm(dataPath, { force: true }).catch(() => undefined);
+        throw ioError('write', path, error);
+      } finally {
+        await discard();
+      }
+      return { modelPath: path, externalDataPath: dataPath };
+    },
   };
 }
 
@@ -184,44 +252,7 @@ async function stageFile(target: string, chunks: readonly Uint8Array[]): Promise
  * the caller's model is not modified.
  */
 export async function writeModelFile(path: string, model: ModelProto, options: WriteModelOptions = {}): Promise<WrittenModel> {
-  const request = options.externalData ?? false;
-  const wantExternal = request !== false || serializedSize('ModelProto', model) > MAX_MESSAGE_BYTES;
-  if (!wantExternal) {
-    const staged = await stageFile(path, encodeModelProto(model));
-    await staged.commit();
-    return { modelPath: path, externalDataPath: undefined };
-  }
-  const settings = typeof request === 'object' ? request : {};
-  const location = validateSideFileLocation(settings.location ?? `${basename(path)}.data`, path, model);
-  const externalized = externalizeTensors(model, {
-    location, sizeThreshold: settings.sizeThreshold ?? DEFAULT_EXTERNAL_SIZE_THRESHOLD,
-  });
-  const modelChunks = encodeModelProto(externalized.model); // throws before anything is written if still too large
-  const dataPath = join(dirname(path), location);
-  const stagedData = await stageFile(dataPath, externalized.data);
-  let stagedModel: StagedFile;
-  try {
-    stagedModel = await stageFile(path, modelChunks);
-  } catch (error) {
-    await stagedData.discard();
-    throw error;
-  }
-  // Data first: a model must never be visible before the data it refers to.
-  const dataExisted = await lstat(dataPath).then(() => true, () => false);
-  try {
-    await stagedData.commit();
-  } catch (error) {
-    await stagedModel.discard();
-    throw error;
-  }
-  try {
-    await stagedModel.commit();
-  } catch (error) {
-    // Leave nothing behind; a side file that was there before is already replaced and stays.
-    if (!dataExisted) await rm(dataPath, { force: true }).catch(() => undefined);
-    throw error;
-  }
-  return { modelPath: path, externalDataPath: dataPath };
+  return (await stageModelFile(path, model, options)).commit();
 }
 
 function validateSideFileLocation(location: string, modelPath: string, model: ModelProto): string {

@@ -8,7 +8,7 @@ export interface OutputComparison {
   readonly meanAbsError: number;
   /** Cosine similarity of the flattened outputs (1 = same direction). */
   readonly cosine: number;
-  /** Share of rows (last axis = classes) whose arg-max agrees; undefined for 1-D outputs. */
+  /** Share of rows (last axis = classes) whose arg-max agrees; undefined for 1-D outputs. A row with a NaN never agrees. */
   readonly top1Agreement?: number;
 }
 
@@ -48,6 +48,11 @@ export function compareOutputs(expected: ArrayLike<number>, actual: ArrayLike<nu
   if (!classes || classes < 2) return result;
   const left = argmaxRows(expected, classes);
   const right = argmaxRows(actual, classes);
-  const agree = left.filter((label, row) => label === right[row]).length;
+  // An arg-max over NaN is meaningless (every comparison is false: it would say class 0 on both sides).
+  const hasNaN = (values: ArrayLike<number>, row: number): boolean => {
+    for (let c = 0; c < classes; c++) if (Number.isNaN(values[row * classes + c])) return true;
+    return false;
+  };
+  const agree = left.filter((label, row) => label === right[row] && !hasNaN(expected, row) && !hasNaN(actual, row)).length;
   return { ...result, top1Agreement: left.length ? agree / left.length : 1 };
 }

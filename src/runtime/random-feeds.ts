@@ -2,7 +2,8 @@
  * Deterministic random inputs for a session, from its input metadata: used by quick verification,
  * benchmarks and tests. Symbolic dims take values from `dims` (default 1, e.g. batch).
  */
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
+import { onnxruntime } from './ort.js';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { float32ToFloat16Bits } from './float16.js';
 import type { Feeds } from './session.js';
@@ -53,19 +54,19 @@ export function randomFeeds(inputs: readonly ort.InferenceSession.ValueMetadata[
     const size = dims.reduce((a, b) => a * b, 1);
     switch (input.type) {
       case 'float32':
-        feeds[input.name] = new ort.Tensor('float32', Float32Array.from({ length: size }, next), dims);
+        feeds[input.name] = new (onnxruntime().Tensor)('float32', Float32Array.from({ length: size }, next), dims);
         break;
       case 'float16':
-        feeds[input.name] = new ort.Tensor('float16', Uint16Array.from({ length: size }, () => float32ToFloat16Bits(next())), dims);
+        feeds[input.name] = new (onnxruntime().Tensor)('float16', Uint16Array.from({ length: size }, () => float32ToFloat16Bits(next())), dims);
         break;
       case 'int64':
-        feeds[input.name] = new ort.Tensor('int64', BigInt64Array.from({ length: size }, () => BigInt(Math.floor(Math.abs(next()) * 3) % 10)), dims);
+        feeds[input.name] = new (onnxruntime().Tensor)('int64', BigInt64Array.from({ length: size }, () => BigInt(Math.floor(Math.abs(next()) * 3) % 10)), dims);
         break;
       case 'int32':
-        feeds[input.name] = new ort.Tensor('int32', Int32Array.from({ length: size }, () => Math.floor(Math.abs(next()) * 3) % 10), dims);
+        feeds[input.name] = new (onnxruntime().Tensor)('int32', Int32Array.from({ length: size }, () => Math.floor(Math.abs(next()) * 3) % 10), dims);
         break;
       case 'bool':
-        feeds[input.name] = new ort.Tensor('bool', new Uint8Array(size), dims);
+        feeds[input.name] = new (onnxruntime().Tensor)('bool', new Uint8Array(size), dims);
         break;
       default:
         throw new InvalidArgumentError(`input '${input.name}' has type ${input.type}; random feeds support float32, float16, int64, int32, bool`);

@@ -2,13 +2,28 @@
  * A thin layer over onnxruntime-node sessions: one place that knows how to ask for the CPU or WebGPU
  * execution provider, validates feeds with errors that name the bad argument, and cleans up.
  */
+import { channel } from 'node:diagnostics_channel';
 import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
+import { onnxruntime } from './ort.js';
 import { InvalidArgumentError, VitlinError } from '../../graph-rewrite/errors.js';
 import { prepareWebGpuEnvironment } from './webgpu-env.js';
 
 export type ExecutionProvider = 'cpu' | 'webgpu';
+
+/**
+ * The diagnostics channel (node:diagnostics_channel) on which every session created or released here is
+ * published as a {@link SessionEvent}: tools and tests can count onnxruntime sessions without wrapping it.
+ */
+export const SESSION_CHANNEL = 'vitlin:runtime:session';
+export interface SessionEvent {
+  readonly event: 'create' | 'release';
+  readonly label: string;
+  /** What the session was created from: a file path or bytes in memory. */
+  readonly from: 'file' | 'bytes';
+}
+const sessionEvents = channel(SESSION_CHANNEL);
 export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'webgpu'];
 
 export interface SessionOptions {
@@ -62,7 +77,7 @@ export function checkFeeds(inputs: readonly ort.InferenceSession.ValueMetadata[]
   }
   for (const input of inputs) {
     const tensor = record[input.name];
-    if (!(tensor instanceof ort.Tensor)) throw new InvalidArgumentError(`'feeds.${input.name}' must be an ort.Tensor`);
+    if (!(tensor instanceof onnxruntime().Tensor)) throw new InvalidArgumentError(`'feeds.${input.name}' must be an ort.Tensor`);
     if (!input.isTensor) continue;
     if (tensor.type !== input.type) {
       throw new InvalidArgumentError(`'feeds.${input.name}' must be ${input.type}, got ${tensor.type}`);
@@ -97,11 +112,13 @@ export async function createSession(model: string | Uint8Array, options: Session
   let session: ort.InferenceSession;
   try {
     session = typeof model === 'string'
-      ? await ort.InferenceSession.create(model, sessionOptions)
-      : await ort.InferenceSession.create(model, sessionOptions);
+      ? await onnxruntime().InferenceSession.create(model, sessionOptions)
+      : await onnxruntime().InferenceSession.create(model, sessionOptions);
   } catch (cause) {
     throw new RuntimeError(`${name}: onnxruntime could not load the model on ${ep}: ${(cause as Error).message}`, { cause });
   }
+  const from = typeof model === 'string' ? 'file' : 'bytes';
+  if (sessionEvents.hasSubscribers) sessionEvents.publish({ event: 'create', label: name, from } satisfies SessionEvent);
   let profilePath: string | undefined;
   return {
     ep,
@@ -122,7 +139,10 @@ export async function createSession(model: string | Uint8Array, options: Session
       profilePath ??= findProfileFile(options.profileFilePrefix);
       return profilePath;
     },
-    release: () => session.release(),
+    async release() {
+      await session.release();
+      if (sessionEvents.hasSubscribers) sessionEvents.publish({ event: 'release', label: name, from } satisfies SessionEvent);
+    },
   };
 }
 

@@ -36,18 +36,25 @@ function privateRuntimeDir(): string {
   return dir;
 }
 
-/**
- * Points Dawn at SwiftShader when nothing else is configured and no GPU is present (with a private
- * XDG_RUNTIME_DIR when none is set). Must run before the first WebGPU session is created: the Vulkan
- * loader reads the variables once.
- */
-export function prepareWebGpuEnvironment(env: NodeJS.ProcessEnv = process.env): WebGpuEnvironment {
+/** Which Vulkan driver Dawn will use; sets VK_ICD_FILENAMES to SwiftShader when nothing else is configured and no GPU is present. */
+function chooseDriver(env: NodeJS.ProcessEnv): WebGpuEnvironment {
   if (env.VK_ICD_FILENAMES) return { driver: 'system', icd: env.VK_ICD_FILENAMES };
   if (hasRenderNode()) return { driver: 'system' };
   if (!existsSync(SWIFTSHADER_ICD)) return { driver: 'none' };
   env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-  if (env.XDG_RUNTIME_DIR) return { driver: 'swiftshader', icd: SWIFTSHADER_ICD };
+  return { driver: 'swiftshader', icd: SWIFTSHADER_ICD };
+}
+
+/**
+ * Points Dawn at SwiftShader when nothing else is configured and no GPU is present, and gives any Vulkan
+ * driver a private XDG_RUNTIME_DIR when none is set — also when the user chose the ICD
+ * (VK_ICD_FILENAMES), the case CI and the docs use. Must run before the first WebGPU session is
+ * created: the Vulkan loader reads the variables once.
+ */
+export function prepareWebGpuEnvironment(env: NodeJS.ProcessEnv = process.env): WebGpuEnvironment {
+  const chosen = chooseDriver(env);
+  if (chosen.driver === 'none' || (env.XDG_RUNTIME_DIR ?? '') !== '') return chosen;
   const runtimeDir = privateRuntimeDir();
   env.XDG_RUNTIME_DIR = runtimeDir;
-  return { driver: 'swiftshader', icd: SWIFTSHADER_ICD, runtimeDir };
+  return { ...chosen, runtimeDir };
 }

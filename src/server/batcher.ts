@@ -3,11 +3,14 @@
  * spreads one run over the intra-op threads, so a second concurrent run only competes for the same cores).
  * When the model's batch axis is dynamic, a batch takes the oldest request plus every later one with the
  * same non-batch shapes, up to `maxBatch` rows, waiting at most `maxDelayMs` after the oldest arrived;
- * each request gets its own rows of the outputs back.
+ * each request gets its own rows of the outputs back. With preferred batch sizes, a batch of the largest
+ * preferred size that can be formed leaves at once instead of waiting. With several instances (sessions),
+ * up to that many batches run at a time, one per instance.
  */
 import ort from 'onnxruntime-node';
 import type { Feeds } from '../runtime/session.js';
 import { HttpError, QueueFullError } from './errors.js';
+import type { RequestTiming } from './stats.js';
 
 export type Outputs = Record<string, ort.Tensor>;
 
@@ -22,6 +25,10 @@ export interface BatcherOptions {
   readonly maxDelayMs: number;
   /** Most requests waiting (not counting the running batch); one more is refused with 503. */
   readonly maxQueue: number;
+  /** Batch sizes that leave at once when they can be formed (Triton's preferred_batch_size). */
+  readonly preferredBatchSizes?: readonly number[];
+  /** Most batches running at once (one per model instance). Default 1. */
+  readonly concurrency?: number;
   /** Called after every run: rows in the batch, requests in it, seconds onnxruntime took. */
   readonly onBatch?: (rows: number, requests: number, seconds: number) => void;
   readonly onQueueDepth?: (depth: number) => void;
@@ -33,6 +40,7 @@ interface Pending {
   /** Requests with equal keys can share a batch: same input types and non-batch dims. */
   readonly key: string;
   readonly enqueued: number;
+  readonly timing: RequestTiming | undefined;
   settled: boolean;
   resolve(outputs: Outputs): void;
   reject(error: unknown): void;
@@ -69,8 +77,9 @@ function sliceRows(tensor: ort.Tensor, start: number, count: number): ort.Tensor
 
 export class Batcher {
   private readonly queue: Pending[] = [];
-  private running = false;
+  private running = 0;
   private draining = false;
+  private closedBy: Error | undefined;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
 
@@ -84,15 +93,17 @@ export class Batcher {
   /**
    * Queues `feeds` (already validated against the model) and resolves with this request's outputs.
    * Rejects with QueueFullError when the queue is full, or with `signal.reason` when aborted first.
+   * `timing`, when given, receives the time the request waited and the time of the run it was part of.
    */
-  submit(feeds: Feeds, signal?: AbortSignal): Promise<Outputs> {
+  submit(feeds: Feeds, signal?: AbortSignal, timing?: RequestTiming): Promise<Outputs> {
+    if (this.closedBy) return Promise.reject(this.closedBy);
     if (this.queue.length >= this.options.maxQueue) return Promise.reject(new QueueFullError(this.options.model, this.options.maxQueue));
     const tensors = Object.entries(feeds).sort(([a], [b]) => (a < b ? -1 : 1));
     const rows = this.options.batchable ? tensors[0]?.[1].dims[0] ?? 1 : 1;
     const key = tensors.map(([name, t]) => `${name}:${t.type}:${t.dims.slice(1).join('x')}`).join('|');
     return new Promise<Outputs>((resolve, reject) => {
       const pending: Pending = {
-        feeds, rows, key, enqueued: performance.now(), settled: false,
+        feeds, rows, key, enqueued: performance.now(), timing, settled: false,
         resolve: (outputs) => { if (!pending.settled) { pending.settled = true; resolve(outputs); } },
         reject: (error) => { if (!pending.settled) { pending.settled = true; reject(error); } },
       };
@@ -114,22 +125,28 @@ export class Batcher {
   drain(): Promise<void> {
     this.draining = true;
     this.schedule();
-    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Refuses new requests with `reason` from now on, and drains what was taken (a model being unloaded). */
+  close(reason: Error): Promise<void> {
+    this.closedBy = reason;
+    return this.drain();
   }
 
   /**
    * The requests the next batch would take: the head, then every later request with the same key that
    * still fits under maxBatch (greedy, in arrival order). Only the head when batching is off.
    */
-  private pick(): { batch: Pending[]; rows: number } {
+  private pick(limit = this.options.maxBatch): { batch: Pending[]; rows: number } {
     const head = this.queue[0]!;
     const batch = [head];
     let rows = head.rows;
     if (!this.options.batchable) return { batch, rows };
-    for (let i = 1; i < this.queue.length && rows < this.options.maxBatch; i++) {
+    for (let i = 1; i < this.queue.length && rows < limit; i++) {
       const candidate = this.queue[i]!;
-      if (candidate.key === head.key && rows + candidate.rows <= this.options.maxBatch) {
+      if (candidate.key === head.key && rows + candidate.rows <= limit) {
         batch.push(candidate);
         rows += candidate.rows;
       }
@@ -137,54 +154,72 @@ export class Batcher {
     return { batch, rows };
   }
 
-  private schedule(): void {
-    if (this.running) return;
-    const head = this.queue[0];
-    if (!head) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      for (const resolve of this.idleWaiters.splice(0)) resolve();
-      return;
+  /** The batch to run now, or undefined to wait for more requests (at most until the head's delay is up). */
+  private ready(waited: number): { batch: Pending[]; rows: number } | undefined {
+    const { batchable, maxBatch, maxDelayMs, preferredBatchSizes = [] } = this.options;
+    const greedy = this.pick();
+    if (this.draining || !batchable || maxBatch <= 1 || waited >= maxDelayMs || greedy.rows >= maxBatch) return greedy;
+    // The largest preferred size that the waiting requests fill exactly leaves now.
+    for (const size of [...preferredBatchSizes].sort((a, b) => b - a)) {
+      if (size > greedy.rows) continue;
+      const preferred = size === greedy.rows ? greedy : this.pick(size);
+      if (preferred.rows === size) return preferred;
     }
-    const { batchable, maxBatch, maxDelayMs } = this.options;
-    const waited = performance.now() - head.enqueued;
-    if (this.draining || !batchable || maxBatch <= 1 || waited >= maxDelayMs || this.pick().rows >= maxBatch) {
+    return undefined;
+  }
+
+  private schedule(): void {
+    while (this.running < (this.options.concurrency ?? 1)) {
+      const head = this.queue[0];
+      if (!head) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        if (this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+        return;
+      }
+      const waited = performance.now() - head.enqueued;
+      const batch = this.ready(waited);
+      if (!batch) {
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          this.schedule();
+        }, Math.max(1, Math.ceil(this.options.maxDelayMs - waited)));
+        return;
+      }
       clearTimeout(this.timer);
       this.timer = undefined;
-      void this.dispatch();
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.schedule();
-      }, Math.max(1, Math.ceil(maxDelayMs - waited)));
+      void this.dispatch(batch.batch, batch.rows);
     }
   }
 
-  /** Takes the head request and every compatible later one that fits, runs them as one batch, hands out rows. */
-  private async dispatch(): Promise<void> {
-    const { batch, rows } = this.pick();
+  /** Runs the requests as one batch and hands out their rows. */
+  private async dispatch(batch: Pending[], rows: number): Promise<void> {
     const head = batch[0]!;
     for (const taken of batch) this.queue.splice(this.queue.indexOf(taken), 1);
     this.options.onQueueDepth?.(this.queue.length);
-    this.running = true;
+    this.running += 1;
+    const started = performance.now();
+    for (const p of batch) if (p.timing) p.timing.queueNs = (started - p.enqueued) * 1e6;
     try {
       if (batch.length === 1) {
-        head.resolve(await this.timedRun(head.feeds, head.rows, 1));
+        head.resolve(await this.timedRun(head.feeds, head.rows, [head]));
       } else {
         await this.runBatch(batch, rows);
       }
     } catch (error) {
       for (const p of batch) p.reject(error);
     } finally {
-      this.running = false;
+      this.running -= 1;
       this.schedule();
     }
   }
 
-  private async timedRun(feeds: Feeds, rows: number, requests: number): Promise<Outputs> {
+  private async timedRun(feeds: Feeds, rows: number, requests: readonly Pending[]): Promise<Outputs> {
     const start = performance.now();
     const outputs = await this.options.run(feeds);
-    this.options.onBatch?.(rows, requests, (performance.now() - start) / 1000);
+    const seconds = (performance.now() - start) / 1000;
+    for (const p of requests) if (p.timing) p.timing.inferNs = seconds * 1e9;
+    this.options.onBatch?.(rows, requests.length, seconds);
     return outputs;
   }
 
@@ -193,12 +228,12 @@ export class Batcher {
     for (const name of Object.keys(batch[0]!.feeds)) feeds[name] = concatRows(batch.map((p) => p.feeds[name]!));
     let outputs: Outputs;
     try {
-      outputs = await this.timedRun(feeds, rows, batch.length);
+      outputs = await this.timedRun(feeds, rows, batch);
     } catch {
       // One bad request must not fail the others: run them one by one, each with its own error.
       for (const p of batch) {
         try {
-          p.resolve(await this.timedRun(p.feeds, p.rows, 1));
+          p.resolve(await this.timedRun(p.feeds, p.rows, [p]));
         } catch (error) {
           p.reject(error);
         }

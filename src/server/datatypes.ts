@@ -85,7 +85,8 @@ export function tensorFromJson(ortType: string, shape: readonly number[], data: 
     }
     case 'string': {
       values.forEach((v, i) => {
-        if (typeof v !== 'string') throw bad(i, 'a string');
+        // onnxruntime keeps strings as C strings: a NUL would silently cut the element short.
+        if (typeof v !== 'string' || v.includes('\0')) throw bad(i, 'a string without NUL characters');
       });
       return new ort.Tensor('string', values as string[], dims);
     }

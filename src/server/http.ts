@@ -55,9 +55,9 @@ export function readBody(req: IncomingMessage, maxBytes: number, signal: AbortSi
   });
 }
 
-/** Sends `body` as JSON (or text exposition for /metrics); returns the bytes sent. */
+/** Sends `body` as JSON (text and bytes as they are: /metrics, binary tensor data); returns the bytes sent. */
 export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, contentType = 'application/json'): number {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const text = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
   const bytes = Buffer.byteLength(text);
   if (res.headersSent || res.destroyed) return 0;
   res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': String(bytes), ...headers });

@@ -7,9 +7,11 @@ import { preprocessImage } from '../data/images.js';
 import { float32ToFloat16Bits } from '../runtime/float16.js';
 import type { Feeds } from '../runtime/session.js';
 import type { Outputs } from './batcher.js';
+import { tensorFromBinary, tensorToBinary, type BinaryReader } from './binary.js';
 import { oipDatatype, tensorFromJson, tensorToJson } from './datatypes.js';
 import { badRequest } from './errors.js';
-import { MODEL_VERSION, type ServedModel } from './models.js';
+import { chwToHwc } from './model-config.js';
+import type { ServedModel } from './models.js';
 
 /** A validated inference request. */
 export interface InferCall {
@@ -17,12 +19,38 @@ export interface InferCall {
   readonly feeds: Feeds;
   /** Output names to return, in order. */
   readonly outputs: readonly string[];
+  /** The outputs to return as binary data (binary tensor data extension). */
+  readonly binaryOutputs: ReadonlySet<string>;
+  /** Rows in the request (its batch size; 1 for a model without a batch axis). */
+  readonly rows: number;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** Validates a parsed inference request body against `model`; every failure is a 400 naming the field. */
-export function parseInferRequest(body: unknown, model: ServedModel): InferCall {
+/** A tensor's `parameters`, checked: an object, without the shared-memory ones vitlin does not offer. */
+function tensorParameters(raw: Record<string, unknown>, where: string): Record<string, unknown> {
+  if (raw.parameters === undefined) return {};
+  if (!isObject(raw.parameters)) throw badRequest(`${where}.parameters must be an object`);
+  const shared = Object.keys(raw.parameters).find((key) => key.startsWith('shared_memory_'));
+  if (shared) throw badRequest(`${where}.parameters.${shared}: the shared memory extensions are not supported; send the data in the body`);
+  return raw.parameters;
+}
+
+/** An input's data: JSON `data`, or (binary extension) `parameters.binary_data_size` bytes of the binary part. */
+function inputTensor(raw: Record<string, unknown>, ortType: string, dims: number[], where: string, binary: BinaryReader | undefined): ort.Tensor {
+  const size = tensorParameters(raw, where).binary_data_size;
+  if (size === undefined) return tensorFromJson(ortType, dims, raw.data, where);
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) throw badRequest(`${where}.parameters.binary_data_size must be a byte count, got ${JSON.stringify(size)}`);
+  if (raw.data !== undefined) throw badRequest(`${where} has both data and parameters.binary_data_size; send one`);
+  if (!binary) throw badRequest(`${where}.parameters.binary_data_size needs the Inference-Header-Content-Length header (the JSON's length in the body)`);
+  return tensorFromBinary(ortType, dims, binary.take(size, where), where);
+}
+
+/**
+ * Validates a parsed inference request body against `model`; every failure is a 400 naming the field.
+ * `binary` holds the bytes after the JSON when the request uses the binary tensor data extension.
+ */
+export function parseInferRequest(body: unknown, model: ServedModel, binary?: BinaryReader): InferCall {
   if (!isObject(body)) throw badRequest(`the request body must be a JSON object (an inference request), got ${Array.isArray(body) ? 'an array' : typeof body}`);
   if (body.id !== undefined && typeof body.id !== 'string') throw badRequest(`'id' must be a string, got ${JSON.stringify(body.id)}`);
   if (body.parameters !== undefined && !isObject(body.parameters)) throw badRequest(`'parameters' must be an object`);
@@ -34,7 +62,7 @@ export function parseInferRequest(body: unknown, model: ServedModel): InferCall 
   body.inputs.forEach((raw: unknown, index: number) => {
     const at = `inputs[${index}]`;
     if (!isObject(raw)) throw badRequest(`${at} must be an object with name, shape, datatype and data`);
-    const { name, shape, datatype, data } = raw;
+    const { name, shape, datatype } = raw;
     if (typeof name !== 'string') throw badRequest(`${at}.name must be a string`);
     const where = `${at} '${name}'`;
     const meta = modelInputs.find((i) => i.name === name);
@@ -61,8 +89,9 @@ export function parseInferRequest(body: unknown, model: ServedModel): InferCall 
         symbols.set(dim, { value: dims[axis]!, input: name });
       }
     });
-    feeds[name] = tensorFromJson(meta.type, dims, data, where);
+    feeds[name] = inputTensor(raw, meta.type, dims, where, binary);
   });
+  binary?.finish();
   const missing = modelInputs.filter((i) => !feeds[i.name]).map((i) => i.name);
   if (missing.length > 0) throw badRequest(`'inputs' lacks ${missing.map((n) => `'${n}'`).join(', ')} (model '${model.name}' needs ${modelInputs.map((i) => i.name).join(', ')})`);
   if (model.batchable) {
@@ -70,35 +99,58 @@ export function parseInferRequest(body: unknown, model: ServedModel): InferCall 
     const rows = new Set(Object.values(feeds).map((t) => t.dims[0]));
     if (rows.size > 1) throw badRequest(`inputs disagree on the batch size (dim 0): ${Object.entries(feeds).map(([n, t]) => `${n} ${t.dims[0]}`).join(', ')}`);
   }
-  return { ...(body.id !== undefined ? { id: body.id as string } : {}), feeds, outputs: parseRequestedOutputs(body.outputs, model) };
+  const rows = model.batchable ? Object.values(feeds)[0]?.dims[0] ?? 1 : 1;
+  const binaryDefault = binaryFlag(isObject(body.parameters) ? body.parameters.binary_data_output : undefined, 'parameters.binary_data_output') ?? false;
+  return { ...(body.id !== undefined ? { id: body.id as string } : {}), feeds, rows, ...parseRequestedOutputs(body.outputs, model, binaryDefault) };
 }
 
-function parseRequestedOutputs(value: unknown, model: ServedModel): string[] {
+function binaryFlag(value: unknown, where: string): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw badRequest(`${where} must be true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** The requested outputs (all when none are named), and which of them go back as binary data. */
+function parseRequestedOutputs(value: unknown, model: ServedModel, binaryDefault: boolean): Pick<InferCall, 'outputs' | 'binaryOutputs'> {
   const names = model.session.outputs.map((o) => o.name);
-  if (value === undefined) return names;
-  if (!Array.isArray(value)) throw badRequest(`'outputs' must be an array of {"name": ...} objects`);
+  const binaryOutputs = new Set<string>();
+  if (value !== undefined && !Array.isArray(value)) throw badRequest(`'outputs' must be an array of {"name": ...} objects`);
   const wanted: string[] = [];
-  value.forEach((raw: unknown, index) => {
+  (value ?? []).forEach((raw: unknown, index: number) => {
     const name = isObject(raw) ? raw.name : undefined;
     if (typeof name !== 'string') throw badRequest(`outputs[${index}].name must be a string`);
     if (!names.includes(name)) throw badRequest(`outputs[${index}]: model '${model.name}' has no output '${name}' (outputs: ${names.join(', ')})`);
     if (wanted.includes(name)) throw badRequest(`outputs[${index}]: output '${name}' is asked for twice`);
+    const parameters = tensorParameters(raw as Record<string, unknown>, `outputs[${index}]`);
+    if (parameters.classification !== undefined && parameters.classification !== 0) {
+      throw badRequest(`outputs[${index}].parameters.classification: the classification extension is not supported; use POST /v1/models/${model.name}/classify`);
+    }
+    if (binaryFlag(parameters.binary_data, `outputs[${index}].parameters.binary_data`) ?? binaryDefault) binaryOutputs.add(name);
     wanted.push(name);
   });
-  return wanted.length > 0 ? wanted : names;
+  if (wanted.length > 0) return { outputs: wanted, binaryOutputs };
+  return { outputs: names, binaryOutputs: new Set(binaryDefault ? names : []) };
 }
 
-/** The inference response object: outputs flat, row-major. */
-export function inferResponse(model: ServedModel, call: InferCall, outputs: Outputs): Record<string, unknown> {
-  return {
+/**
+ * The inference response object: outputs flat, row-major; those asked for as binary carry
+ * `parameters.binary_data_size` instead of `data`, and their bytes come back in `binaries`, in order.
+ */
+export function inferResponse(model: ServedModel, call: InferCall, outputs: Outputs): { json: Record<string, unknown>; binaries: Buffer[] } {
+  const binaries: Buffer[] = [];
+  const json = {
     model_name: model.name,
-    model_version: MODEL_VERSION,
+    model_version: model.version,
     ...(call.id !== undefined ? { id: call.id } : {}),
     outputs: call.outputs.map((name) => {
       const tensor = outputs[name]!;
-      return { name, datatype: oipDatatype(tensor.type), shape: [...tensor.dims], data: tensorToJson(tensor) };
+      const described = { name, datatype: oipDatatype(tensor.type), shape: [...tensor.dims] };
+      if (!call.binaryOutputs.has(name)) return { ...described, data: tensorToJson(tensor) };
+      const bytes = tensorToBinary(tensor);
+      binaries.push(bytes);
+      return { ...described, parameters: { binary_data_size: bytes.length } };
     }),
   };
+  return { json, binaries };
 }
 
 export interface Prediction {
@@ -109,10 +161,12 @@ export interface Prediction {
   readonly logit: number;
 }
 
-/** Turns an image into the model's feeds (recipe from the model's HF folder, or defaults). */
+/** Turns an image into the model's feeds (recipe from the model's vitlin.json, its HF folder, or defaults). */
 export function imageFeeds(model: ServedModel, image: Uint8Array, maxPixels: number): Feeds {
   const recipe = model.imageRecipe();
-  const { data, dims } = preprocessImage(image, recipe, { maxPixels });
+  const chw = preprocessImage(image, recipe, { maxPixels });
+  const [, c, h, w] = chw.dims;
+  const { data, dims } = model.imageLayout === 'NHWC' ? { data: chwToHwc(chw.data, c, h, w), dims: [1, h, w, c] } : chw;
   const input = model.session.inputs[0]!;
   const tensor = input.isTensor && input.type === 'float16'
     ? new ort.Tensor('float16', Uint16Array.from(data, float32ToFloat16Bits), dims)
@@ -129,7 +183,7 @@ export function topK(model: ServedModel, outputs: Outputs, k: number): Predictio
   const max = Math.max(...logits);
   const exps = logits.map((v) => Math.exp(v - max));
   const total = exps.reduce((a, b) => a + b, 0);
-  const labels = model.hf?.labels;
+  const labels = model.labels;
   return logits
     .map((logit, index) => ({ index, label: labels?.[index] ?? `LABEL_${index}`, score: exps[index]! / total, logit }))
     .sort((a, b) => b.score - a.score || a.index - b.index)

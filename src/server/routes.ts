@@ -1,5 +1,6 @@
 /**
- * The routes: the Open Inference Protocol v2 REST endpoints, vitlin's classify endpoint and /metrics.
+ * The routes: the Open Inference Protocol v2 REST endpoints (and the extensions in repository-routes.ts),
+ * vitlin's classify endpoint and /metrics.
  * A route is a path pattern plus a handler per method; a known path with another method is a 405.
  */
 import type { IncomingMessage } from 'node:http';
@@ -7,17 +8,22 @@ import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { ImageDecodeError } from '../data/images.js';
 import { RuntimeError } from '../runtime/session.js';
 import type { Outputs } from './batcher.js';
+import { binaryReply, decodeContent, splitBody } from './binary.js';
 import { badRequest, HttpError, notFound } from './errors.js';
 import { readBody } from './http.js';
 import { imageFeeds, inferResponse, parseInferRequest, topK } from './infer.js';
 import type { ServerMetrics } from './metrics.js';
-import { MODEL_VERSION, type ServedModel } from './models.js';
+import type { ServedModel } from './models.js';
+import { ModelUnavailableError, type ModelRepository } from './repository.js';
+import { decodeName, EXTENSION_ROUTES, EXTENSIONS } from './repository-routes.js';
+import { nsSince, type RequestTiming } from './stats.js';
 
 /** What a handler needs from the server. */
 export interface RouteContext {
   readonly req: IncomingMessage;
   readonly url: URL;
   readonly models: ReadonlyMap<string, ServedModel>;
+  readonly repository: ModelRepository;
   readonly metrics: ServerMetrics;
   readonly serverName: string;
   readonly serverVersion: string;
@@ -45,7 +51,7 @@ export interface Reply {
 /** `params` are the pattern's groups: the model name, then the version (undefined when the path has none). */
 type Handler = (ctx: RouteContext, params: ReadonlyArray<string | undefined>) => Promise<Reply> | Reply;
 
-interface Route {
+export interface Route {
   readonly name: string;
   readonly pattern: RegExp;
   readonly methods: Readonly<Record<string, Handler>>;
@@ -54,23 +60,15 @@ interface Route {
 const MODEL = '/v2/models/([^/]+)(?:/versions/([^/]+))?';
 
 function findModel(ctx: RouteContext, rawName: string, version: string | undefined): ServedModel {
-  let name: string;
-  try {
-    name = decodeURIComponent(rawName);
-  } catch {
-    throw badRequest(`the model name in the path is not valid percent-encoding: ${rawName}`);
-  }
-  const model = ctx.models.get(name);
-  if (!model) throw notFound(`unknown model '${name}' (models: ${[...ctx.models.keys()].join(', ')})`);
-  if (version !== undefined && version !== MODEL_VERSION) throw notFound(`model '${name}' has no version '${version}' (versions: ${MODEL_VERSION})`);
+  const model = ctx.repository.resolve(decodeName(rawName), version);
   ctx.model = model;
   return model;
 }
 
 /** Runs feeds through the model's batcher, mapping onnxruntime's complaints to 400 and its failures to 500. */
-async function run(ctx: RouteContext, model: ServedModel, feeds: Parameters<ServedModel['batcher']['submit']>[0]): Promise<Outputs> {
+async function run(ctx: RouteContext, model: ServedModel, feeds: Parameters<ServedModel['batcher']['submit']>[0], timing: RequestTiming): Promise<Outputs> {
   try {
-    return await model.batcher.submit(feeds, ctx.signal);
+    return await model.batcher.submit(feeds, ctx.signal, timing);
   } catch (error) {
     if (error instanceof HttpError) throw error;
     if (error instanceof InvalidArgumentError) throw new HttpError(400, error.message);
@@ -88,17 +86,55 @@ function parseJson(bytes: Buffer): unknown {
   }
 }
 
+interface Marks {
+  /** The body has arrived: what follows until input() is compute_input. */
+  read(): void;
+  /** The tensors are ready. */
+  input(): void;
+  /** Inference returned: what follows is compute_output. */
+  infer(): void;
+  readonly timing: RequestTiming;
+}
+
+/**
+ * Runs `work` on a model's request and adds it to the model's statistics (see stats.ts); a throw counts
+ * as a failure.
+ */
+async function measured(model: ServedModel, work: (marks: Marks) => Promise<{ rows: number; reply: Reply }>): Promise<Reply> {
+  const started = performance.now();
+  let read = started;
+  let inputNs = 0;
+  let inferred = 0;
+  const timing: RequestTiming = { queueNs: 0, inferNs: 0 };
+  try {
+    const marks: Marks = { read: () => { read = performance.now(); }, input: () => { inputNs = nsSince(read); }, infer: () => { inferred = performance.now(); }, timing };
+    const { rows, reply } = await work(marks);
+    model.stats.recordSuccess(rows, { totalNs: nsSince(started), inputNs, outputNs: nsSince(inferred), timing });
+    return reply;
+  } catch (error) {
+    model.stats.recordFailure(nsSince(started));
+    throw error;
+  }
+}
+
 async function infer(ctx: RouteContext, [rawName, version]: ReadonlyArray<string | undefined>): Promise<Reply> {
   const model = findModel(ctx, rawName!, version);
-  if (ctx.req.headers['inference-header-content-length'] !== undefined) {
-    throw badRequest('the binary tensor data extension is not supported; send tensors as JSON');
-  }
-  const body = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
-  ctx.bodyRead();
-  const call = parseInferRequest(parseJson(body), model);
-  if (call.id !== undefined) ctx.requestId = call.id;
-  const outputs = await run(ctx, model, call.feeds);
-  return { status: 200, body: inferResponse(model, call, outputs) };
+  return measured(model, async (marks) => {
+    const body = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
+    ctx.bodyRead();
+    marks.read();
+    const decoded = decodeContent(body, ctx.req.headers['content-encoding'], ctx.maxBodyBytes);
+    const { json, binary } = splitBody(decoded, ctx.req.headers['inference-header-content-length']);
+    const call = parseInferRequest(parseJson(json), model, binary);
+    if (call.id !== undefined) ctx.requestId = call.id;
+    marks.input();
+    const outputs = await run(ctx, model, call.feeds, marks.timing);
+    marks.infer();
+    const response = inferResponse(model, call, outputs);
+    // Serialised here, so that the statistics' compute_output includes it.
+    const reply = response.binaries.length > 0 ? binaryReply(response.json, response.binaries) : { status: 200, body: JSON.stringify(response.json) };
+    return { rows: call.rows, reply };
+  });
 }
 
 async function classify(ctx: RouteContext, [rawName]: ReadonlyArray<string | undefined>): Promise<Reply> {
@@ -106,32 +142,49 @@ async function classify(ctx: RouteContext, [rawName]: ReadonlyArray<string | und
   const kParam = ctx.url.searchParams.get('k') ?? '5';
   const k = Number(kParam);
   if (!/^\d+$/.test(kParam) || k < 1) throw badRequest(`'k' must be a positive integer, got '${kParam}'`);
-  const body = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
-  ctx.bodyRead();
-  if (body.length === 0) throw badRequest('the request body is empty; send a PNG or JPEG image');
-  let feeds;
-  try {
-    feeds = imageFeeds(model, body, ctx.maxImagePixels);
-  } catch (error) {
-    if (error instanceof ImageDecodeError) throw badRequest(`undecodable image: ${error.message}`);
-    if (error instanceof InvalidArgumentError) throw badRequest(error.message);
-    throw error;
-  }
-  const outputs = await run(ctx, model, feeds);
-  return { status: 200, body: { model_name: model.name, model_version: MODEL_VERSION, predictions: topK(model, outputs, k) } };
+  return measured(model, async (marks) => {
+    const body = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
+    ctx.bodyRead();
+    marks.read();
+    if (body.length === 0) throw badRequest('the request body is empty; send a PNG or JPEG image');
+    let feeds;
+    try {
+      feeds = imageFeeds(model, body, ctx.maxImagePixels);
+    } catch (error) {
+      if (error instanceof ImageDecodeError) throw badRequest(`undecodable image: ${error.message}`);
+      if (error instanceof InvalidArgumentError) throw badRequest(error.message);
+      throw error;
+    }
+    marks.input();
+    const outputs = await run(ctx, model, feeds, marks.timing);
+    marks.infer();
+    return { rows: 1, reply: { status: 200, body: { model_name: model.name, model_version: model.version, predictions: topK(model, outputs, k) } } };
+  });
 }
 
 const ROUTES: readonly Route[] = [
   { name: 'server_metadata', pattern: /^\/v2\/?$/, methods: {
-    GET: (ctx) => ({ status: 200, body: { name: ctx.serverName, version: ctx.serverVersion, extensions: [] } }) } },
+    GET: (ctx) => ({ status: 200, body: { name: ctx.serverName, version: ctx.serverVersion, extensions: EXTENSIONS } }) } },
+  ...EXTENSION_ROUTES,
   { name: 'live', pattern: /^\/v2\/health\/live$/, methods: { GET: () => ({ status: 200, body: { live: true } }) } },
   { name: 'ready', pattern: /^\/v2\/health\/ready$/, methods: {
     GET: (ctx) => (ctx.draining() ? { status: 503, body: { ready: false } } : { status: 200, body: { ready: true } }) } },
   { name: 'model_metadata', pattern: new RegExp(`^${MODEL}$`), methods: {
-    GET: (ctx, [name, version]) => ({ status: 200, body: findModel(ctx, name!, version).metadata }) } },
-  { name: 'model_ready', pattern: new RegExp(`^${MODEL}/ready$`), methods: {
     GET: (ctx, [name, version]) => {
       const model = findModel(ctx, name!, version);
+      return { status: 200, body: { ...model.metadata, versions: version === undefined ? ctx.repository.readyVersions(model.name) : [model.version] } };
+    } } },
+  { name: 'model_ready', pattern: new RegExp(`^${MODEL}/ready$`), methods: {
+    GET: (ctx, [name, version]) => {
+      let model: ServedModel;
+      try {
+        model = findModel(ctx, name!, version);
+      } catch (error) {
+        if (error instanceof ModelUnavailableError) {
+          return { status: 503, body: { name: decodeName(name!), ready: false, ...(error.loadFailed ? { error: error.reason } : {}) } };
+        }
+        throw error;
+      }
       return ctx.draining() ? { status: 503, body: { name: model.name, ready: false } } : { status: 200, body: { name: model.name, ready: true } };
     } } },
   { name: 'infer', pattern: new RegExp(`^${MODEL}/infer$`), methods: { POST: infer } },

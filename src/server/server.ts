@@ -13,11 +13,12 @@ import { HttpError, RequestTimeoutError, ShuttingDownError } from './errors.js';
 import { ClientGoneError, logEntry, send, stderrLogger, type Logger } from './http.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import type { BatcherOptions } from './batcher.js';
-import { discoverModels, loadModels, type ModelSource } from './models.js';
+import { describePreprocessing, type ServedModel } from './models.js';
+import { ModelRepository } from './repository.js';
 import { matchRoute, type Reply, type RouteContext } from './routes.js';
 
 export interface ServerOptions {
-  /** Model files (`x.onnx`), folders of them, or Hugging Face style folders. */
+  /** Model files (`x.onnx`), Hugging Face style folders, model repository folders, or folders of them. */
   readonly models: readonly string[];
   /** Serve the one model found under this name instead of its file or folder name (e.g. KServe's `{{.Name}}`). */
   readonly name?: string;
@@ -78,15 +79,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const host = options.host ?? DEFAULTS.host;
   const log: Logger = options.log === false ? () => {} : options.log ?? stderrLogger;
   const metrics = createMetrics();
-  const models = await loadModels(renamed(discoverModels(options.models), options.name), {
+  const repository = await ModelRepository.open(options.models, options.name, {
     ep: options.ep ?? 'cpu',
     ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
     batching: { maxBatch, maxDelayMs, maxQueue },
-    observe: (model) => batchObservers(model, metrics),
+    observe: (model, version) => batchObservers(model, version, metrics),
+    onLoaded: (model) => warnOnGuessedPreprocessing(model, log),
   });
 
   let draining = false;
   const inFlight = new Set<Promise<void>>();
+  /** Connections accepted plus requests received: close() waits until this stops moving. */
+  let arrivals = 0;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
@@ -99,7 +103,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     const url = new URL(req.url ?? '/', 'http://localhost');
     const ctx: RouteContext = {
-      req, url, models, metrics, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, maxBodyBytes, maxImagePixels,
+      req, url, models: repository.served, repository, metrics, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, maxBodyBytes, maxImagePixels,
       signal: controller.signal, draining: () => draining, bodyRead: () => { phase = 'inference'; },
     };
     let route = 'unknown';
@@ -111,7 +115,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         throw new HttpError(405, `${req.method} is not allowed on ${url.pathname} (allowed: ${matched.allowed.join(', ')})`, { Allow: matched.allowed.join(', ') });
       }
       // Health and metrics stay available while draining (probes must see "not ready"); new work does not.
-      if (draining && (route === 'infer' || route === 'classify')) throw new ShuttingDownError();
+      if (draining && (route === 'infer' || route === 'classify' || route === 'repository_load')) throw new ShuttingDownError();
       reply = await matched.handler(ctx, matched.params);
     } catch (error) {
       if (error instanceof ClientGoneError) {
@@ -130,6 +134,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const headers = { ...reply.headers, ...(draining || unread ? { Connection: 'close' } : {}) };
     const bytesOut = send(res, reply.status, reply.body, headers, reply.contentType);
     if (unread) res.once('finish', () => req.socket.destroySoon());
+    // In flight until the answer is handed to the socket: shutdown closes connections only after that.
+    await responseFlushed(res);
     const seconds = (performance.now() - started) / 1000;
     const model = ctx.model?.name ?? '';
     metrics.requests.inc({ model, route, status: String(reply.status) });
@@ -143,6 +149,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   const server: Server = createServer((req, res) => {
+    arrivals++;
     metrics.inFlight.inc();
     const task = handle(req, res).catch((error: unknown) => {
       // handle() answers every error itself; this is the last line against a crash.
@@ -154,6 +161,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     inFlight.add(task);
   });
+  server.on('connection', () => { arrivals++; });
   // Malformed HTTP never reaches the handler: answer it in the protocol's error shape too.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
@@ -179,47 +187,90 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   } catch (error) {
     // e.g. EADDRINUSE: the sessions were loaded for nothing; release them before failing.
-    await Promise.all([...models.values()].map((m) => m.session.release()));
+    await repository.release();
     throw error;
   }
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  log(logEntry('info', 'listening', { url, models: [...models.keys()], ep: options.ep ?? 'cpu', max_batch: maxBatch, max_delay_ms: maxDelayMs }));
+  for (const model of repository.unavailable()) log(logEntry('error', 'model not loaded', { model: model.name, error: model.reason }));
+  log(logEntry('info', 'listening', { url, models: repository.names(), ep: options.ep ?? 'cpu', max_batch: maxBatch, max_delay_ms: maxDelayMs }));
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
+    // A request that reached us before the signal is accepted work, even if the event loop was busy and has
+    // not read it yet: let the loop accept waiting connections and parse what is buffered, then stop.
+    await settleArrivals(() => arrivals);
     draining = true;
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     // In-flight requests finish (their own deadlines bound them; the backstop bounds a stuck run); batchers
-    // flush what is queued at once instead of waiting for batches to fill.
-    const settled = Promise.all([...[...models.values()].map((m) => m.batcher.drain()), ...inFlight]);
-    const backstop = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs + 1_000).unref());
-    await Promise.race([settled, backstop]);
+    // flush what is queued at once instead of waiting for batches to fill. Requests that arrive meanwhile on
+    // open connections get their 503 flushed too.
+    const backstop = new Promise<'backstop'>((resolve) => setTimeout(() => resolve('backstop'), timeoutMs + 1_000).unref());
+    do {
+      if (await Promise.race([Promise.all([repository.drain(), ...inFlight]), backstop]) === 'backstop') break;
+    } while (inFlight.size > 0);
     server.closeAllConnections();
     await stopped;
-    await Promise.all([...models.values()].map((m) => m.session.release()));
+    await repository.release();
     log(logEntry('info', 'stopped', {}));
   }
   return {
     url,
     port: address.port,
-    models: [...models.keys()],
+    models: repository.names(),
     metrics,
     close: () => (closing ??= close()),
   };
 }
 
-function renamed(sources: ModelSource[], name: string | undefined): ModelSource[] {
-  if (name === undefined) return sources;
-  if (sources.length !== 1) throw new InvalidArgumentError(`'name' renames a single model, but ${sources.length} were found (${sources.map((s) => s.name).join(', ')})`);
-  if (name === '' || name.includes('/')) throw new InvalidArgumentError(`'name' must be non-empty and without '/', got ${JSON.stringify(name)}`);
-  return [{ ...sources[0]!, name }];
+/** An image model whose preprocessing is ViTImageProcessor's defaults, or whose config cannot give one, is said in the log. */
+/**
+ * What close() waits before draining: at least this many event-loop turns and milliseconds, then until a
+ * turn passes with no connection accepted and no request received — a connection accepted in one turn is
+ * read in a later one, so by then everything sent before the signal has arrived — but never longer than
+ * ARRIVALS_MAX_MS under a steady stream of new requests.
+ */
+const ARRIVALS_MIN_TURNS = 3;
+const ARRIVALS_MIN_MS = 10;
+const ARRIVALS_MAX_MS = 2_000;
+
+async function settleArrivals(arrivals: () => number): Promise<void> {
+  const started = performance.now();
+  for (let turns = 0, seen = -1; ; turns++) {
+    const elapsed = performance.now() - started;
+    if (elapsed > ARRIVALS_MAX_MS) return;
+    if (turns >= ARRIVALS_MIN_TURNS && elapsed >= ARRIVALS_MIN_MS && seen === arrivals()) return;
+    seen = arrivals();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }
 
-/** A model's batcher hooks, writing its metrics with the model's name as label. */
-function batchObservers(model: string, metrics: ServerMetrics): Pick<BatcherOptions, 'onBatch' | 'onQueueDepth'> {
-  const labels = { model };
+/** Resolves once the response is handed to the socket (finish) or can no longer be (close). */
+function responseFlushed(res: ServerResponse): Promise<void> {
+  if (res.writableFinished || res.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    res.once('finish', resolve);
+    res.once('close', resolve);
+  });
+}
+
+function warnOnGuessedPreprocessing(model: ServedModel, log: Logger): void {
+  const pre = describePreprocessing(model);
+  if (!pre) return;
+  if ('error' in pre) {
+    log(logEntry('warn', 'preprocessing', { model: model.name, version: model.version, error: pre.error }));
+  } else if (pre.source === 'defaults') {
+    log(logEntry('warn', 'preprocessing', {
+      model: model.name, version: model.version,
+      error: `no vitlin.json preprocess or preprocessor_config.json: classify uses the defaults (mean = std = 0.5, ×1/255); if the model was trained with other statistics its predictions will be off`,
+    }));
+  }
+}
+
+/** A model version's batcher hooks, writing its metrics with the model's name and version as labels. */
+function batchObservers(model: string, version: string, metrics: ServerMetrics): Pick<BatcherOptions, 'onBatch' | 'onQueueDepth'> {
+  const labels = { model, version };
   metrics.queueDepth.set(labels, 0);
   return {
     onBatch: (rows, requests, seconds) => {

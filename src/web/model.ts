@@ -59,7 +59,7 @@ export function readModelBytes(bytes: Uint8Array, options: ReadModelOptions = {}
       `${source}: the model is ${formatBytes(bytes.length)}, over this page's limit of ${formatBytes(maxBytes)} for this device`);
   }
   try {
-    const proto = decodeModelProto(bytes, { source });
+    const proto = decodeModelProto(bytes, { source, onWarning: (message) => console.warn(message) });
     const external = collectTensors(proto).filter(({ tensor }) => isExternalTensor(tensor));
     if (external.length > 0) {
       const { tensor, path } = external[0]!;

@@ -1,9 +1,12 @@
 /** `vitlin bench`: latency, ratios and the profiler's attention share, on fixtures. */
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { MODELS, BUILD_TIMEOUT_MS, ensureBuilt, expectOneLineError, vitlin } from './helpers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel, saveModel } from '../../src/model-io.js';
+import { MODELS, BUILD_TIMEOUT_MS, ensureBuilt, expectOneLineError, tempFolder, vitlin } from './helpers.js';
 
+const tmp = tempFolder('vitlin-bench-');
 beforeAll(() => ensureBuilt(), BUILD_TIMEOUT_MS);
+afterAll(() => tmp.cleanup());
 
 describe('vitlin bench', () => {
   it('measures each model, compares them with the first, and attributes time to attention', async () => {
@@ -36,6 +39,31 @@ describe('vitlin bench', () => {
     expect(r.stdout).toMatch(/Softmax\s+[\d.]+ ms/);
     expect(r.stdout).toMatch(/\(attention\)\s+[\d.]+ ms/);
     expect(r.stderr).toBe(''); // no progress bar when stderr is not a TTY
+  });
+
+  it('keeps the table intact when a model fails, with a short reason in its own column', async () => {
+    // A model vitlin reads but onnxruntime refuses: one node of an op type no runtime implements.
+    const model = await loadModel(join(MODELS, 'timm_vit.onnx'));
+    model.graph.nodes.find((n) => n.opType === 'Add')!.opType = 'NoSuchOpAnywhere';
+    const broken = join(tmp.path, 'broken.onnx');
+    await saveModel(model, broken);
+    const r = await vitlin(['bench', join(MODELS, 'timm_vit.onnx'), broken, '--runs', '2', '--warmup', '0', '--profile-runs', '0']);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.split('\n');
+    const header = lines.findIndex((l) => l.startsWith('model '));
+    expect(lines[header]).toMatch(/^model\s+ep\s+median\s+p90\s+throughput\s+vs first\s+attention\s+note$/);
+    const [good, bad] = [lines[header + 2]!, lines[header + 3]!];
+    expect(good).toMatch(/^timm_vit\s+cpu\s+[\d.]+ ms\s+[\d.]+ ms\s+\d+ \/s\s+1\.00×\s+—$/);
+    // Every column lines up: the failed row's cells end where the good row's do, and the reason is in the last column.
+    expect(bad).toMatch(/^broken\s+cpu\s+—\s+—\s+—\s+—\s+—\s+failed: .{1,48}$/);
+    expect(bad.indexOf('failed:')).toBeGreaterThan(good.length);
+    for (const column of ['median', 'p90', 'throughput']) {
+      const end = lines[header]!.indexOf(column) + column.length;
+      expect(bad[end - 1]).toBe('—');
+    }
+    // The whole first line of the reason comes under the table, and once on stderr.
+    expect(r.stdout).toMatch(/\nfailed:\n {2}broken on cpu: .*NoSuchOpAnywhere/);
+    expect(expectOneLineError(r)).toMatch(/^vitlin bench: 1 of 2 measurements failed: broken on cpu: .*NoSuchOpAnywhere/);
   });
 
   const bad: [string, string[], number, RegExp][] = [

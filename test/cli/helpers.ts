@@ -116,3 +116,27 @@ export function writeText(path: string, text: string): string {
   writeFileSync(path, text);
   return path;
 }
+
+/** What the session probe saw: the onnxruntime sessions the runtime layer created and released. */
+export interface SessionProbe {
+  readonly created: number;
+  readonly released: number;
+  /** Most sessions alive at once. */
+  readonly maxLive: number;
+  readonly events: readonly { event: 'create' | 'release'; label: string; from: 'file' | 'bytes' }[];
+}
+
+const PROBE = join(ROOT, 'test', 'support', 'session-probe.mjs');
+
+/** Runs `vitlin <args>` with the session probe preloaded (test/support/session-probe.mjs). */
+export async function vitlinProbed(args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult & { sessions: SessionProbe }> {
+  const folder = tempFolder('vitlin-probe-');
+  try {
+    const file = join(folder.path, 'sessions.json');
+    const result = await vitlin(args, { ...options, env: { NODE_OPTIONS: `--import ${PROBE}`, VITLIN_SESSION_PROBE: file } });
+    if (!existsSync(file)) throw new Error(`the session probe wrote nothing (exit ${result.code}):\n${result.stderr}`);
+    return { ...result, sessions: JSON.parse(readFileSync(file, 'utf8')) as SessionProbe };
+  } finally {
+    folder.cleanup();
+  }
+}

@@ -30,7 +30,7 @@ describe('vitlin inspect', () => {
     expect(softmax.total).toBeCloseTo(softmax.attention + softmax.rest, 6);
     expect(report.flops.uncounted).toEqual([]);
     if (entry.expect === 'convert') {
-      // Per block: softmax = 4·N²·D + N²·H; Hydra = 4·N·D (REFERENCE.md cost model, FLOPs = 2·MACs).
+      // Per block: softmax = 4·N²·D + N²·H; Hydra = 4·N·D (docs/reference.md cost model, FLOPs = 2·MACs).
       const n = entry.tokens as number;
       const D = entry.heads * entry.head_dim;
       expect(softmax.attention).toBe(entry.attention_blocks * (4 * n * n * D + n * n * entry.heads));
@@ -55,6 +55,28 @@ describe('vitlin inspect', () => {
     expect(r.stdout).toMatch(/as is\s+[\d.]+ kFLOPs/);
     expect(r.stdout).not.toMatch(/\x1b\[/); // no colour when stdout is not a TTY
   });
+
+  it.each([['timm_vit', 'hydra', 'HydraAttention'], ['tv_vit_mha', 'linear-angular', 'LinearAngularAttention']] as const)(
+    'lists the fused ops of %s converted to %s', async (name, attention, opType) => {
+      const entry = manifest().models.find((m) => m.name === name)!;
+      const out = join(tmp.path, `${name}-${attention}.onnx`);
+      expect((await vitlin(['convert', join(MODELS, entry.file), '-o', out, '--attention', attention, '--check-count', '1'])).code).toBe(0);
+      const report = JSON.parse((await vitlin(['inspect', out, '--json'])).stdout);
+      expect(report.blocks).toEqual([]);
+      expect(report.fused).toHaveLength(entry.attention_blocks);
+      const n = entry.tokens as number;
+      const D = entry.heads * entry.head_dim;
+      for (const op of report.fused) {
+        expect(op).toMatchObject({ opType, tokens: n, calibrated: false });
+        expect(op.heads * op.headDim).toBe(D);
+        // The cost model (FLOPs = 2·MACs): Hydra 4·N·D, linear-angular 4·N·d²·H.
+        expect(op.flops).toBe(attention === 'hydra' ? 4 * n * D : 4 * n * entry.head_dim * entry.head_dim * entry.heads);
+      }
+      const text = (await vitlin(['inspect', out])).stdout;
+      expect(text).toContain(`fused attention ops (ai.vitlin): ${entry.attention_blocks} (${entry.attention_blocks} ${opType})`);
+      expect(text).toMatch(new RegExp(`^0\\s+${opType}\\s+\\S+\\s+${report.fused[0].heads}\\s+${report.fused[0].headDim}\\s+${n}\\s`, 'm'));
+      expect(text).toMatch(/^softmax attention blocks: 0$/m);
+    });
 
   it('counts a dynamic model at the batch asked for', async () => {
     const one = JSON.parse((await vitlin(['inspect', join(MODELS, 'hf_vit_op17_dyn.onnx'), '--json'])).stdout);

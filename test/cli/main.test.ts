@@ -1,12 +1,13 @@
 /** The CLI's conventions: usage and --help, exit codes, one-line errors, --verbose stacks, colour only on a TTY without NO_COLOR. */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MODELS, ROOT, BUILD_TIMEOUT_MS, ensureBuilt, expectOneLineError, vitlin } from './helpers.js';
 
 beforeAll(() => ensureBuilt(), BUILD_TIMEOUT_MS);
 
-const COMMANDS = ['inspect', 'convert', 'verify', 'bench', 'demo'];
+const COMMANDS = ['inspect', 'convert', 'verify', 'classify', 'bench', 'demo'];
 
 /** Runs the binary under a pseudo-terminal (util-linux `script`), so stdout and stderr are TTYs. */
 function onTty(args: string, env: Record<string, string> = {}): string {
@@ -35,6 +36,42 @@ describe('vitlin', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^Usage: vitlin ${name}`));
     expect(r.stderr).toBe('');
+  });
+
+  it('--version prints the package version and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const r = await vitlin([flag]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`vitlin ${version}\n`);
+    }
+  });
+
+  it.each(COMMANDS)("'help <command>' prints the same text as '<command> --help': %s", async (name) => {
+    const [viaHelp, viaFlag] = await Promise.all([vitlin(['help', name]), vitlin([name, '--help'])]);
+    expect(viaHelp.code).toBe(0);
+    expect(viaHelp.stdout).toMatch(new RegExp(`^Usage: vitlin ${name}`));
+    expect(viaHelp.stdout).toBe(viaFlag.stdout);
+  });
+
+  it("'help' with an unknown command exits 2 and names it", async () => {
+    const r = await vitlin(['help', 'frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^vitlin: unknown command 'frobnicate'/);
+  });
+
+  // One line, the command named once, no class names: what the user did wrong, not how vitlin is built.
+  const errors: [string, string[], number, string][] = [
+    ['a missing argument', ['inspect'], 2, "vitlin inspect: missing <model> (see 'vitlin inspect --help')"],
+    ['an unknown flag', ['inspect', 'x.onnx', '--frob'], 2, "vitlin inspect: Unknown option '--frob' (see 'vitlin inspect --help')"],
+    ['a missing file', ['inspect', 'no/such.onnx'], 1, 'vitlin inspect: no/such.onnx: no such file or folder'],
+    ['a bad value', ['convert', 'x.onnx', '-o', '/tmp/y.onnx', '--attention', 'cubic'], 2, "vitlin convert: --attention: unknown value 'cubic' (expected hydra | linear-angular)"],
+  ];
+  it.each(errors)('prints %s as one plain line', async (_, args, code, line) => {
+    const r = await vitlin(args);
+    expect(r.code).toBe(code);
+    expect(expectOneLineError(r)).toBe(line);
+    expect(r.stderr).not.toMatch(/\w+Error\b/);
   });
 
   it('an unknown command exits 2 and names it', async () => {

@@ -1,6 +1,6 @@
 /**
  * Checks the test oracle itself: the linear-cost reference kernels against quadratic (O(N²))
- * evaluations of the attention formulas of shared/REFERENCE.md, written independently here as
+ * evaluations of the attention formulas of docs/reference.md, written independently here as
  * "similarity matrix, then weighted sum of values".
  */
 import { describe, expect, it } from 'vitest';

@@ -5,9 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  Layout, LayoutError, describeHeadView, dimArithmetic, dimsEqual, divideDims, inferShapes, mergedHeadsOrder, mulDims, roleLayout,
+  Layout, LayoutError, describeHeadView, dimArithmetic, dimsEqual, divideDims, inferShapes, mergedHeadsOrder, mulDims, roleLayout, type Dim,
 } from '../../graph-rewrite/analysis/index.js';
-import { Attr, DataType, Graph, Node, Tensor, Value, tensorType, type Dim } from '../../graph-rewrite/ir/index.js';
+import { Attr, DataType, Tensor } from '../../graph-rewrite/ir/index.js';
+import { GraphBuilder } from './helpers.js';
 
 describe('symbolic dims', () => {
   it('multiplies and divides canonical products', () => {
@@ -25,23 +26,7 @@ describe('symbolic dims', () => {
   });
 });
 
-/** A graph builder for the shape tests: inputs, int64 constants, nodes. */
-class Builder {
-  readonly graph = new Graph({ name: 'test' });
-  input(name: string, shape: readonly Dim[], elemType: number = DataType.FLOAT): Value {
-    const value = new Value(name, { type: tensorType(elemType, shape) });
-    this.graph.addInput(value);
-    return value;
-  }
-  ints(name: string, values: readonly number[], dims: readonly number[] = [values.length]): Value {
-    return this.graph.addInitializer(Tensor.fromInt64Array(values, dims), name);
-  }
-  node(opType: string, inputs: readonly (Value | undefined)[], attributes: readonly Attr[] = [], outputs = 1): Value[] {
-    const node = new Node({ opType, inputs, attributes, outputs, name: `${opType}_${this.graph.nodes.length}` });
-    this.graph.append(node);
-    return [...node.outputs];
-  }
-}
+const Builder = GraphBuilder;
 
 describe('shape inference', () => {
   it('folds Shape → Gather → Unsqueeze → Concat into a symbolic Reshape target', () => {

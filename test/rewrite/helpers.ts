@@ -1,14 +1,16 @@
 /**
  * Shared helpers of the rewrite tests: the models/ manifest, loading fixtures, exposing a converted
  * model's fused nodes (their Q, K, V inputs and Y output) as graph outputs, running models in real
- * onnxruntime-node sessions, and comparing a fused op's Y with the custom-ops reference kernels.
+ * onnxruntime-node sessions, comparing a fused op's Y with the custom-ops reference kernels, and building
+ * small graphs by hand.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { hydraAttentionReference, linearAngularAttentionReference, type Float32TensorView, type LinearAngularMode } from '../../custom-ops/index.js';
-import { DataType, tensorType, type Model, type Node } from '../../graph-rewrite/ir/index.js';
+import { Attr, DataType, Graph, Node, Tensor, Value, tensorType, type Model } from '../../graph-rewrite/ir/index.js';
+import type { Dim } from '../../graph-rewrite/analysis/index.js';
 import { inferShapes } from '../../graph-rewrite/analysis/index.js';
 import { modelFromProto, modelToProto } from '../../graph-rewrite/ir/index.js';
 import { loadModel, modelToBytes } from '../../src/model-io.js';
@@ -166,4 +168,25 @@ export function opCounts(model: Model): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const node of model.graph.nodes) counts[`${node.domain}::${node.opType}`] = (counts[`${node.domain}::${node.opType}`] ?? 0) + 1;
   return counts;
+}
+
+/** A graph builder for the analysis tests: inputs, constants, nodes. */
+export class GraphBuilder {
+  readonly graph = new Graph({ name: 'test' });
+  input(name: string, shape: readonly Dim[], elemType: number = DataType.FLOAT): Value {
+    const value = new Value(name, { type: tensorType(elemType, shape) });
+    this.graph.addInput(value);
+    return value;
+  }
+  ints(name: string, values: readonly number[], dims: readonly number[] = [values.length]): Value {
+    return this.constant(name, Tensor.fromInt64Array(values, dims));
+  }
+  constant(name: string, tensor: Tensor): Value {
+    return this.graph.addInitializer(tensor, name);
+  }
+  node(opType: string, inputs: readonly (Value | undefined)[], attributes: readonly Attr[] = [], outputs = 1): Value[] {
+    const node = new Node({ opType, inputs, attributes, outputs, name: `${opType}_${this.graph.nodes.length}` });
+    this.graph.append(node);
+    return [...node.outputs];
+  }
 }

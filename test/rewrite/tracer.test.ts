@@ -34,6 +34,24 @@ function constant(model: Model, name: string, tensor: Tensor) {
   return model.graph.addInitializer(tensor, name);
 }
 
+/** Adds the constant `bias` to block 0's scores, between its q·kᵀ MatMul and its Softmax. */
+function addBiasToScores(model: Model, values: Float32Array, dims: readonly number[]): void {
+  const bias = constant(model, 'injected_bias', Tensor.fromFloat32Array(values, [...dims]));
+  const add = new Node({ opType: 'Add', name: 'injected/Add', inputs: [node(model, `${TIMM}MatMul`).outputs[0]!, bias] });
+  spliceBetween(model, node(model, `${TIMM}MatMul`), node(model, `${TIMM}Softmax`), 0, add);
+}
+
+/** torch dynamo's guard after block 0's Softmax: w → Where(IsNaN(w), 0, w) → the weights·v MatMul. */
+function insertNanGuard(model: Model): void {
+  const softmax = node(model, `${TIMM}Softmax`);
+  const reader = softmax.outputs[0]!.uses()[0]!.node;
+  const isNaN = new Node({ opType: 'IsNaN', name: 'injected/IsNaN', inputs: [softmax.outputs[0]!] });
+  const where = new Node({ opType: 'Where', name: 'injected/Where', inputs: [isNaN.outputs[0]!, constant(model, 'guard_zero', Tensor.fromFloat32Array([0], [])), softmax.outputs[0]!] });
+  model.graph.insertBefore(reader, isNaN);
+  model.graph.insertBefore(reader, where);
+  reader.replaceInput(0, where.outputs[0]!);
+}
+
 interface Variant {
   readonly name: string;
   readonly fixture: string;
@@ -71,20 +89,41 @@ const VARIANTS: Variant[] = [
     },
   },
   {
-    name: 'add a bias before Softmax → found, rejected, the reason names the Add and the bias shape',
+    name: 'add a constant all-zero bias before Softmax (dynamo\'s folded all-True mask) → no mask, convertible',
     fixture: 'timm_vit',
-    edit: (model) => {
-      const bias = constant(model, 'injected_bias', Tensor.fromFloat32Array(new Float32Array(4 * 17 * 17), [1, 4, 17, 17]));
-      const add = new Node({ opType: 'Add', name: 'injected/Add', inputs: [node(model, `${TIMM}MatMul`).outputs[0]!, bias] });
-      spliceBetween(model, node(model, `${TIMM}MatMul`), node(model, `${TIMM}Softmax`), 0, add);
-    },
+    edit: (model) => addBiasToScores(model, new Float32Array(17 * 17), [1, 1, 17, 17]),
     expect: ({ blocks }) => {
-      expect(blocks.map((block) => block.convertible)).toEqual([false, true]);
-      expect(blocks[0]!.reason).toBe("Softmax '/blocks.0/attn/Softmax': the scores have an additive input (Add 'injected/Add' with a constant [1,4,17,17] bias) before Softmax — a relative-position bias; no linear-attention equivalent, left alone");
+      expect(blocks.map((block) => block.convertible)).toEqual([true, true]);
+      expect(blocks[0]!.nodes).toContain('injected/Add');
     },
   },
   {
-    name: 'mask the scores with Where → found, rejected, the reason names the Where',
+    name: 'add a bias the same for every key (softmax is shift-invariant) → no mask, convertible',
+    fixture: 'timm_vit',
+    edit: (model) => addBiasToScores(model, Float32Array.from({ length: 4 * 17 }, (_, i) => i * 0.37 - 3), [1, 4, 17, 1]),
+    expect: ({ blocks }) => expect(blocks.map((block) => block.convertible)).toEqual([true, true]),
+  },
+  {
+    name: 'add a per-key bias (the same for every query) → found, rejected as a per-key bias, not a relative-position one',
+    fixture: 'timm_vit',
+    edit: (model) => addBiasToScores(model, Float32Array.from({ length: 17 }, (_, i) => Math.sin(i)), [1, 1, 1, 17]),
+    expect: ({ blocks }) => {
+      expect(blocks[0]!.convertible).toBe(false);
+      expect(blocks[0]!.reason).toMatch(/a per-key bias \(the same for every query\)/);
+      expect(blocks[0]!.reason).not.toMatch(/relative-position/);
+    },
+  },
+  {
+    name: 'add a bias that varies per query-key pair before Softmax → found, rejected, the reason names the Add and the bias shape',
+    fixture: 'timm_vit',
+    edit: (model) => addBiasToScores(model, Float32Array.from({ length: 4 * 17 * 17 }, (_, i) => Math.sin(i)), [1, 4, 17, 17]),
+    expect: ({ blocks }) => {
+      expect(blocks.map((block) => block.convertible)).toEqual([false, true]);
+      expect(blocks[0]!.reason).toBe("Softmax '/blocks.0/attn/Softmax': the scores have an additive input (Add 'injected/Add' with a constant [1,4,17,17] bias) before Softmax — a relative-position bias (it varies per query–key pair); no linear-attention equivalent, left alone");
+    },
+  },
+  {
+    name: 'mask the scores with Where by a constant all-True condition → no mask, convertible',
     fixture: 'timm_vit',
     edit: (model) => {
       const condition = constant(model, 'injected_mask', Tensor.fromRawData(DataType.BOOL, [1, 1, 1, 17], new Uint8Array(17).fill(1)));
@@ -93,9 +132,21 @@ const VARIANTS: Variant[] = [
       model.graph.insertBefore(node(model, `${TIMM}Softmax`), where);
       node(model, `${TIMM}Softmax`).replaceInput(0, where.outputs[0]!);
     },
+    expect: ({ blocks }) => expect(blocks[0]!.convertible).toBe(true),
+  },
+  {
+    name: 'mask the scores with Where → found, rejected, the reason names the Where',
+    fixture: 'timm_vit',
+    edit: (model) => {
+      const condition = constant(model, 'injected_mask', Tensor.fromRawData(DataType.BOOL, [1, 1, 1, 17], Uint8Array.from({ length: 17 }, (_, i) => Number(i !== 3))));
+      const fill = constant(model, 'injected_fill', Tensor.fromFloat32Array([-1e4], []));
+      const where = new Node({ opType: 'Where', name: 'injected/Where', inputs: [condition, node(model, `${TIMM}MatMul`).outputs[0]!, fill] });
+      model.graph.insertBefore(node(model, `${TIMM}Softmax`), where);
+      node(model, `${TIMM}Softmax`).replaceInput(0, where.outputs[0]!);
+    },
     expect: ({ blocks }) => {
       expect(blocks[0]!.convertible).toBe(false);
-      expect(blocks[0]!.reason).toMatch(/scores are masked \(Where 'injected\/Where' with a \[1,1,1,17\] condition\).*attention mask; left alone/);
+      expect(blocks[0]!.reason).toMatch(/scores are masked \(Where 'injected\/Where' with a constant \[1,1,1,17\] condition that masks 5\.9 % of the entries\).*a constant attention mask; left alone/);
     },
   },
   {
@@ -126,6 +177,42 @@ const VARIANTS: Variant[] = [
       expect(unmatched.map((entry) => entry.reason)).toEqual([
         "Softmax '/blocks.0/attn/Softmax': Softmax normalises over axis 1 of [1,3,17,17], not the last (keys) axis [rule softmax-attention]",
       ]);
+    },
+  },
+  {
+    name: 'guard the weights with Where(IsNaN(w), 0, w) (torch dynamo) → part of the block, convertible',
+    fixture: 'timm_vit',
+    edit: (model) => insertNanGuard(model),
+    expect: ({ blocks }) => {
+      expect(blocks.map((block) => block.convertible)).toEqual([true, true]);
+      expect(blocks[0]!.nodes).toEqual(expect.arrayContaining(['injected/IsNaN', 'injected/Where']));
+    },
+  },
+  {
+    name: 'the NaN guard around a partially masked Softmax → found, rejected for the mask',
+    fixture: 'timm_vit',
+    edit: (model) => {
+      addBiasToScores(model, Float32Array.from({ length: 17 }, (_, i) => (i === 5 ? -Infinity : 0)), [1, 1, 1, 17]);
+      insertNanGuard(model);
+    },
+    expect: ({ blocks }) => {
+      expect(blocks[0]!.convertible).toBe(false);
+      expect(blocks[0]!.reason).toMatch(/a constant attention mask \(5\.9 % of the score entries filled with ≤ -100\), left alone/);
+    },
+  },
+  {
+    name: 'ONNX Attention with a constant all-True attn_mask → no mask, convertible; one False entry → a constant mask',
+    fixture: 'onnx_attention23_vit',
+    edit: (model) => {
+      const attention = model.graph.nodes.filter((candidate) => candidate.opType === 'Attention');
+      const mask = (values: number[]) => constant(model, `mask_${values.join('')}`.slice(0, 20), Tensor.fromRawData(DataType.BOOL, [1, 1, 1, 17], Uint8Array.from(values)));
+      // q, k, v, then attn_mask (input 3).
+      attention[0]!.appendInput(mask(Array(17).fill(1)));
+      attention[1]!.appendInput(mask(Array.from({ length: 17 }, (_, i) => Number(i !== 0))));
+    },
+    expect: ({ blocks }) => {
+      expect(blocks.map((block) => block.convertible)).toEqual([true, false]);
+      expect(blocks[1]!.reason).toMatch(/has a constant attention mask \(input 3, \[1,1,1,17\]\) that masks 5\.9 % of the entries; left alone/);
     },
   },
   {

@@ -50,8 +50,8 @@ function typeProtos(): TypeProto[] {
     make('TypeProto', { map_type: { key_type: DataType.STRING, value_type: tensorType(DataType.FLOAT, []) } }),
     make('TypeProto', { optional_type: { elem_type: tensorType(DataType.BOOL, [3]) } }),
     make('TypeProto', { sparse_tensor_type: { elem_type: DataType.FLOAT, shape: make('TensorShapeProto', { dim: [{ dim_value: 8n }] }) } }),
-    // TypeProto.opaque_type (field 7, ONNX-ML only) is not in the table: it must survive as $unknown.
-    make('TypeProto', { $unknown: [new Uint8Array(lenField(7, [...stringField(1, 'ai.onnx.ml'), ...stringField(2, 'Blob')]))] }),
+    // TypeProto.opaque_type (field 7, ONNX-ML only before IR 14); a field from a future ONNX survives as $unknown.
+    make('TypeProto', { opaque_type: { domain: 'ai.onnx.ml', name: 'Blob' }, $unknown: [new Uint8Array(lenField(70, stringField(1, 'future')))] }),
   ];
 }
 

@@ -90,6 +90,7 @@ describe.each([
       tryDecode(splice(original, at, 1 + pick(16), []), `delete at ${at} (#${i})`, tally);
     }
 
+    console.log(`fuzz ${_}: ${JSON.stringify(tally.counts)}`); // figures for docs/reliability.md
     expect(tally.failures).toEqual([]);
     // The mutations must exercise both outcomes, or this test could not catch anything.
     expect(tally.counts.decoded).toBeGreaterThan(100);

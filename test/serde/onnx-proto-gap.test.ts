@@ -39,7 +39,7 @@ it('onnx-proto loses IR 9-11 fields and unknown fields that our codec keeps', ()
     'ModelProto.$unknown', 'ModelProto.configuration',
     'NodeProto.$unknown', 'NodeProto.device_configurations', 'NodeProto.metadata_props', 'NodeProto.overload',
     'TensorProto.metadata_props',
-    'TypeProto.$unknown', // e.g. ONNX-ML's TypeProto.opaque_type
+    'TypeProto.$unknown', 'TypeProto.opaque_type', // ONNX-ML only in ONNX 1.10
     'ValueInfoProto.metadata_props',
   ]);
   // Our codec, on the same bytes, loses nothing.

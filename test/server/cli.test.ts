@@ -91,8 +91,9 @@ describe('vitlin serve process', () => {
   });
 
   it.each([
-    [['serve', 'no/such/model.onnx', '--port', '0'], 1, /vitlin serve: VitlinIoError: .*no\/such\/model.onnx: no such file or folder/],
+    [['serve', 'no/such/model.onnx', '--port', '0'], 1, /^vitlin serve: [^:]*no\/such\/model.onnx: no such file or folder\n$/],
     [['serve', fixture('hf_vit_op12'), '--max-queue', 'x'], 2, /--max-queue must be an integer/],
+    [['serve', fixture('hf_vit_op12'), '--port', '99999'], 2, /^vitlin serve: --port must be an integer ≤ 65535, got '99999'\n$/],
   ])('exits with an error for %j', async (args, code, message) => {
     const child = vitlin(args);
     expect(await child.exited).toBe(code);

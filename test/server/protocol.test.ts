@@ -23,7 +23,7 @@ afterAll(() => server.close());
 
 describe('health and metadata', () => {
   const table: [string, string, number, unknown][] = [
-    ['server metadata', '/v2', 200, { name: 'vitlin', version: expect.any(String), extensions: [] }],
+    ['server metadata', '/v2', 200, { name: 'vitlin', version: expect.any(String), extensions: ['binary_tensor_data', 'model_repository', 'statistics', 'model_configuration'] }],
     ['server live', '/v2/health/live', 200, { live: true }],
     ['server ready', '/v2/health/ready', 200, { ready: true }],
     ['model ready', '/v2/models/hf_vit_op12/ready', 200, { name: 'hf_vit_op12', ready: true }],

@@ -1,13 +1,16 @@
 /**
  * Graceful shutdown: close() with requests in flight lets every one finish with 200 (and the right answer),
  * while new work is refused — a new connection finds nothing listening, and a request completed on a
- * connection that is still open gets 503 with `Connection: close`.
+ * connection that is still open gets 503 with `Connection: close`. "New" means arriving after close() has
+ * let the event loop take in what was already sent (a few turns): drain.test.ts covers that boundary.
  */
 import { describe, expect, it } from 'vitest';
 import { directVit, fixture, maxAbsDiff, metric, metricsText, openRaw, parseRaw, post, request, serve, vitRequest, waitFor } from './helpers.js';
 
 const MODEL = fixture('hf_vit_op17_dyn');
 const INFER = '/v2/models/hf_vit_op17_dyn/infer';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('graceful shutdown', () => {
   it('finishes every in-flight request with 200 and refuses new connections', async () => {
@@ -17,6 +20,7 @@ describe('graceful shutdown', () => {
     const inFlight = seeds.map((seed) => post(`${server.url}${INFER}`, vitRequest(seed)));
     await waitFor(async () => metric(await metricsText(server.url), 'vitlin_queue_depth', { model: 'hf_vit_op17_dyn' }) === 8, 5_000, '8 queued requests');
     const closing = server.close();
+    await sleep(100); // past the turns close() gives requests sent before it
     const later = await Promise.allSettled([post(`${server.url}${INFER}`, vitRequest(9)), request(`${server.url}/v2/health/ready`)]);
     for (const outcome of later) {
       // Refused: either no connection at all, or a 503 on a connection that was still open.
@@ -48,6 +52,7 @@ describe('graceful shutdown', () => {
     infer.write(head.slice(0, -2));
     await new Promise((resolve) => setTimeout(resolve, 100));
     const closing = server.close();
+    await sleep(100);
     ready.write('\r\n');
     infer.write('\r\n' + body);
     const [readyAnswer, inferAnswer] = [parseRaw(await ready.received), parseRaw(await infer.received)];

@@ -4,41 +4,25 @@
  * notice; and bad input (not ONNX, too large, a run out of memory, a bad image) shows a clear message
  * while the page keeps working. Conversion in the page: convert.test.ts.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { argmaxRows, parseSampleFile } from '../../src/web/index.js';
 import {
-  buildApp, launchChromium, maxAbsDiff, messageText, openApp, openFixture, recordConsole, REPO, runOn, serveStatic, type StaticServer,
+  maxAbsDiff, messageText, openApp, openFixture, recordConsole, REPO, runOn, useBuiltApp,
 } from './harness.js';
 import { hugeIntermediateModel } from './models.js';
 import { nodeLogits } from './node-reference.js';
 
 const sample = parseSampleFile(new Uint8Array(readFileSync(join(REPO, 'models/data/fashion-mnist-test-1000.bin'))));
 
-let outDir: string;
-let server: StaticServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  outDir = mkdtempSync(join(tmpdir(), 'vitlin-web-app-'));
-  await buildApp(outDir);
-  server = await serveStatic(outDir);
-  browser = await launchChromium();
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  if (outDir) rmSync(outDir, { recursive: true, force: true });
-});
+const app = useBuiltApp('vitlin-web-app-');
 
 async function newPage(query = ''): Promise<{ page: Page; log: ReturnType<typeof recordConsole> }> {
-  const page = await browser.newPage();
+  const page = await app.browser.newPage();
   const log = recordConsole(page);
-  await openApp(page, `${server.url}${query}`);
+  await openApp(page, `${app.url}${query}`);
   return { page, log };
 }
 
@@ -125,7 +109,7 @@ describe('web app', () => {
     } else {
       expect(original!.ep).toBe('wasm');
       expect(await page.locator('#fallback-notice').isVisible()).toBe(true);
-      expect(await page.textContent('#fallback-notice')).toMatch(/WebGPU could not run the original model, so it ran on WASM: .*f16/);
+      expect(await page.textContent('#fallback-notice')).toMatch(/WebGPU could not run the original model, so it ran on WASM \(the CPU\) instead: .*shader-f16/);
     }
     await page.close();
   }, 180_000);

@@ -2,9 +2,33 @@
  * Shared pieces of the browser tests: the app's build / serve / launch helpers (web/scripts/browser.ts),
  * console recording, and page actions the tests repeat.
  */
-import type { ConsoleMessage, Page } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, ConsoleMessage, Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { buildApp, launchChromium, serveStatic, type StaticServer } from '../../web/scripts/browser.js';
 
 export { buildApp, CHROMIUM, launchChromium, REPO, serveStatic, type StaticServer } from '../../web/scripts/browser.js';
+
+/** The app built into a temporary folder, served on 127.0.0.1 and a chromium for a test file: set up before its tests, gone after. */
+export function useBuiltApp(prefix: string): { readonly url: string; readonly browser: Browser } {
+  let outDir: string | undefined;
+  let server: StaticServer | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    outDir = mkdtempSync(join(tmpdir(), prefix));
+    await buildApp(outDir);
+    server = await serveStatic(outDir);
+    browser = await launchChromium();
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+  });
+  return { get url() { return server!.url; }, get browser() { return browser!; } };
+}
 
 /** Every console line of the page, and uncaught errors, kept for assertions and failure messages. */
 export function recordConsole(page: Page): { lines: string[]; pageErrors: string[] } {

@@ -49,7 +49,22 @@ async function main(): Promise<void> {
     await page.selectOption('#ep-select', 'auto');
     await page.click('#run-button');
     await waitForResults(page, ['original', 'converted']);
+    // Accuracy on 200 labelled images, on WASM (WebGPU on SwiftShader would take minutes here).
+    await page.selectOption('#ep-select', 'wasm');
+    await page.fill('#accuracy-count', '200');
+    await page.click('#accuracy-button');
+    await page.waitForSelector('#accuracy-result[data-state="done"]', { timeout: 600_000 });
     await page.screenshot({ path: join(OUT, 'web-convert-and-run.png'), fullPage: true });
+
+    // 1b. The same on a phone-sized screen (390 px): cards stacked, nothing scrolls sideways.
+    const narrow = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await narrow.goto(`${server.url}?fixture=fmnist_softmax`);
+    await narrow.waitForSelector('#run-section:not([hidden])');
+    await narrow.selectOption('#ep-select', 'wasm');
+    await narrow.click('#run-button');
+    await waitForResults(narrow, ['original']);
+    await narrow.screenshot({ path: join(OUT, 'web-narrow.png'), fullPage: true });
+    await narrow.close();
 
     // 2. WebGPU → WASM fallback, with its notice: an fp16 model on an adapter without shader-f16.
     await openModel(page, 'timm_vit_fp16');

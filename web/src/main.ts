@@ -15,9 +15,12 @@ import { renderBlocks, selectedAttention, selectedBlocks } from './blocks-view.j
 import { busy, byId, clearMessage, el, errorText, showMessage } from './dom.js';
 import { currentImage, decodeUpload, prepareInput } from './image-source.js';
 import { imageInputOf, renderModelInfo, type ImageInput } from './model-view.js';
+import { renderAccuracy, renderAccuracyState, scoreOnSample, type SampleScore } from './accuracy-view.js';
+import { renderConverted, renderPlan } from './plan-view.js';
 import { CONVERT_MODE, convert as convertModel, findBlocks } from './rewriter.js';
 import {
-  releaseSessions, renderComparison, renderFallback, renderOutcome, renderPlaceholder, runModel, watchPlacementLogs, type RunOutcome,
+  releaseSessions, renderComparison, renderFallback, renderOutcome, renderPlaceholder, renderRunning, runModel, RunCancelled, STEPS_PER_MODEL,
+  watchPlacementLogs, type RunControl, type RunOutcome, type Which,
 } from './run-view.js';
 
 const params = new URLSearchParams(location.search);
@@ -82,6 +85,7 @@ function showBlocks(model: Model): void {
   byId('blocks-section').hidden = false;
   const { rows, blocks, convertible } = findBlocks(model);
   renderBlocks(rows);
+  showPlan();
   byId<HTMLButtonElement>('convert-button').disabled = convertible === 0;
   byId('convert-status').textContent = blocks === 0 ? '' : `${blocks} attention block${blocks > 1 ? 's' : ''}, ${convertible} convertible.`;
   const name = opened!.name;
@@ -94,6 +98,17 @@ function showBlocks(model: Model): void {
   }
 }
 
+/** The plan for the current checkboxes and op: what each block gets and the FLOPs it would save. */
+function showPlan(): void {
+  if (!opened) return;
+  const rows = findBlocks(opened.model).rows.flatMap((row) => (row.index === undefined ? [] : [{ index: row.index, convertible: row.convertible, ...(row.reason ? { reason: row.reason } : {}) }]));
+  if (rows.length === 0) {
+    byId('plan').replaceChildren();
+    return;
+  }
+  renderPlan(opened.model, rows, selectedBlocks(), selectedAttention());
+}
+
 function showRunSection(): void {
   byId('run-section').hidden = false;
   const run = byId<HTMLButtonElement>('run-button');
@@ -102,6 +117,7 @@ function showRunSection(): void {
   renderPlaceholder('converted', 'convert the model first');
   renderComparison(undefined, undefined);
   renderFallback([]);
+  renderAccuracyState('One image is an anecdote: this runs each model on many labelled images.', 'idle');
 }
 
 function resetConversion(): void {
@@ -144,34 +160,108 @@ async function convert(): Promise<void> {
     report.textContent = formatConversion(outcome, attention, CONVERT_MODE).join('\n');
     report.hidden = false;
     renderPlaceholder('converted', 'not run yet');
+    renderComparison(undefined, undefined);
+    renderAccuracyState('The model changed: measure again.', 'idle');
+    renderConverted(done.map((b) => b.index), skipped.map((s) => ({ index: s.index, reason: s.reason })), attention);
   } catch (error) {
     showMessage('error', `Conversion failed: ${errorText(error)}`);
   }
 }
 
+/** The run in progress, if any: Cancel sets its flag. */
+let activeRun: RunControl | undefined;
+
+/**
+ * Runs the original (and the converted model, when there is one) on the chosen image. From the click on,
+ * the cards say what is happening with a progress bar, Cancel stops between steps, and no result of an
+ * earlier run stays on screen — not while this one runs, and not after it fails.
+ */
 async function run(): Promise<void> {
   if (!opened || typeof opened.input === 'string' || !sample) return;
   clearMessage();
   const input = opened.input;
   const ep = byId<HTMLSelectElement>('ep-select').value as WebEpChoice;
+  const cards: Which[] = converted ? ['original', 'converted'] : ['original'];
+  const total = cards.length * STEPS_PER_MODEL;
+  let done = 0;
+  const control: RunControl = {
+    cancelled: false,
+    onStep(which, text) {
+      renderRunning(which, text, done++, total);
+    },
+  };
+  activeRun = control;
+  for (const which of cards) renderRunning(which, which === cards[0] ? 'starting' : 'waiting for the original', 0, total);
+  renderComparison(undefined, undefined);
+  renderFallback([]);
+  const cancel = byId<HTMLButtonElement>('cancel-button');
+  cancel.hidden = false;
   try {
     const chosen = currentImage(sample);
     const { mean, std } = sample.parsed.header.normalization;
     const invert = byId<HTMLInputElement>('invert').checked;
     const pixels = prepareInput(chosen, { channels: input.channels, height: input.height, width: input.width, mean, std, invert });
     const classes = sample.parsed.header.classes;
-    const original = await runModel('original', opened.bytes, opened.name, ep, input, pixels);
+    const original = await runModel('original', opened.bytes, opened.name, ep, input, pixels, control);
     renderOutcome('original', original, classes, chosen.trueClass);
     let second: RunOutcome | undefined;
     if (converted) {
-      second = await runModel('converted', converted.bytes, converted.label, ep, input, pixels);
+      second = await runModel('converted', converted.bytes, converted.label, ep, input, pixels, control);
       renderOutcome('converted', second, classes, chosen.trueClass);
     }
     renderComparison(original, second);
     renderFallback([original, second].flatMap((outcome, i) =>
       outcome?.fallbackReason ? [{ which: i === 0 ? 'original' as const : 'converted' as const, reason: outcome.fallbackReason }] : []));
   } catch (error) {
-    showMessage('error', `Run failed: ${errorText(error)}`);
+    const cancelled = error instanceof RunCancelled;
+    // Whatever this run had shown goes: a half-finished comparison is not a result.
+    for (const which of cards) renderPlaceholder(which, cancelled ? 'cancelled' : 'failed (see the message above)', cancelled ? 'cancelled' : 'failed');
+    renderComparison(undefined, undefined);
+    if (cancelled) showMessage('info', 'Run cancelled.');
+    else showMessage('error', `Run failed: ${errorText(error)}`);
+  } finally {
+    if (activeRun === control) activeRun = undefined;
+    cancel.hidden = true;
+  }
+}
+
+/** Accuracy of the original (and converted) model on the first n labelled sample images, with progress and Cancel. */
+async function measureAccuracy(): Promise<void> {
+  if (!opened || typeof opened.input === 'string' || !sample) return;
+  clearMessage();
+  const input = opened.input;
+  const ep = byId<HTMLSelectElement>('ep-select').value as WebEpChoice;
+  const limit = sample.parsed.header.count;
+  const count = Number(byId<HTMLInputElement>('accuracy-count').value);
+  if (!Number.isInteger(count) || count < 1 || count > limit) {
+    showMessage('error', `The number of images must be a whole number from 1 to ${limit}.`);
+    return;
+  }
+  const models = converted ? 2 : 1;
+  const control = {
+    cancelled: false,
+    onStep() {},
+    onImage(which: Which, done: number) {
+      renderAccuracyState(`${which} model: image ${done} of ${count}`, 'running', (which === 'original' ? 0 : count) + done, models * count);
+    },
+  };
+  activeRun = control;
+  renderAccuracyState('starting', 'running', 0, models * count);
+  const cancel = byId<HTMLButtonElement>('cancel-button');
+  cancel.hidden = false;
+  try {
+    const original = await scoreOnSample('original', opened.bytes, opened.name, ep, input, sample, count, control);
+    let second: SampleScore | undefined;
+    if (converted) second = await scoreOnSample('converted', converted.bytes, converted.label, ep, input, sample, count, control);
+    renderAccuracy(original, second);
+  } catch (error) {
+    const cancelled = error instanceof RunCancelled;
+    renderAccuracyState(cancelled ? 'cancelled' : 'failed (see the message above)', cancelled ? 'cancelled' : 'failed');
+    if (cancelled) showMessage('info', 'Accuracy measurement cancelled.');
+    else showMessage('error', `Accuracy measurement failed: ${errorText(error)}`);
+  } finally {
+    if (activeRun === control) activeRun = undefined;
+    cancel.hidden = true;
   }
 }
 
@@ -205,6 +295,13 @@ function wire(): void {
   convertButton.addEventListener('click', () => void busy(convertButton, convert));
   const runButton = byId<HTMLButtonElement>('run-button');
   runButton.addEventListener('click', () => void busy(runButton, run));
+  const accuracyButton = byId<HTMLButtonElement>('accuracy-button');
+  accuracyButton.addEventListener('click', () => void busy(accuracyButton, measureAccuracy));
+  byId('blocks-table').addEventListener('change', showPlan);
+  for (const radio of document.querySelectorAll('input[name="attention"]')) radio.addEventListener('change', showPlan);
+  byId('cancel-button').addEventListener('click', () => {
+    if (activeRun) activeRun.cancelled = true;
+  });
   byId('sample-random').addEventListener('click', () => {
     byId<HTMLInputElement>('sample-index').value = String(Math.floor(Math.random() * (sample?.parsed.header.count ?? 1)));
     (document.querySelector('input[name="image-source"][value="sample"]') as HTMLInputElement).checked = true;

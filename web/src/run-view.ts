@@ -11,7 +11,30 @@ import { byId, el } from './dom.js';
 import type { ImageInput } from './model-view.js';
 
 /** Timed runs after one untimed warm-up (the first WebGPU run compiles shaders). */
-const TIMED_RUNS = 5;
+export const TIMED_RUNS = 5;
+
+/** Steps of one model's run, for the progress bar: load, first run, timed runs. */
+export const STEPS_PER_MODEL = TIMED_RUNS + 2;
+
+/** A run the user can stop: checked between steps (an onnxruntime call in flight finishes first). */
+export interface RunControl {
+  cancelled: boolean;
+  /** Called before each step with what is about to happen. */
+  onStep(which: Which, text: string): void;
+}
+
+/** Thrown when the user cancelled the run. */
+export class RunCancelled extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'RunCancelled';
+  }
+}
+
+function step(control: RunControl | undefined, which: Which, text: string): void {
+  if (control?.cancelled) throw new RunCancelled();
+  control?.onStep(which, text);
+}
 
 export type Which = 'original' | 'converted';
 
@@ -74,7 +97,7 @@ async function openSession(bytes: Uint8Array, ep: WebEpChoice, label: string, in
   }
 }
 
-function getSession(which: Which, bytes: Uint8Array, ep: WebEpChoice, label: string, input: ImageInput): Promise<CachedSession> {
+export function getSession(which: Which, bytes: Uint8Array, ep: WebEpChoice, label: string, input: ImageInput): Promise<CachedSession> {
   const key = `${which}:${ep}`;
   let pending = sessions.get(key);
   if (!pending) {
@@ -92,7 +115,10 @@ function median(values: number[]): number {
 }
 
 /** Runs one model on `pixels` (C×H×W float32), TIMED_RUNS + 1 times, and returns its logits and timing. */
-export async function runModel(which: Which, bytes: Uint8Array, label: string, ep: WebEpChoice, input: ImageInput, pixels: Float32Array): Promise<RunOutcome> {
+export async function runModel(
+  which: Which, bytes: Uint8Array, label: string, ep: WebEpChoice, input: ImageInput, pixels: Float32Array, control?: RunControl,
+): Promise<RunOutcome> {
+  step(control, which, `loading the model${ep === 'wasm' ? ' on WASM' : ' on WebGPU'}`);
   const { session, placement } = await getSession(which, bytes, ep, label, input);
   const batch = new Float32Array(pixels.length * input.batch);
   for (let i = 0; i < input.batch; i++) batch.set(pixels, i * pixels.length);
@@ -101,9 +127,13 @@ export async function runModel(which: Which, bytes: Uint8Array, label: string, e
     ? new ort.Tensor('float16', Uint16Array.from(batch, float32ToFloat16Bits), dims)
     : new ort.Tensor('float32', batch, dims);
   const outputName = session.outputs[0]!.name;
+  step(control, which, session.ep === 'webgpu' ? 'first run (compiles the shaders)' : 'first run');
   const first = await session.run({ [input.name]: tensor });
   const times: number[] = [];
-  for (let i = 0; i < TIMED_RUNS; i++) times.push((await session.run({ [input.name]: tensor })).ms);
+  for (let i = 0; i < TIMED_RUNS; i++) {
+    step(control, which, `timed run ${i + 1} of ${TIMED_RUNS}`);
+    times.push((await session.run({ [input.name]: tensor })).ms);
+  }
   const output = first.outputs[outputName]!;
   const classes = output.dims.at(-1) ?? output.size;
   return {
@@ -123,6 +153,7 @@ function className(classNames: readonly string[], index: number, count: number):
 export function renderOutcome(which: Which, outcome: RunOutcome, classNames: readonly string[], trueClass?: number): void {
   const card = byId(`result-${which}`);
   card.dataset.ep = outcome.ep;
+  card.dataset.state = 'done';
   // Full-precision logits for programs (the tests compare them with onnxruntime-node).
   card.dataset.logits = JSON.stringify(Array.from(outcome.logits));
   const top = topClasses(outcome.logits, 3);
@@ -145,10 +176,21 @@ export function renderOutcome(which: Which, outcome: RunOutcome, classNames: rea
   card.querySelector('.body')!.replaceWith(body);
 }
 
-export function renderPlaceholder(which: Which, text: string): void {
+/** The card while its model runs: what is happening now, and a progress bar over the whole run. */
+export function renderRunning(which: Which, text: string, done: number, total: number): void {
   const card = byId(`result-${which}`);
   delete card.dataset.logits;
   delete card.dataset.ep;
+  card.dataset.state = 'running';
+  const bar = el('progress', { max: total, value: done });
+  card.querySelector('.body')!.replaceWith(el('div', { className: 'body running' }, el('div', { className: 'step' }, text, '…'), bar));
+}
+
+export function renderPlaceholder(which: Which, text: string, state = 'idle'): void {
+  const card = byId(`result-${which}`);
+  delete card.dataset.logits;
+  delete card.dataset.ep;
+  card.dataset.state = state;
   card.querySelector('.body')!.replaceWith(el('div', { className: 'body muted' }, text));
 }
 
@@ -165,8 +207,26 @@ export function renderComparison(original: RunOutcome | undefined, converted: Ru
     `cosine ${result.cosine.toFixed(4)}; ${speed >= 1 ? `${speed.toFixed(2)}× faster` : `${(1 / speed).toFixed(2)}× slower`}.`;
 }
 
+/** onnxruntime's reason for not using WebGPU, said in a sentence a user can act on. */
+export function explainFallback(reason: string): string {
+  if (/shader-f16|float16|fp16|\bf16\b/i.test(reason)) return 'this GPU (or its driver) has no float16 shaders (WebGPU feature shader-f16), which a float16 model needs';
+  if (/not available|no adapter|navigator\.gpu|requestAdapter/i.test(reason)) return 'this browser offers no WebGPU adapter';
+  if (/memory|allocat|out of/i.test(reason)) return 'the GPU does not have the memory for it';
+  return 'onnxruntime-web could not build a WebGPU session for it';
+}
+
+/** One notice for the run, however many models fell back: vitlin's sentence, onnxruntime's text folded away. */
 export function renderFallback(reasons: { which: Which; reason: string }[]): void {
   const notice = byId('fallback-notice');
   notice.hidden = reasons.length === 0;
-  notice.textContent = reasons.map(({ which, reason }) => `WebGPU could not run the ${which} model, so it ran on WASM: ${reason}`).join('\n');
+  if (reasons.length === 0) {
+    notice.replaceChildren();
+    return;
+  }
+  const models = reasons.length === 1 ? `the ${reasons[0]!.which} model` : 'the original and the converted model';
+  const why = [...new Set(reasons.map((r) => explainFallback(r.reason)))].join('; ');
+  const raw = [...new Set(reasons.map((r) => r.reason))].join('\n');
+  notice.replaceChildren(
+    el('span', {}, `WebGPU could not run ${models}, so ${reasons.length === 1 ? 'it' : 'they'} ran on WASM (the CPU) instead: ${why}. Results are the same; only speed differs.`),
+    el('details', {}, el('summary', {}, "onnxruntime's message"), el('pre', {}, raw)));
 }
