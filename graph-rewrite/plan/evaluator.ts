@@ -4,7 +4,9 @@
  * and compares two runs) and a block calibrator (fits each converted block's coefficients and writes
  * them). src/eval/ort-evaluator.ts and src/calibration/calibrator.ts implement them with onnxruntime.
  */
+import type { AttentionBlock } from '../attention/index.js';
 import type { Model } from '../ir/model.js';
+import type { AutoSelection, Budget } from './auto-select.js';
 
 /** How far a candidate's outputs are from the reference's on the evaluator's inputs. */
 export interface Fidelity {
@@ -73,6 +75,48 @@ export interface BlockCalibrator<Fit extends BlockFitSummary = BlockFitSummary> 
   readonly count: number;
   fit(job: CalibrationJob): Promise<readonly Fit[]>;
   apply(model: Model, fits: readonly (Fit | undefined)[]): void;
+}
+
+/**
+ * What a selection calibrator is asked: convert `candidates` of `reference` (all of them, or with `auto`
+ * a greedy choice within the budget) and calibrate the result. `convert` is the planner's conversion
+ * of a set of base block indices (the calibrator may convert prefixes of the selection).
+ */
+export interface SelectionCalibrationJob {
+  readonly reference: Model;
+  readonly candidates: readonly number[];
+  readonly convert: (blocks: readonly number[]) => { readonly model: Model; readonly converted: readonly AttentionBlock[] };
+  readonly auto?: { readonly budget: Budget; readonly flops: (blocks: readonly number[]) => number };
+  readonly progress: PipelineProgress;
+}
+
+/** Per block of a selection calibration: the fit's error before / after (a calibrator may report more). */
+export interface SelectionBlockReport extends BlockFitSummary {
+  /** Base block index (the planner renumbers it as the model was given). */
+  readonly index: number;
+}
+
+export interface SelectionCalibrationResult {
+  readonly model: Model;
+  /** Base block indices converted (with auto: the choice). */
+  readonly chosen: readonly number[];
+  readonly auto?: AutoSelection;
+  /**
+   * The report: inputs, per-block figures, fidelity without / with (on inputs the fit did not use). The
+   * calibrator's own further fields are kept as they are (the CLI's report and --json show them).
+   */
+  readonly report: { readonly inputs: string; readonly blocks: readonly SelectionBlockReport[]; readonly without: Fidelity; readonly with: Fidelity };
+}
+
+/**
+ * The calibration seam for fits that depend on which blocks are converted (a sequential refit: each
+ * block's fit corrects the drift of those before it). The planner hands it the whole selection — and
+ * with `--blocks auto` the choice — instead of fitting once and applying subsets (BlockCalibrator).
+ */
+export interface SelectionCalibrator {
+  readonly description: string;
+  readonly count: number;
+  calibrate(job: SelectionCalibrationJob): Promise<SelectionCalibrationResult>;
 }
 
 /** Progress of the pipeline's long steps (the CLI draws bars; the web app may show a spinner). */

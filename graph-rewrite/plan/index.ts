@@ -7,6 +7,7 @@ export { fuseExactly, type ExactFusionResult } from './exact-fusion.js';
 export { greedySelect, withinBudget, type AutoSelection, type Budget, type SelectionScore, type TradeOffRow } from './auto-select.js';
 export {
   SILENT_PROGRESS, type BlockCalibrator, type BlockFitSummary, type CalibrationBlock, type CalibrationJob, type Fidelity, type FidelityEvaluator, type PipelineProgress,
+  type SelectionBlockReport, type SelectionCalibrationJob, type SelectionCalibrationResult, type SelectionCalibrator,
 } from './evaluator.js';
 export type { CalibrationReport, ConvertOutcome, LinearAngularMode, LinearAttention, PipelineRequest, PipelineServices } from './types.js';
 export {

@@ -12,7 +12,7 @@ import { findExactFusions } from '../fusions/index.js';
 import type { Model } from '../ir/model.js';
 import { inlineFunctions } from '../passes/inline-functions.js';
 import { greedySelect, type AutoSelection } from './auto-select.js';
-import { SILENT_PROGRESS, type BlockFitSummary, type Fidelity } from './evaluator.js';
+import { SILENT_PROGRESS, type BlockFitSummary, type Fidelity, type SelectionCalibrationResult } from './evaluator.js';
 import { attentionFlops, concreteShapes, countFlops, modelAttentionCores } from './flops.js';
 import { planConversion, type ConversionPlan } from './plan.js';
 import { analyseSites, type SiteAnalysis } from './sites.js';
@@ -40,20 +40,34 @@ export async function runConversion(original: Model, request: PipelineRequest, s
   return executePlan(analysis, plan, request, services);
 }
 
-/** Executes `plan` on `analysis.base`: fit (once for every candidate), choose (auto), convert, calibrate, count, inline. */
+/**
+ * Executes `plan` on `analysis.base`: fit (once for every candidate), choose (auto), convert, calibrate,
+ * count, inline — or, given a selection calibrator, let it convert, choose and calibrate, then count and inline.
+ */
 export async function executePlan(analysis: SiteAnalysis, plan: ConversionPlan, request: PipelineRequest, services: PipelineServices = {}): Promise<ConvertOutcome> {
   const { base, baseBlocks } = analysis;
   const progress = services.progress ?? SILENT_PROGRESS;
   const attention = plan.kernel;
   const options = { attention, linearAngularMode: request.linearAngularMode, ...(request.eps === undefined ? {} : { eps: request.eps }) } as const;
   const toGiven = (b: AttentionBlock): AttentionBlock => ({ ...b, index: plan.givenNumber.get(b.anchor) ?? b.index });
-  const { calibrator, evaluator } = services;
-
-  // Calibration coefficients depend only on the original's activations, so they are fitted once for
-  // every candidate block; --blocks auto then measures selections with them applied.
-  let fits: Map<number, BlockFitSummary> | undefined;
+  const { calibrator, evaluator, selectionCalibrator } = services;
   const candidates = plan.candidates;
-  if (calibrator && request.fit && candidates.length > 0) {
+
+  // A selection calibrator (a sequential refit) converts, calibrates and — with auto — chooses as one:
+  // its fits depend on which blocks are converted, so they cannot be fitted once for all candidates.
+  let selected: SelectionCalibrationResult | undefined;
+  if (selectionCalibrator && request.fit && candidates.length > 0) {
+    if (plan.auto && !request.budget) throw new UsageError(`--blocks auto needs --budget <max top-1 drop> or --min-cosine <x>`);
+    selected = await selectionCalibrator.calibrate({
+      reference: base, candidates, convert: (blocks) => convertAttention(base, { ...options, blocks }), progress,
+      ...(plan.auto ? { auto: { budget: request.budget!, flops: (blocks: readonly number[]) => flopsWith(analysis, new Set(blocks), attention) } } : {}),
+    });
+  }
+
+  // Otherwise calibration coefficients depend only on the original's activations, so they are fitted
+  // once for every candidate block; --blocks auto then measures selections with them applied.
+  let fits: Map<number, BlockFitSummary> | undefined;
+  if (!selected && calibrator && request.fit && candidates.length > 0) {
     const all = convertAttention(base, { ...options, blocks: candidates });
     const bar = progress.start('calibrating', calibrator.count);
     const list = await calibrator.fit({
@@ -68,10 +82,10 @@ export async function executePlan(analysis: SiteAnalysis, plan: ConversionPlan, 
     return result;
   };
 
-  let chosen = plan.blocks;
-  let auto: AutoSelection | undefined;
+  let chosen = selected ? [...selected.chosen] : plan.blocks;
+  let auto: AutoSelection | undefined = selected?.auto;
   let baseRun: unknown;
-  if (plan.auto) {
+  if (plan.auto && !selected) {
     if (!evaluator || !request.budget) throw new UsageError(`--blocks auto needs --calibration <inputs> and --budget <max top-1 drop> or --min-cosine <x>`);
     baseRun = await evaluator.run(base, 'original');
     const bar = progress.start('choosing blocks', 1 + (candidates.length * (candidates.length + 1)) / 2);
@@ -89,7 +103,10 @@ export async function executePlan(analysis: SiteAnalysis, plan: ConversionPlan, 
   const uncalibrated = build(chosen, false);
   let model = uncalibrated.model;
   let calibration: CalibrationReport | undefined;
-  if (fits && evaluator && uncalibrated.converted.length > 0) {
+  if (selected) {
+    model = selected.model;
+    calibration = { ...selected.report, blocks: selected.report.blocks.map((b) => ({ ...b, index: toGiven(baseBlocks[b.index]!).index })) };
+  } else if (fits && evaluator && uncalibrated.converted.length > 0) {
     // The same conversion with the fits written: a copy of it, not a second conversion (and analysis).
     const calibrated = model.clone();
     calibrator!.apply(calibrated, uncalibrated.converted.map((b) => fits!.get(b.index)));

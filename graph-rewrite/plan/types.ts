@@ -2,7 +2,7 @@
 import type { AttentionBlock, AttentionBlocksReport } from '../attention/index.js';
 import type { Model } from '../ir/model.js';
 import type { AutoSelection, Budget } from './auto-select.js';
-import type { BlockCalibrator, Fidelity, FidelityEvaluator, PipelineProgress } from './evaluator.js';
+import type { BlockCalibrator, Fidelity, FidelityEvaluator, PipelineProgress, SelectionCalibrator } from './evaluator.js';
 import type { ExactFusionResult } from './exact-fusion.js';
 import type { FlopReport } from './flops.js';
 import type { BlockSelection } from './selection.js';
@@ -31,13 +31,16 @@ export interface PipelineRequest {
 export interface PipelineServices {
   /** Measures fidelity on held inputs: needed by `--blocks auto` and the calibration report. */
   readonly evaluator?: FidelityEvaluator<unknown>;
-  /** Fits converted blocks' coefficients. */
+  /** Fits converted blocks' coefficients (once for every candidate). */
   readonly calibrator?: BlockCalibrator;
+  /** Calibrates a whole selection (fits that depend on the other converted blocks); preferred over `calibrator`. */
+  readonly selectionCalibrator?: SelectionCalibrator;
   readonly progress?: PipelineProgress;
 }
 
 export interface CalibrationReport {
   readonly inputs: string;
+  /** Per converted block (numbered as the model was given); a selection calibrator's report carries more fields. */
   readonly blocks: readonly { readonly index: number; readonly mseBefore: number; readonly mseAfter: number }[];
   /** Fidelity against the original on the calibration inputs, without and with the fitted coefficients. */
   readonly without: Fidelity;

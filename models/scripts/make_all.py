@@ -62,6 +62,7 @@ def main() -> None:
 
     import castling_forms
     import fixtures
+    import train_fmnist6
     import trained
 
     sample = C.write_fmnist_sample(1000)
@@ -75,6 +76,7 @@ def main() -> None:
     else:
         entries += trained.build_all(reuse=args.reuse_checkpoints)
         entries += castling_forms.build_all(reuse=args.reuse_checkpoints)
+        entries.append(train_fmnist6.build(reuse=args.reuse_checkpoints))
 
     manifest = {
         "version": 1,

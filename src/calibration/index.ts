@@ -1,53 +1,19 @@
 /**
- * Post-training calibration of converted attention blocks: run the original model on calibration
- * inputs, capture each converted block's q, k, v and softmax output (capture.ts), fit the fused op's
- * free coefficients by least squares (fit.ts), and write them into the model (apply.ts).
+ * Post-training calibration of converted attention blocks. The pipeline's entry point is
+ * {@link calibrateConversion} (pipeline.ts): a sequential, drift-correcting ridge refit of each converted
+ * block's output projection (refit.ts), optionally on an enlarged basis (basis.ts), with block selection
+ * on held-out inputs. coefficient-fit.ts keeps the earlier fit of the fused ops' own coefficients.
  */
-import type { LinearAngularMode } from '../../custom-ops/schemas.js';
-import type { Model } from '../../graph-rewrite/ir/model.js';
-import type { InputSet } from '../eval/inputs.js';
-import type { ExecutionProvider } from '../runtime/session.js';
-import { applyCoefficients, type BlockCoefficients } from './apply.js';
-import { captureBlocks, fusedNodes, type BlockInfo } from './capture.js';
-import { fitHydraScale, fitLinearAngularWeights } from './fit.js';
-
 export { applyCoefficients, type BlockCoefficients } from './apply.js';
 export { buildProbe, captureBlocks, fusedNodes, type BlockInfo } from './capture.js';
 export { fitHydraScale, fitLinearAngularWeights, softmaxAttention, type BlockCapture } from './fit.js';
-
-/** One fused node's fit: its coefficients and the block output's MSE against softmax before / after. */
-export interface BlockFit {
-  readonly coefficients: BlockCoefficients;
-  readonly mseBefore: number;
-  readonly mseAfter: number;
-}
-
-export interface CalibrateOptions {
-  /** The fused op the blocks were converted to. */
-  readonly attention: 'hydra' | 'linear-angular';
-  readonly linearAngularMode: LinearAngularMode;
-  readonly ep?: ExecutionProvider;
-  readonly onItems?: (n: number) => void;
-}
-
-/**
- * Fits coefficients for every fused node of `converted` (graph order), whose blocks `blocks` describe
- * (heads and scale of the softmax block each replaced), on `inputs` run through `original`.
- * Does not modify either model: {@link applyCoefficients} writes the result.
- */
-export async function fitBlocks(original: Model, converted: Model, blocks: readonly BlockInfo[], inputs: InputSet, options: CalibrateOptions): Promise<BlockFit[]> {
-  const captures = await captureBlocks(original, converted, blocks, inputs, { ep: options.ep, onItems: options.onItems });
-  return captures.map((capture, i) => {
-    if (options.attention === 'hydra') {
-      const fit = fitHydraScale(capture);
-      return { coefficients: { kind: 'hydra', scale: fit.coefficients }, mseBefore: fit.mseBefore, mseAfter: fit.mseAfter };
-    }
-    const fit = fitLinearAngularWeights(capture, blocks[i]!.heads, options.linearAngularMode);
-    return { coefficients: { kind: 'linear-angular', ...fit.coefficients }, mseBefore: fit.mseBefore, mseAfter: fit.mseAfter };
-  });
-}
-
-/** Writes fits into `model`'s fused nodes (graph order), in place. */
-export function applyFits(model: Model, fits: readonly (BlockFit | undefined)[]): void {
-  applyCoefficients(model, fusedNodes(model), fits.map((f) => f?.coefficients));
-}
+export { applyFits, fitBlocks, type BlockFit, type CalibrateOptions } from './coefficient-fit.js';
+export { CALIBRATION_BASES, type CalibrationBasis } from './basis.js';
+export { findOutputProjection, type OutputProjection } from './projection.js';
+export { NormalEquations, DEFAULT_RIDGE } from './ridge.js';
+export { SequentialRefitter, applyRefits, newFusedNodes, writeRefits, type BlockRefit, type ConvertBlocks, type ConvertedForRefit, type RefitOptions } from './refit.js';
+export { calibrateConversion, type CalibratedConversion, type CalibratedConversionRequest } from './pipeline.js';
+export { refitReportLines, refitReportOf, type BlockCalibrationReport, type RefitCalibrationReport } from './report.js';
+export { ortCalibrator, ortRefitCalibrator } from './calibrator.js';
+export { sliceInputs, splitInputs } from './split.js';
+export { writeBlockWeights, type BlockWeights } from './write-back.js';

@@ -1,6 +1,7 @@
 /** The pipeline's part of `vitlin convert`'s report, shared with the web app (browser-safe: no terminal, no Node globals). */
 import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
 import type { ConvertOutcome, Fidelity } from '../../graph-rewrite/plan/index.js';
+import { refitReportLines, refitReportOf } from '../calibration/report.js';
 import { formatError, formatFlops, formatPercent } from './format.js';
 
 const list = (xs: readonly number[]) => (xs.length ? xs.join(', ') : 'none');
@@ -41,7 +42,13 @@ export function formatConversion(
   for (const s of o.fusion.skipped) lines.push(`  not fused    decomposed block ${s.index}: ${s.reason}`);
   const { before, after } = o.flops;
   lines.push(`  FLOPs        ${formatFlops(before.total)} → ${formatFlops(after.total)} (${(after.total / (before.total || 1)).toFixed(3)}×); attention ${formatFlops(before.attention)} → ${formatFlops(after.attention)}`);
-  if (o.calibration) {
+  const refit = refitReportOf(o.calibration);
+  if (refit) {
+    const [first, ...rest] = refitReportLines(refit, fidelityLine, (x) => formatPercent(x));
+    lines.push(`  calibration  ${first}`, ...rest);
+    const worse = refit.with.accuracy && refit.without.accuracy ? refit.with.accuracy.converted < refit.without.accuracy.converted : (refit.with.top1Agreement ?? 0) < (refit.without.top1Agreement ?? 0);
+    if (worse) lines.push(`               ${highlight('note: the refit model agrees less with the original on the held-out inputs; convert without --calibration to keep the uncalibrated model')}`);
+  } else if (o.calibration) {
     const c = o.calibration;
     lines.push(`  calibration  on ${c.inputs}; block output MSE vs softmax: ${c.blocks.map((b) => `#${b.index} ${b.mseBefore.toExponential(2)} → ${b.mseAfter.toExponential(2)}`).join(', ')}`);
     lines.push(`               without: ${fidelityLine(c.without)}`);

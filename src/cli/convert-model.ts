@@ -1,11 +1,12 @@
 /**
  * The CLI's and the demo's entry to the library's conversion pipeline (graph-rewrite/plan): the
- * request with its calibration inputs, run with onnxruntime as the evaluator and calibrator and the
+ * request with its calibration inputs, run with onnxruntime as the evaluator and the (sequential refit) calibrator and the
  * terminal's progress bars. Works on copies; the original model is never modified.
  */
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import { runConversion, type ConvertOutcome, type PipelineRequest } from '../../graph-rewrite/plan/index.js';
-import { ortCalibrator } from '../calibration/calibrator.js';
+import type { CalibrationBasis } from '../calibration/basis.js';
+import { ortRefitCalibrator } from '../calibration/calibrator.js';
 import { ortEvaluator } from '../eval/ort-evaluator.js';
 import type { InputSet } from '../eval/inputs.js';
 import type { ExecutionProvider } from '../runtime/session.js';
@@ -14,8 +15,13 @@ import { progress } from './ui.js';
 export type { CalibrationReport, ConvertOutcome, LinearAngularMode, LinearAttention } from '../../graph-rewrite/plan/index.js';
 
 export interface ConvertRequest extends PipelineRequest {
-  /** Calibration inputs: fit coefficients on them (when `fit`), and measure `--blocks auto` on them. */
+  /**
+   * Calibration inputs: the sequential refit (when `fit`) fits on a first part of them and measures —
+   * and with `--blocks auto` chooses — on the rest; without `fit`, `--blocks auto` measures on them all.
+   */
   readonly calibration?: InputSet;
+  /** The refit's basis: the output projection alone (default), or with v, mean_t v and T1 added. */
+  readonly basis?: CalibrationBasis;
   readonly ep?: ExecutionProvider;
 }
 
@@ -23,7 +29,7 @@ export interface ConvertRequest extends PipelineRequest {
 export async function convertModel(original: Model, request: ConvertRequest): Promise<ConvertOutcome> {
   const { calibration, ep } = request;
   return runConversion(original, request, {
-    ...(calibration ? { evaluator: ortEvaluator(calibration, ep), calibrator: ortCalibrator(calibration, ep) } : {}),
+    ...(calibration ? { evaluator: ortEvaluator(calibration, ep), selectionCalibrator: ortRefitCalibrator(calibration, { ep, basis: request.basis }) } : {}),
     progress: { start: (label, total) => progress(label, total) },
   });
 }

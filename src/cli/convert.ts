@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernelNames } from '../../custom-ops/index.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
+import { CALIBRATION_BASES } from '../calibration/index.js';
 import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
 import { FOLDER_CONFIG_NAME, modelConfigCandidates } from '../data/preprocess-config.js';
 import type { InputSet } from '../eval/inputs.js';
@@ -33,6 +34,7 @@ const OPTIONS = {
   'calibration-count': { type: 'string' },
   labels: { type: 'string' },
   'no-fit': { type: 'boolean' },
+  'calibration-basis': { type: 'string' },
   'linear-angular-mode': { type: 'string' },
   eps: { type: 'string' },
   'inline-functions': { type: 'boolean' },
@@ -60,12 +62,18 @@ Options:
   --budget <drop>            with --blocks auto: max top-1 drop, e.g. 1% (accuracy with labels,
                              otherwise agreement with the original)
   --min-cosine <x>           with --blocks auto: min cosine similarity of the outputs instead
-  --calibration <inputs>     a sample file or an image folder: fit each converted block's
-                             coefficients (Hydra: per-feature scale; linear-angular: per-head weights)
-                             so that it best matches the softmax output, and measure --blocks auto on them
+  --calibration <inputs>     a sample file, a .npy / .npz tensor in the model's input layout, or an
+                             image folder (one subfolder per class, or flat with --labels): refit each
+                             converted block's output projection, block after block, so that the
+                             residual stream matches the original's (ridge least squares). The inputs
+                             are split: the refit uses the first part, the report (and --blocks auto)
+                             the rest (¼, or ½ with --blocks auto) — never what was fitted
   --calibration-count <n>    use at most n calibration inputs (default 256)
-  --labels <file>            labels for an image-folder --calibration
-  --no-fit                   with --calibration: measure only, do not fit coefficients
+  --calibration-basis <b>    plain (default: the output projection alone) | extended (adds v,
+                             its token mean and an unnormalised linear attention term, written as
+                             ordinary ONNX nodes beside the fused op)
+  --labels <file>            labels for --calibration: a .npy of ints, or a text file for an image folder
+  --no-fit                   with --calibration: measure only, do not refit
   --linear-angular-mode <m>  kernel_normalized (default: the paper's normalised form, the closer
                              drop-in for softmax) | reference (Castling-ViT's released code)
   --eps <x>                  eps of the fused ops' normalisations (default 1e-6)
@@ -102,6 +110,8 @@ async function runConvert(argv: string[]): Promise<number> {
   if (isAuto && values.calibration === undefined) throw new UsageError(`--blocks auto needs --calibration <sample file | image folder> to measure fidelity on`);
   if (blocksSpec.trim() !== 'none' && attention === undefined) throw new UsageError(`--attention is required (${kernelNames().join(' | ')})`);
   if (values['no-fit'] && values.calibration === undefined) throw new UsageError(`--no-fit goes with --calibration`);
+  const basis = choiceOption(values['calibration-basis'], '--calibration-basis', CALIBRATION_BASES, 'plain');
+  if (values['calibration-basis'] !== undefined && (values.calibration === undefined || values['no-fit'])) throw new UsageError(`--calibration-basis goes with --calibration (and without --no-fit)`);
   const eps = numberOption(values.eps, '--eps', Number.MIN_VALUE, 1);
   const calibrationCount = intOption(values['calibration-count'], '--calibration-count', 256, 1);
   if (values['no-check'] && values['check-count'] !== undefined && values['check-count'].trim() !== '0') throw new UsageError(`--no-check and --check-count ${values['check-count']} contradict each other`);
@@ -119,7 +129,7 @@ async function runConvert(argv: string[]): Promise<number> {
     const request: ConvertRequest = {
       attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], fit: !values['no-fit'],
       budget: maxDrop !== undefined ? { maxTop1Drop: maxDrop } : minCosine !== undefined ? { minCosine } : undefined,
-      inlineFunctions: values['inline-functions'] ?? false,
+      inlineFunctions: values['inline-functions'] ?? false, basis,
     };
     const calibration = values.calibration === undefined ? undefined : { arg: values.calibration, count: calibrationCount, labelsFile: values.labels };
     let staged: StagedOutput;

@@ -1,12 +1,14 @@
 /**
- * `--inputs` / `--calibration` arguments: `random`, a labelled sample file (models/data/*.bin), or a
- * folder of images preprocessed for the model (with `--labels` for accuracy).
+ * `--inputs` / `--calibration` arguments: `random`, a labelled sample file (models/data/*.bin), a NumPy
+ * .npy / .npz tensor in the model's input layout, or a folder of images preprocessed for the model
+ * (labels from class subfolders or `--labels`).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { VitlinIoError } from '../../graph-rewrite/errors.js';
 import { describeRecipe, resolveImagePreprocessing } from '../data/preprocess-config.js';
 import { parseSampleFile } from '../data/sample-file.js';
+import { isTensorFile, tensorFileInputs } from '../data/tensor-file.js';
 import { imageFolderInputs } from '../eval/image-folder.js';
 import { randomInputs, sampleInputs, type InputPreprocessing, type InputSet } from '../eval/inputs.js';
 import { integerInputMeanings, type IntegerInputMeaning } from '../eval/integer-inputs.js';
@@ -44,7 +46,7 @@ export async function resolveInputsArg(arg: string | undefined, options: InputAr
     return randomInputs(options.count ?? options.randomCount ?? 16, options.seed ?? 0, {}, await integerMeaningsOf(options.model.path));
   }
   const path = resolve(arg);
-  if (!existsSync(path)) throw new VitlinIoError(`${options.flag}: '${arg}': no such file or folder (expected random, a sample file or an image folder)`);
+  if (!existsSync(path)) throw new VitlinIoError(`${options.flag}: '${arg}': no such file or folder (expected random, a sample file, a .npy / .npz file or an image folder)`);
   if (statSync(path).isDirectory()) {
     const input = options.session.inputs[0];
     if (!input?.isTensor) throw new UsageError(`${options.flag}: the model has no tensor input to feed images to`);
@@ -60,7 +62,12 @@ export async function resolveInputsArg(arg: string | undefined, options: InputAr
       },
     });
   }
-  if (options.labelsFile) throw new UsageError(`--labels is for image folders; the sample file '${arg}' carries its own labels`);
+  if (isTensorFile(path)) {
+    const input = options.session.inputs[0];
+    if (!input?.isTensor) throw new UsageError(`${options.flag}: the model has no tensor input to feed '${arg}' to`);
+    return tensorFileInputs(path, { inputShape: input.shape, inputName: input.name, labelsFile: options.labelsFile, limit: options.count });
+  }
+  if (options.labelsFile) throw new UsageError(`--labels is for image folders and NumPy files; the sample file '${arg}' carries its own labels`);
   const sample = parseSampleFile(readFileSync(path), arg);
   return sampleInputs(sample, basename(arg), 0, Math.min(sample.shape[0], options.count ?? Infinity));
 }

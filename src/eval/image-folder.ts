@@ -9,6 +9,7 @@ import { basename, extname, join } from 'node:path';
 import { InvalidArgumentError, VitlinIoError } from '../../graph-rewrite/errors.js';
 import { imagePreprocessingFor, type HfModelFolder } from '../data/hf-folder.js';
 import { preprocessImage, type ImagePreprocessing } from '../data/images.js';
+import { listClassFolders } from '../data/class-folders.js';
 import { imageArrayInputs, type InputPreprocessing, type InputSet } from './inputs.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
@@ -78,8 +79,11 @@ export interface ImageFolderOptions {
 
 /** Decodes and preprocesses every image of `folder` for the model. */
 export function imageFolderInputs(folder: string, options: ImageFolderOptions): InputSet {
-  const files = listImages(folder).slice(0, options.limit ?? Infinity);
-  if (files.length === 0) throw new InvalidArgumentError(`${folder}: no .png / .jpg / .jpeg images in the folder`);
+  const flat = listImages(folder);
+  // No images at the top but class subfolders: the one-subfolder-per-class layout, labelled by folder.
+  const byClass = flat.length === 0 && !options.labelsFile ? listClassFolders(folder, (f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase()), options.classes ?? options.hf?.labels) : undefined;
+  const files = (byClass?.files ?? flat).slice(0, options.limit ?? Infinity);
+  if (files.length === 0) throw new InvalidArgumentError(`${folder}: no .png / .jpg / .jpeg images in the folder or in class subfolders`);
   const recipe = options.recipe ?? imagePreprocessingFor(options.hf, options.inputShape, options.modelName);
   let images: Float32Array | undefined;
   let dims: [number, number, number] | undefined;
@@ -100,8 +104,11 @@ export function imageFolderInputs(folder: string, options: ImageFolderOptions): 
     images!.set(tensor.data, i * c * h * w);
   });
   let labels: number[] | undefined;
-  const classes = options.classes ?? options.hf?.labels;
-  if (options.labelsFile) {
+  const classes = byClass?.classes ?? options.classes ?? options.hf?.labels;
+  if (byClass) {
+    const labelOf = new Map(byClass.files.map((f, i) => [f, byClass.labels[i]!]));
+    labels = files.map((f) => labelOf.get(f)!);
+  } else if (options.labelsFile) {
     const map = readLabelsFile(options.labelsFile, classes);
     const missing = files.filter((f) => !map.has(f));
     if (missing.length) throw new InvalidArgumentError(`${options.labelsFile}: no label for ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}`);

@@ -17,11 +17,12 @@ afterAll(() => empty.cleanup());
 describe('vitlin demo', () => {
   it('converts, verifies and benchmarks the bundled models in one table', async () => {
     const started = Date.now();
-    const r = await vitlin(['demo', '--runs', '10', '--json'], { timeoutMs: 300_000 });
+    // Few calibration images keep it quick; `npm start` uses 1000.
+    const r = await vitlin(['demo', '--runs', '10', '--calibration-count', '96', '--json'], { timeoutMs: 300_000 });
     expect(r.code, r.stderr).toBe(0);
     const rows = JSON.parse(r.stdout) as { model: string; step: string; accuracy?: number; accuracyBefore?: number; top1Agreement?: number; maxAbsError?: number; medianMs?: number; note?: string }[];
     const models = rows.map((row) => row.model).filter(Boolean);
-    expect(models).toEqual(['fmnist_softmax', 'fmnist_hydra', 'fmnist_hydra_last2', 'fmnist_castling_train', 'fmnist_castling']);
+    expect(models).toEqual(['fmnist_softmax6', 'fmnist_softmax', 'fmnist_hydra', 'fmnist_hydra_last2', 'fmnist_castling_train', 'fmnist_castling']);
     for (const row of rows) {
       // Every row has figures, or says why not (a model still training): nothing is silently empty.
       expect(row.accuracy !== undefined || row.note !== undefined, JSON.stringify(row)).toBe(true);
@@ -34,14 +35,14 @@ describe('vitlin demo', () => {
         expect(row.maxAbsError).toBeLessThan(1e-3);
       }
     }
-    expect(Date.now() - started).toBeLessThan(180_000);
-  });
+    expect(Date.now() - started).toBeLessThan(240_000);
+  }, 300_000);
 
   it('says what is missing and still succeeds when no trained model is there', async () => {
     const r = await vitlin(['demo', '--models-dir', empty.path, '--runs', '2']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^vitlin demo: Fashion-MNIST ViTs on the bundled test sample \(1000 images\)/);
-    expect(r.stdout.match(/not in models\/ yet/g)).toHaveLength(5);
+    expect(r.stdout.match(/not in models\/ yet/g)).toHaveLength(6);
   });
 
   it('fails with one line when the models folder has no manifest', async () => {

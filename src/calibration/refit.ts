@@ -1,0 +1,275 @@
+/**
+ * Sequential, drift-correcting refit of converted blocks' output projections (issue 11).
+ *
+ * For each converted block in graph order: the partially converted model (earlier blocks converted and
+ * refitted, this one converted with its original projection) gives the projection's input X (the fused
+ * op's output, Y) and the residual stream h_conv; the original model gives the residual sum it should
+ * produce, h_orig + a_orig. The target T = h_orig + a_orig − h_conv is what the branch must add so that
+ * the stream matches the original again, drift from earlier blocks included. Ridge [X 1]·W ≈ T is solved
+ * in float64 from normal equations accumulated batch by batch (memory independent of the number of
+ * inputs) and written into the projection (write-back.ts). The extended basis adds v, mean_t v and T1
+ * to X (basis.ts). Intermediates come from real onnxruntime sessions on probe copies with extra outputs.
+ */
+import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
+import { VITLIN_DOMAIN } from '../../custom-ops/domain.js';
+import { modelFromProto } from '../../graph-rewrite/ir/from-proto.js';
+import type { Model } from '../../graph-rewrite/ir/model.js';
+import type { Node } from '../../graph-rewrite/ir/node.js';
+import { modelToProto } from '../../graph-rewrite/ir/to-proto.js';
+import type { Value } from '../../graph-rewrite/ir/value.js';
+import { removeDeadNodes } from '../../graph-rewrite/passes/remove-dead-nodes.js';
+import { removeUnusedInitializers } from '../../graph-rewrite/passes/remove-unused-initializers.js';
+import { topologicalSort } from '../../graph-rewrite/passes/topological-sort.js';
+import { batchSizeFor, type InputSet } from '../eval/inputs.js';
+import { modelToBytes } from '../model-io.js';
+import { tensorToFloat32 } from '../runtime/float16.js';
+import { createSession, type ExecutionProvider, type RuntimeSession } from '../runtime/session.js';
+import { addBasisTerms, basisWidth, type CalibrationBasis } from './basis.js';
+import { GraphEditor } from './graph-edit.js';
+import { findOutputProjection, projectionAsRidge, type OutputProjection } from './projection.js';
+import { DEFAULT_RIDGE, NormalEquations } from './ridge.js';
+import { opsetOf, writeBlockWeights, type BlockWeights } from './write-back.js';
+
+/** A converted model for a set of block indices, and the blocks' heads / tokens (as findAttentionBlocks numbers them). */
+export interface ConvertedForRefit {
+  readonly model: Model;
+  readonly blocks: readonly { readonly index: number; readonly heads: number; readonly embedDim: number; readonly tokens: number | string | undefined }[];
+}
+export type ConvertBlocks = (blocks: readonly number[]) => ConvertedForRefit;
+
+export interface RefitOptions {
+  readonly basis?: CalibrationBasis;
+  /** Ridge strength relative to the mean diagonal of XᵀX (default 1e-4). */
+  readonly lambda?: number;
+  readonly ep?: ExecutionProvider;
+  readonly maxBatch?: number;
+  readonly onItems?: (n: number) => void;
+}
+
+/** One block's refit and how well it fits, on the fitting inputs. */
+export interface BlockRefit extends BlockWeights {
+  readonly block: number;
+  /** Mean squared error of the branch against its target with the original projection, and refitted. */
+  readonly mseBefore: number;
+  readonly mseAfter: number;
+  /** Mean square of the target (to read the errors relative to it). */
+  readonly targetPower: number;
+  /** Whether the target corrects drift (a residual Add was found after the projection). */
+  readonly driftCorrected: boolean;
+  readonly notes: readonly string[];
+}
+
+/** The fused nodes of `converted` that `base` does not have (by name), in graph order. */
+export function newFusedNodes(base: Model, converted: Model): Node[] {
+  const isFused = (n: Node) => n.domain === VITLIN_DOMAIN;
+  const existing = new Set(base.graph.nodes.filter(isFused).map((n) => n.name));
+  return converted.graph.nodes.filter((n) => isFused(n) && !existing.has(n.name));
+}
+
+function copyOf(model: Model): Model {
+  return modelFromProto(modelToProto(model));
+}
+
+function valueNamed(model: Model, name: string | undefined): Value | undefined {
+  if (!name) return undefined;
+  for (const v of model.graph.inputs) if (v.name === name) return v;
+  for (const node of model.graph.nodes) for (const v of node.outputs) if (v.name === name) return v;
+  return undefined;
+}
+
+/** Adds `value` as a graph output of its model (once) and returns its name. */
+function expose(model: Model, value: Value): string {
+  if (!value.isGraphOutput()) model.graph.addOutput(value);
+  return value.name!;
+}
+
+/** A probe computes only what it captures (`names`): other outputs go, and the nodes only they needed. */
+function onlyCaptures(model: Model, names: readonly string[]): void {
+  const keep = new Set(names);
+  for (let i = model.graph.outputs.length - 1; i >= 0; i--) if (!keep.has(model.graph.outputs[i]!.name!)) model.graph.removeOutput(i);
+  removeDeadNodes(model.graph);
+  removeUnusedInitializers(model.graph);
+}
+
+interface Probe {
+  readonly session: RuntimeSession;
+  readonly names: readonly string[];
+}
+
+async function openProbe(model: Model, names: readonly string[], ep: ExecutionProvider | undefined, label: string): Promise<Probe> {
+  return { session: await createSession(modelToBytes(model), { ep: ep ?? 'cpu' }, label), names };
+}
+
+/**
+ * Converts `blocks` (graph order is index order) and refits them one after another. `known` holds
+ * refits already made for the same prefix of blocks (see {@link SequentialRefitter}).
+ */
+export class SequentialRefitter {
+  readonly #cache = new Map<string, BlockRefit>();
+
+  constructor(readonly base: Model, readonly convert: ConvertBlocks, readonly inputs: InputSet, readonly options: RefitOptions = {}) {}
+
+  /** The refits of `blocks` (sorted), fitting those not yet fitted for the same prefix. */
+  async refits(blocks: readonly number[]): Promise<BlockRefit[]> {
+    const sorted = [...new Set(blocks)].sort((a, b) => a - b);
+    const fits: BlockRefit[] = [];
+    for (let i = 0; i < sorted.length; i++) {
+      const key = sorted.slice(0, i + 1).join(',');
+      let fit = this.#cache.get(key);
+      if (!fit) {
+        fit = await this.#fitBlock(sorted.slice(0, i + 1), fits);
+        this.#cache.set(key, fit);
+      }
+      fits.push(fit);
+    }
+    return fits;
+  }
+
+  /** The converted model of `blocks` with their refits written. */
+  async model(blocks: readonly number[]): Promise<{ model: Model; fits: BlockRefit[] }> {
+    const fits = await this.refits(blocks);
+    return { model: applyRefits(this.base, this.convert, fits), fits };
+  }
+
+  async #fitBlock(prefix: readonly number[], earlier: readonly BlockRefit[]): Promise<BlockRefit> {
+    const block = prefix[prefix.length - 1]!;
+    const converted = this.convert(prefix);
+    const model = converted.model;
+    writeRefits(this.base, converted, earlier);
+    const fused = newFusedNodes(this.base, model);
+    const info = converted.blocks.find((b) => b.index === block);
+    const node = fused[converted.blocks.findIndex((b) => b.index === block)];
+    if (!info || !node || fused.length !== converted.blocks.length) throw new InvalidArgumentError(`calibration: block ${block} was not converted`);
+    const features = info.embedDim;
+    const projection = findOutputProjection(node, features);
+    if (typeof projection === 'string') throw new InvalidArgumentError(`calibration: block ${block}: ${projection}`);
+    const notes: string[] = [];
+    let basis = this.options.basis ?? 'plain';
+    if (basis === 'extended' && typeof info.tokens !== 'number') {
+      notes.push(`plain basis: the token count is symbolic (${info.tokens}), the extended basis needs it static`);
+      basis = 'plain';
+    }
+    if (basis === 'extended' && projection.chain.some((n) => n.opType === 'Transpose')) {
+      notes.push(`plain basis: a Transpose between the fused op and the projection reorders tokens`);
+      basis = 'plain';
+    }
+    const tokens = typeof info.tokens === 'number' ? info.tokens : 0;
+    const target = this.#targetIn(projection, notes);
+
+    // The original's side: the residual sum (or the branch output when there is no residual Add).
+    const originalProbe = copyOf(this.base);
+    const origValue = valueNamed(originalProbe, target.name);
+    if (!origValue) throw new InvalidArgumentError(`calibration: block ${block}: ${target.name} is not a value of the original model`);
+    const origName = expose(originalProbe, origValue);
+    onlyCaptures(originalProbe, [origName]);
+    // The partially converted model's side: X, the stream, and the extended basis terms.
+    const probe = copyOf(model);
+    const probeNode = newFusedNodes(this.base, probe)[fused.indexOf(node)]!;
+    const probeProjection = findOutputProjection(probeNode, features) as OutputProjection;
+    const names = [expose(probe, probeProjection.input)];
+    if (target.drift) names.push(expose(probe, probeProjection.residual!.stream));
+    if (basis === 'extended') {
+      const editor = new GraphEditor(probe.graph, opsetOf(probe), 'calibration_probe');
+      const [q, k, v] = [0, 1, 2].map((i) => probeNode.inputs[i]!);
+      const terms = addBasisTerms(editor, q!, k!, v!, info.heads, features, tokens, elemTypeOfWeight(probeProjection));
+      topologicalSort(probe.graph);
+      names.push(expose(probe, terms.v), expose(probe, terms.meanV), expose(probe, terms.t1));
+    }
+    onlyCaptures(probe, names);
+    const width = basisWidth(basis, features);
+    const out = projection.outFeatures;
+    const equations = new NormalEquations(width, out);
+    const orig = await openProbe(originalProbe, [origName], this.options.ep, 'calibration probe (original)');
+    const conv = await openProbe(probe, names, this.options.ep, `calibration probe (block ${block})`);
+    try {
+      await forEachBatch(this.inputs, [orig.session, conv.session], this.options.maxBatch ?? 32, async (feedsFor, size) => {
+        const [o] = await runProbe(orig, feedsFor(orig.session));
+        const captured = await runProbe(conv, feedsFor(conv.session));
+        const x = captured[0]!;
+        const rows = x.length / features;
+        if (o!.length !== rows * out) throw new InvalidArgumentError(`calibration: block ${block}: ${rows} rows of projection input but ${o!.length / out} of target`);
+        const t = Float64Array.from(o!);
+        if (target.drift) {
+          const h = captured[1]!;
+          if (h.length !== t.length) throw new InvalidArgumentError(`calibration: block ${block}: the residual stream does not match the projection output's shape`);
+          for (let i = 0; i < t.length; i++) t[i]! -= h[i]!;
+        }
+        const extra = basis === 'extended' ? captured.slice(target.drift ? 2 : 1) : [];
+        if (extra.length && extra[0]!.length !== x.length) throw new InvalidArgumentError(`calibration: block ${block}: the projection reads ${rows} rows, the fused op gives ${extra[0]!.length / features}`);
+        const perItem = rows / size;
+        equations.add(rows, (r, row) => {
+          for (let f = 0; f < features; f++) row[f] = x[r * features + f]!;
+          if (!extra.length) return;
+          const [v, meanV, t1] = extra as [Float32Array, Float32Array, Float32Array];
+          const item = Math.floor(r / perItem);
+          for (let f = 0; f < features; f++) {
+            row[features + f] = v[r * features + f]!;
+            row[2 * features + f] = meanV[item * features + f]!;
+            row[3 * features + f] = t1[r * features + f]!;
+          }
+        }, t);
+        this.options.onItems?.(size);
+      });
+    } finally {
+      await orig.session.release();
+      await conv.session.release();
+    }
+    const before = new Float64Array((width + 1) * out);
+    const original = projectionAsRidge(projection);
+    before.set(original.subarray(0, features * out));
+    before.set(original.subarray(features * out), width * out);
+    const weights = equations.solve(this.options.lambda ?? DEFAULT_RIDGE, before);
+    const count = equations.rows * out;
+    return {
+      block, basis, features, outFeatures: out, weights, tokens, heads: info.heads,
+      mseBefore: equations.squaredError(before) / count, mseAfter: equations.squaredError(weights) / count,
+      targetPower: equations.targetPower / count, driftCorrected: target.drift, notes,
+    };
+  }
+
+  /** The value whose original counterpart is the target: the residual sum (drift-correcting) or the branch output. */
+  #targetIn(p: OutputProjection, notes: string[]): { name: string | undefined; drift: boolean } {
+    if (p.residual) return { name: p.residual.sum.name, drift: true };
+    notes.push(`no drift correction: no residual Add reads the projection's output directly`);
+    return { name: p.output.name, drift: false };
+  }
+}
+
+function elemTypeOfWeight(p: OutputProjection): number {
+  const t = p.node.inputs[1];
+  return t?.constValue?.dataType ?? 1;
+}
+
+/** Runs `probe` on feeds and returns its captured outputs as float32, in `names` order. */
+async function runProbe(probe: Probe, feeds: Parameters<RuntimeSession['run']>[0]): Promise<Float32Array[]> {
+  const result = await probe.session.run(feeds);
+  return probe.names.map((n) => tensorToFloat32(result[n]!));
+}
+
+/** Calls `body` for consecutive batches of `inputs`, sized for every session (fixed batch axes respected). */
+async function forEachBatch(inputs: InputSet, sessions: readonly RuntimeSession[], maxBatch: number, body: (feedsFor: (s: RuntimeSession) => ReturnType<InputSet['feeds']>, size: number) => Promise<void>): Promise<void> {
+  const batch = Math.min(...sessions.map((s) => batchSizeFor(s.inputs, maxBatch)));
+  const fixed = sessions.some((s) => batchSizeFor(s.inputs, 0) > 0);
+  for (let start = 0; start < inputs.count; start += batch) {
+    const size = Math.min(batch, inputs.count - start);
+    if (fixed && size !== batch) break;
+    await body((s) => inputs.feeds(s.inputs, start, size), size);
+  }
+}
+
+/** Writes `fits` into `converted` (whose new fused nodes are those of `converted.blocks`), in place. */
+export function writeRefits(base: Model, converted: ConvertedForRefit, fits: readonly BlockRefit[]): void {
+  const fused = newFusedNodes(base, converted.model);
+  for (const fit of fits) {
+    const i = converted.blocks.findIndex((b) => b.index === fit.block);
+    if (i < 0 || !fused[i]) throw new InvalidArgumentError(`calibration: block ${fit.block} is not converted in this model`);
+    writeBlockWeights(converted.model, fused[i]!, fit);
+  }
+}
+
+/** Converts the fits' blocks and writes the fits. */
+export function applyRefits(base: Model, convert: ConvertBlocks, fits: readonly BlockRefit[]): Model {
+  const converted = convert(fits.map((f) => f.block));
+  writeRefits(base, converted, fits);
+  return converted.model;
+}
