@@ -29,7 +29,6 @@ sample means something. `build_all(reuse)` exports them and returns their manife
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -279,13 +278,7 @@ def main() -> None:
     C.quiet_export_warnings()
     reuse = "--reuse-checkpoints" in sys.argv
     entries = build_all(reuse)
-    path = os.path.join(C.MODELS, "manifest.json")
-    manifest = json.load(open(path))
-    names = {e["name"] for e in entries}
-    manifest["models"] = [e for e in manifest["models"] if e["name"] not in names] + entries
-    with open(path, "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
+    C.replace_manifest_entries(entries)
     C.log(f"manifest: {len(entries)} Castling forms written")
 
 

@@ -44,6 +44,19 @@ def log(*a):
     print("[models]", *a, flush=True)
 
 
+def replace_manifest_entries(entries: List[dict]) -> None:
+    """Rewrites the named entries of models/manifest.json in place, for a script run alone (make_all.py
+    rebuilds the whole manifest, accuracy.json and the README table)."""
+    path = os.path.join(MODELS, "manifest.json")
+    with open(path) as f:
+        manifest = json.load(f)
+    names = {e["name"] for e in entries}
+    manifest["models"] = [m for m in manifest["models"] if m["name"] not in names] + list(entries)
+    with open(path, "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+
+
 def setup(seed: int = 0) -> None:
     """Fixed seeds, 2 threads, deterministic kernels."""
     torch.set_num_threads(2)

@@ -15,7 +15,6 @@ accuracy is reported on the 1,000 test images of data/fashion-mnist-test-1000.bi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -95,13 +94,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="reload models/generated/ckpt/fmnist_softmax6.pt")
     args = ap.parse_args()
     entry = build(args.reuse)
-    # make_all.py rebuilds the whole manifest (and accuracy.json, the README table); alone, patch the entry in.
-    path = os.path.join(C.MODELS, "manifest.json")
-    manifest = json.load(open(path))
-    manifest["models"] = [m for m in manifest["models"] if m["name"] != NAME] + [entry]
-    with open(path, "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
+    C.replace_manifest_entries([entry])
     C.log(f"{NAME}: written (run make_all.py --reuse-checkpoints to refresh accuracy.json and the README table)")
 
 
