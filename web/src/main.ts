@@ -7,7 +7,7 @@
  * (node placement) to the console and shows placement per model; ?maxModelBytes=<n> caps model size.
  */
 import {
-  configureWebRuntime, DEFAULT_MAX_MODEL_BYTES, formatBytes, formatConversion, modelToBlob, modelToBytes, ort, readModelBytes,
+  configureWebRuntime, DEFAULT_MAX_MODEL_BYTES, formatBytes, formatConversion, modelToBlob, modelToBytes, ort, readModelBytes, unrecognisedAttention,
   webGpuUnavailableReason, type Model, type WebEpChoice,
 } from '../../src/web/index.js';
 import { fetchFixture, loadFixtures, loadSample, type Fixtures, type Sample } from './assets.js';
@@ -139,8 +139,10 @@ async function convert(): Promise<void> {
   try {
     const outcome = await convertModel(opened.model, attention, blocks);
     const { model, converted: done, skipped, fusion } = outcome;
+    // As `vitlin convert` does: Softmax nodes no rule recognised are listed, never hidden.
+    const unrecognised = unrecognisedAttention(model);
     if (done.length === 0) {
-      showMessage('error', `Nothing was converted: ${skipped.map((s) => s.reason).join('; ')}`);
+      showMessage('error', `Nothing was converted: ${[...skipped.map((s) => s.reason), ...unrecognised.map((u) => `unrecognised: ${u.reason}`)].join('; ')}`);
       return;
     }
     const bytes = modelToBytes(model);
@@ -157,7 +159,7 @@ async function convert(): Promise<void> {
       `${fusion.fused.length ? `, fused ${fusion.fused.length} decomposed block${fusion.fused.length > 1 ? 's' : ''} exactly` : ''}: ` +
       `${formatBytes(opened.bytes.length)} → ${formatBytes(bytes.length)}.`;
     const report = byId('convert-report');
-    report.textContent = formatConversion(outcome, attention, CONVERT_MODE).join('\n');
+    report.textContent = formatConversion(outcome, attention, CONVERT_MODE, undefined, unrecognised).join('\n');
     report.hidden = false;
     renderPlaceholder('converted', 'not run yet');
     renderComparison(undefined, undefined);
