@@ -16,6 +16,6 @@ export type { ExternalDataInfo as ExternalDataEntry } from './serde/index.js';
 export * from './fusions/index.js';
 export {
   SILENT_PROGRESS, analyseSites, executePlan, planConversion, runConversion,
-  type AttentionSite, type BlockCalibrator, type BlockFitSummary, type CalibrationBlock, type CalibrationJob, type CalibrationReport,
+  type AttentionSite, type BlockFitSummary, type CalibrationBlock, type CalibrationReport,
   type ConversionPlan, type ConvertOutcome, type FidelityEvaluator, type PipelineProgress, type PipelineRequest, type PipelineServices, type SiteAnalysis,
 } from './plan/index.js';

@@ -49,34 +49,6 @@ export interface BlockFitSummary {
   readonly mseAfter: number;
 }
 
-/** What a calibrator is asked to fit. */
-export interface CalibrationJob {
-  /** The model before conversion (after exact fusion): its softmax blocks are the targets. */
-  readonly reference: Model;
-  /** `reference` with every block in `blocks` converted: its fused nodes, in graph order, are fitted. */
-  readonly converted: Model;
-  readonly blocks: readonly CalibrationBlock[];
-  /** The kernel the blocks were converted to (a registry name: 'hydra', 'linear-angular', …). */
-  readonly kernel: string;
-  readonly options: { readonly linearAngularMode: 'reference' | 'kernel_normalized' };
-  readonly onItems?: (items: number) => void;
-}
-
-/**
- * The calibration seam. `fit` measures on the calibrator's own inputs and returns one fit per block of
- * `job.blocks` (graph order); `apply` writes fits into a converted model's fused nodes, in place
- * (graph order; `undefined` leaves a node as it is). A fit may change more than the fused node's
- * attributes (e.g. refit the block's output projection) as long as `apply` writes all of it and the
- * fit of a block does not depend on which other blocks are converted.
- */
-export interface BlockCalibrator<Fit extends BlockFitSummary = BlockFitSummary> {
-  /** How reports name the calibration inputs. */
-  readonly description: string;
-  readonly count: number;
-  fit(job: CalibrationJob): Promise<readonly Fit[]>;
-  apply(model: Model, fits: readonly (Fit | undefined)[]): void;
-}
-
 /**
  * What a selection calibrator is asked: convert `candidates` of `reference` (all of them, or with `auto`
  * a greedy choice within the budget) and calibrate the result. `convert` is the planner's conversion
@@ -111,7 +83,7 @@ export interface SelectionCalibrationResult {
 /**
  * The calibration seam for fits that depend on which blocks are converted (a sequential refit: each
  * block's fit corrects the drift of those before it). The planner hands it the whole selection — and
- * with `--blocks auto` the choice — instead of fitting once and applying subsets (BlockCalibrator).
+ * with `--blocks auto` the choice.
  */
 export interface SelectionCalibrator {
   readonly description: string;

@@ -6,7 +6,7 @@ export { parseBlockSelection, type BlockSelection } from './selection.js';
 export { fuseExactly, type ExactFusionResult } from './exact-fusion.js';
 export { greedySelect, withinBudget, type AutoSelection, type Budget, type SelectionScore, type TradeOffRow } from './auto-select.js';
 export {
-  SILENT_PROGRESS, type BlockCalibrator, type BlockFitSummary, type CalibrationBlock, type CalibrationJob, type Fidelity, type FidelityEvaluator, type PipelineProgress,
+  SILENT_PROGRESS, type BlockFitSummary, type CalibrationBlock, type Fidelity, type FidelityEvaluator, type PipelineProgress,
   type SelectionBlockReport, type SelectionCalibrationJob, type SelectionCalibrationResult, type SelectionCalibrator,
 } from './evaluator.js';
 export type { CalibrationReport, ConvertOutcome, LinearAngularMode, LinearAttention, PipelineRequest, PipelineServices } from './types.js';

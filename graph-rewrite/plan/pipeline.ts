@@ -12,7 +12,7 @@ import { findExactFusions } from '../fusions/index.js';
 import type { Model } from '../ir/model.js';
 import { inlineFunctions } from '../passes/inline-functions.js';
 import { greedySelect, type AutoSelection } from './auto-select.js';
-import { SILENT_PROGRESS, type BlockFitSummary, type Fidelity, type SelectionCalibrationResult } from './evaluator.js';
+import { SILENT_PROGRESS, type Fidelity, type SelectionCalibrationResult } from './evaluator.js';
 import { attentionFlops, concreteShapes, countFlops, modelAttentionCores } from './flops.js';
 import { planConversion, type ConversionPlan } from './plan.js';
 import { analyseSites, type SiteAnalysis } from './sites.js';
@@ -41,8 +41,8 @@ export async function runConversion(original: Model, request: PipelineRequest, s
 }
 
 /**
- * Executes `plan` on `analysis.base`: fit (once for every candidate), choose (auto), convert, calibrate,
- * count, inline — or, given a selection calibrator, let it convert, choose and calibrate, then count and inline.
+ * Executes `plan` on `analysis.base`: with a selection calibrator, let it convert, choose (auto) and
+ * calibrate; otherwise choose (auto, measured by the evaluator) and convert. Then count and inline.
  */
 export async function executePlan(analysis: SiteAnalysis, plan: ConversionPlan, request: PipelineRequest, services: PipelineServices = {}): Promise<ConvertOutcome> {
   const { base, baseBlocks } = analysis;
@@ -50,7 +50,7 @@ export async function executePlan(analysis: SiteAnalysis, plan: ConversionPlan, 
   const attention = plan.kernel;
   const options = { attention, linearAngularMode: request.linearAngularMode, ...(request.eps === undefined ? {} : { eps: request.eps }) } as const;
   const toGiven = (b: AttentionBlock): AttentionBlock => ({ ...b, index: plan.givenNumber.get(b.anchor) ?? b.index });
-  const { calibrator, evaluator, selectionCalibrator } = services;
+  const { evaluator, selectionCalibrator } = services;
   const candidates = plan.candidates;
 
   // A selection calibrator (a sequential refit) converts, calibrates and — with auto — chooses as one:
@@ -64,23 +64,7 @@ export async function executePlan(analysis: SiteAnalysis, plan: ConversionPlan, 
     });
   }
 
-  // Otherwise calibration coefficients depend only on the original's activations, so they are fitted
-  // once for every candidate block; --blocks auto then measures selections with them applied.
-  let fits: Map<number, BlockFitSummary> | undefined;
-  if (!selected && calibrator && request.fit && candidates.length > 0) {
-    const all = convertAttention(base, { ...options, blocks: candidates });
-    const bar = progress.start('calibrating', calibrator.count);
-    const list = await calibrator.fit({
-      reference: base, converted: all.model, blocks: all.converted.map((b) => ({ heads: b.heads, scale: b.scale.value, anchor: b.anchor, nodes: b.nodes })),
-      kernel: attention, options: { linearAngularMode: request.linearAngularMode }, onItems: (n) => bar.tick(n),
-    }).finally(() => bar.done());
-    fits = new Map(all.converted.map((b, i) => [b.index, list[i]!]));
-  }
-  const build = (blocks: readonly number[], calibrated: boolean) => {
-    const result = convertAttention(base, { ...options, blocks });
-    if (calibrated && fits) calibrator!.apply(result.model, result.converted.map((b) => fits!.get(b.index)));
-    return result;
-  };
+  const build = (blocks: readonly number[]) => convertAttention(base, { ...options, blocks });
 
   let chosen = selected ? [...selected.chosen] : plan.blocks;
   let auto: AutoSelection | undefined = selected?.auto;
@@ -91,7 +75,7 @@ export async function executePlan(analysis: SiteAnalysis, plan: ConversionPlan, 
     const bar = progress.start('choosing blocks', 1 + (candidates.length * (candidates.length + 1)) / 2);
     try {
       auto = await greedySelect(candidates, async (blocks) => {
-        const f = evaluator.compare(baseRun, await evaluator.run(build(blocks, true).model, `blocks ${blocks.join(',')}`));
+        const f = evaluator.compare(baseRun, await evaluator.run(build(blocks).model, `blocks ${blocks.join(',')}`));
         return { top1Drop: top1Drop(f), cosine: f.cosine, flops: flopsWith(analysis, new Set(blocks), attention), ...(f.accuracy ? { accuracy: f.accuracy.converted } : {}) };
       }, request.budget, () => bar.tick());
     } finally {
@@ -100,26 +84,12 @@ export async function executePlan(analysis: SiteAnalysis, plan: ConversionPlan, 
     chosen = [...auto.chosen];
   }
 
-  const uncalibrated = build(chosen, false);
+  const uncalibrated = build(chosen);
   let model = uncalibrated.model;
   let calibration: CalibrationReport | undefined;
   if (selected) {
     model = selected.model;
     calibration = { ...selected.report, blocks: selected.report.blocks.map((b) => ({ ...b, index: toGiven(baseBlocks[b.index]!).index })) };
-  } else if (fits && evaluator && uncalibrated.converted.length > 0) {
-    // The same conversion with the fits written: a copy of it, not a second conversion (and analysis).
-    const calibrated = model.clone();
-    calibrator!.apply(calibrated, uncalibrated.converted.map((b) => fits!.get(b.index)));
-    baseRun ??= await evaluator.run(base, 'original');
-    const without = evaluator.compare(baseRun, await evaluator.run(model, 'uncalibrated'));
-    const withFit = evaluator.compare(baseRun, await evaluator.run(calibrated, 'calibrated'));
-    calibration = {
-      inputs: evaluator.description,
-      blocks: uncalibrated.converted.map((b) => ({ index: toGiven(b).index, mseBefore: fits!.get(b.index)!.mseBefore, mseAfter: fits!.get(b.index)!.mseAfter })),
-      without,
-      with: withFit,
-    };
-    model = calibrated;
   }
   // Counted before inlining, while the fused ops are still recognisable as attention.
   const afterShapes = inferShapes(model.graph);

@@ -2,7 +2,7 @@
 import type { AttentionBlock, AttentionBlocksReport } from '../attention/index.js';
 import type { Model } from '../ir/model.js';
 import type { AutoSelection, Budget } from './auto-select.js';
-import type { BlockCalibrator, Fidelity, FidelityEvaluator, PipelineProgress, SelectionCalibrator } from './evaluator.js';
+import type { Fidelity, FidelityEvaluator, PipelineProgress, SelectionCalibrator } from './evaluator.js';
 import type { ExactFusionResult } from './exact-fusion.js';
 import type { FlopReport } from './flops.js';
 import type { BlockSelection } from './selection.js';
@@ -31,9 +31,7 @@ export interface PipelineRequest {
 export interface PipelineServices {
   /** Measures fidelity on held inputs: needed by `--blocks auto` and the calibration report. */
   readonly evaluator?: FidelityEvaluator<unknown>;
-  /** Fits converted blocks' coefficients (once for every candidate). */
-  readonly calibrator?: BlockCalibrator;
-  /** Calibrates a whole selection (fits that depend on the other converted blocks); preferred over `calibrator`. */
+  /** Calibrates a whole selection (fits that depend on the other converted blocks). */
   readonly selectionCalibrator?: SelectionCalibrator;
   readonly progress?: PipelineProgress;
 }
