@@ -5,7 +5,7 @@
  */
 import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Plugin } from 'vite';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -50,7 +50,7 @@ function collectAssets(): { files: Map<string, string>; fixtures: string } {
   }
   // Trained models first: they are the ones whose predictions mean something on the sample.
   models.sort((a, b) => Number(b.trained) - Number(a.trained));
-  return { files, fixtures: JSON.stringify({ sample: { file: 'assets/sample.bin', normalization: manifest.sample.normalization }, models }) };
+  return { files, fixtures: JSON.stringify({ sample: { file: 'assets/sample.bin', name: basename(manifest.sample.file), normalization: manifest.sample.normalization }, models }) };
 }
 
 /** Cross-origin isolation: SharedArrayBuffer, hence multi-threaded WASM in onnxruntime-web. */

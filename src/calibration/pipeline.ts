@@ -14,7 +14,7 @@ import { createSession, type ExecutionProvider } from '../runtime/session.js';
 import type { CalibrationBasis } from './basis.js';
 import type { BlockCalibrationReport, RefitCalibrationReport } from './report.js';
 import { SequentialRefitter, type BlockRefit, type ConvertBlocks } from './refit.js';
-import { splitInputs } from './split.js';
+import { selectionShareFor, splitInputs } from './split.js';
 
 export interface CalibratedConversionRequest {
   /** The model blocks are numbered in (after exact fusion); not modified. */
@@ -55,7 +55,7 @@ function top1Of(f: Fidelity): number {
 
 /** Converts and refits `request.blocks` (or a greedy choice of them), as the file comment says. */
 export async function calibrateConversion(request: CalibratedConversionRequest): Promise<CalibratedConversion> {
-  const share = request.selectionShare ?? (request.auto ? 0.5 : 0.25);
+  const share = request.selectionShare ?? selectionShareFor(request.auto !== undefined);
   const { fitting, selection } = splitInputs(request.inputs, share);
   const refitter = new SequentialRefitter(request.base, request.convert, fitting, { basis: request.basis ?? 'plain', ep: request.ep, ...(request.lambda ? { lambda: request.lambda } : {}) });
   const baseRun = await runOn(request.base, selection, request.ep, 'original');

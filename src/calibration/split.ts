@@ -20,11 +20,21 @@ export function sliceInputs(inputs: InputSet, from: number, to: number, what: st
   };
 }
 
+/** The share of the inputs held out for selection and the report: ½ with `--blocks auto`, ¼ without. */
+export function selectionShareFor(auto: boolean): number {
+  return auto ? 0.5 : 0.25;
+}
+
+/** How many of `count` inputs the selection part gets: ⌈share·count⌉, leaving at least 1 on each side. */
+export function heldOutCount(count: number, share: number): number {
+  return Math.min(count - 1, Math.max(1, Math.ceil(count * share)));
+}
+
 /** The fitting part (first items) and the selection part (the last ⌈share·count⌉, at least 1 each). */
 export function splitInputs(inputs: InputSet, share: number): { fitting: InputSet; selection: InputSet } {
   if (!(share > 0 && share < 1)) throw new InvalidArgumentError(`the selection share must be between 0 and 1, got ${share}`);
   if (inputs.count < 2) throw new InvalidArgumentError(`calibration needs at least 2 inputs (one to fit on, one to check on), ${inputs.description} has ${inputs.count}`);
-  const held = Math.min(inputs.count - 1, Math.max(1, Math.ceil(inputs.count * share)));
+  const held = heldOutCount(inputs.count, share);
   const cut = inputs.count - held;
   return { fitting: sliceInputs(inputs, 0, cut, 'fitting'), selection: sliceInputs(inputs, cut, inputs.count, 'selection') };
 }

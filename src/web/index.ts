@@ -34,3 +34,9 @@ export * from './image.js';
 export * from './predictions.js';
 export * from './placement-log.js';
 export * from './runtime.js';
+export * from './web-backend.js';
+// The runtime seam's types; its Tensor is `BackendTensor` here (the IR's `Tensor` keeps its name).
+export {
+  float32Tensor, type Backend, type BackendSession, type BackendSessionOptions, type Feeds as BackendFeeds, type Tensor as BackendTensor,
+  type TensorType as BackendTensorType, type ValueInfo as BackendValueInfo,
+} from '../runtime/backend.js';

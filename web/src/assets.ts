@@ -12,11 +12,13 @@ export interface FixtureEntry {
 }
 
 export interface Fixtures {
-  readonly sample: { readonly file: string };
+  /** `name`: the sample's own file name (reports name it as `vitlin convert --calibration <file>` does). */
+  readonly sample: { readonly file: string; readonly name: string };
   readonly models: readonly FixtureEntry[];
 }
 
 export interface Sample {
+  readonly name: string;
   readonly parsed: LabelledSample;
   readonly bytes: Uint8Array;
 }
@@ -35,7 +37,7 @@ export async function loadFixtures(): Promise<Fixtures> {
 
 export async function loadSample(fixtures: Fixtures): Promise<Sample> {
   const bytes = await fetchBytes(fixtures.sample.file);
-  return { parsed: parseSampleFile(bytes, fixtures.sample.file), bytes };
+  return { name: fixtures.sample.name, parsed: parseSampleFile(bytes, fixtures.sample.name), bytes };
 }
 
 export const fetchFixture = (entry: FixtureEntry): Promise<Uint8Array> => fetchBytes(entry.file);
