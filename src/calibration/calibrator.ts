@@ -11,7 +11,9 @@ import type { CalibrationBasis } from './basis.js';
 import { calibrateConversion } from './pipeline.js';
 
 /** The sequential refit as the planner's selection calibrator (see the file comment). */
-export function refitCalibrator(inputs: InputSet, options: RunTarget & { readonly basis?: CalibrationBasis }): SelectionCalibrator {
+export function refitCalibrator(
+  inputs: InputSet, options: RunTarget & { readonly basis?: CalibrationBasis; /** Held-out inputs of their own: then all of `inputs` fit. */ readonly selection?: InputSet },
+): SelectionCalibrator {
   return {
     description: inputs.description,
     count: inputs.count,
@@ -20,7 +22,7 @@ export function refitCalibrator(inputs: InputSet, options: RunTarget & { readonl
       const bar = job.progress.start(job.auto ? 'choosing blocks' : 'calibrating', job.auto ? 2 + (n * (n + 1)) / 2 : 1);
       try {
         const result = await calibrateConversion({
-          base: job.reference, blocks: job.candidates, inputs, basis: options.basis ?? 'plain', backend: options.backend, ep: options.ep,
+          base: job.reference, blocks: job.candidates, inputs, basis: options.basis ?? 'plain', backend: options.backend, ep: options.ep, ...(options.selection ? { selection: options.selection } : {}),
           convert: (blocks) => { const r = job.convert(blocks); return { model: r.model, blocks: r.converted }; },
           ...(job.auto ? { auto: job.auto } : {}),
           onProgress: () => bar.tick(),

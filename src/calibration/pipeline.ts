@@ -26,6 +26,11 @@ export interface CalibratedConversionRequest extends RunTarget {
   readonly basis?: CalibrationBasis;
   /** Share of the inputs held out for selection and the report (default ½ with auto, ¼ without). */
   readonly selectionShare?: number;
+  /**
+   * Inputs of their own for selection and the report (e.g. labelled images beside unlabelled ones to
+   * fit on): then every item of `inputs` fits and none of them is scored.
+   */
+  readonly selection?: InputSet;
   readonly auto?: { readonly budget: Budget; readonly flops: (blocks: readonly number[]) => number };
   readonly lambda?: number;
   readonly onProgress?: (stage: 'fitting' | 'choosing', blocks: readonly number[]) => void;
@@ -45,8 +50,9 @@ function top1Of(f: Fidelity): number {
 
 /** Converts and refits `request.blocks` (or a greedy choice of them), as the file comment says. */
 export async function calibrateConversion(request: CalibratedConversionRequest): Promise<CalibratedConversion> {
-  const share = request.selectionShare ?? selectionShareFor(request.auto !== undefined);
-  const { fitting, selection } = splitInputs(request.inputs, share);
+  const { fitting, selection } = request.selection
+    ? { fitting: request.inputs, selection: request.selection }
+    : splitInputs(request.inputs, request.selectionShare ?? selectionShareFor(request.auto !== undefined));
   const refitter = new SequentialRefitter(request.base, request.convert, fitting, { basis: request.basis ?? 'plain', backend: request.backend, ep: request.ep, ...(request.lambda ? { lambda: request.lambda } : {}) });
   const baseRun = await runOn(request, request.base, selection, 'original');
   const fidelity = async (model: Model, label: string) => fidelityOf(baseRun, await runOn(request, model, selection, label), selection.labels);

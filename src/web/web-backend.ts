@@ -5,7 +5,7 @@
  * the `Backend` interface runs in the page unchanged.
  */
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
-import type { Backend, BackendSession, BackendSessionOptions, Feeds, Tensor, TensorType, ValueInfo } from '../runtime/backend.js';
+import { checkFeeds, type Backend, type BackendSession, type BackendSessionOptions, type Feeds, type Tensor, type TensorType, type ValueInfo } from '../runtime/backend.js';
 import { createWebSession, ort, type WebEpChoice, type WebExecutionProvider } from './runtime.js';
 
 export const WEB_BACKEND_EPS: readonly WebExecutionProvider[] = ['webgpu', 'wasm'];
@@ -43,7 +43,7 @@ function valueInfo(meta: ort.InferenceSession.ValueMetadata): ValueInfo {
   if (!meta.isTensor) return { name: meta.name, isTensor: false, shape: [] };
   return {
     name: meta.name, isTensor: true, ...(TENSOR_TYPES.has(meta.type) ? { type: meta.type as TensorType } : {}),
-    shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' ? d : undefined)),
+    shape: meta.shape,
   };
 }
 
@@ -64,14 +64,16 @@ export const webBackend: Backend = {
   eps: WEB_BACKEND_EPS,
   async createSession(model: Uint8Array, options: BackendSessionOptions = {}): Promise<BackendSession> {
     const session = await createWebSession(model, { ep: epChoice(options.ep), ...(options.label ? { label: options.label } : {}) });
+    const inputs = session.inputs.map(valueInfo);
     return {
       ep: session.ep,
       ...(session.fallbackReason === undefined ? {} : { fallbackReason: session.fallbackReason }),
-      inputs: session.inputs.map(valueInfo),
+      inputs,
       outputs: session.outputs.map(valueInfo),
       async run(feeds: Feeds) {
         const ortFeeds: Record<string, ort.Tensor> = {};
-        for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(tensor, name);
+        // The same checks, and the same wording, as every backend: names, types, ranks, fixed dims, lengths.
+        for (const [name, tensor] of Object.entries(checkFeeds(inputs, feeds))) ortFeeds[name] = toOrtTensor(tensor, name);
         const { outputs } = await session.run(ortFeeds);
         const result: Record<string, Tensor> = {};
         for (const [name, tensor] of Object.entries(outputs)) result[name] = fromOrtTensor(tensor, name);

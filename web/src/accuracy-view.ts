@@ -1,5 +1,5 @@
 /**
- * Accuracy on the bundled labelled sample: the first n images through the original and the converted
+ * Accuracy on the bundled labelled sample: n images (from the first one calibration did not use) through the original and the converted
  * model (same EP choice and sessions as Run), top-1 against the labels, and how often the two agree —
  * one image is an anecdote, a few hundred are a measurement.
  */
@@ -13,11 +13,13 @@ export interface SampleScore {
   readonly correct: number;
   readonly count: number;
   readonly predictions: number[];
+  /** The first sample image scored. */
+  readonly from: number;
 }
 
-/** Top-1 of `count` sample images through one model, one image per run. */
+/** Top-1 of sample images [from, from + count) through one model, one image per run. */
 export async function scoreOnSample(
-  which: Which, bytes: Uint8Array, label: string, ep: 'auto' | 'webgpu' | 'wasm', input: ImageInput, sample: Sample, count: number,
+  which: Which, bytes: Uint8Array, label: string, ep: 'auto' | 'webgpu' | 'wasm', input: ImageInput, sample: Sample, from: number, count: number,
   control: RunControl & { onImage(which: Which, done: number): void },
 ): Promise<SampleScore> {
   const { session } = await getSession(which, bytes, ep, label, input);
@@ -26,7 +28,7 @@ export async function scoreOnSample(
   const dims = [input.batch, input.channels, input.height, input.width];
   const predictions: number[] = [];
   let correct = 0;
-  for (let i = 0; i < count; i++) {
+  for (let i = from; i < from + count; i++) {
     if (control.cancelled) throw new RunCancelled();
     const pixels = imageToInput(sampleImage(sample.parsed, sample.bytes, i), { channels: input.channels, height: input.height, width: input.width, mean, std });
     const batch = new Float32Array(pixels.length * input.batch);
@@ -37,9 +39,9 @@ export async function scoreOnSample(
     const predicted = argmaxRows(outputToFloat32(output.type, output.data).slice(0, classes), classes)[0]!;
     predictions.push(predicted);
     if (predicted === sample.parsed.labels[i]) correct++;
-    control.onImage(which, i + 1);
+    control.onImage(which, i - from + 1);
   }
-  return { correct, count, predictions };
+  return { correct, count, predictions, from };
 }
 
 const percent = (x: number) => `${(x * 100).toFixed(1)} %`;
@@ -54,6 +56,7 @@ export function renderAccuracy(original: SampleScore, converted: SampleScore | u
       `${drop >= 0 ? '−' : '+'}${(Math.abs(drop) * 100).toFixed(1)} points`]);
     rows.push(['same top-1 class', `${percent(agree / original.count)} of the images`]);
   }
+  rows.push(['images', `sample images ${original.from}–${original.from + original.count - 1}`]);
   box.dataset.state = 'done';
   box.dataset.original = String(original.correct / original.count);
   if (converted) box.dataset.converted = String(converted.correct / converted.count);

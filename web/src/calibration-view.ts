@@ -19,11 +19,9 @@ export interface CalibrationSettings {
   readonly auto?: { readonly maxTop1Drop: number };
 }
 
-/** The images the user dropped to fit on (unlabelled): fit only, never scored. */
+/** The images the user dropped to fit on (unlabelled): fit only, never scored. Here only their names. */
 export interface DroppedImages {
   readonly names: readonly string[];
-  /** One C×H×W float32 array per image, prepared for the model. */
-  readonly pixels: readonly Float32Array[];
 }
 
 /** Reads the controls; the error names the field and the range. */

@@ -16,8 +16,8 @@ export interface ChosenImage {
 
 let uploaded: { image: RawImage; name: string } | undefined;
 
-/** Decodes an uploaded image with the browser's decoders; throws a clear error for non-images. */
-export async function decodeUpload(file: File): Promise<void> {
+/** Decodes an image file with the browser's decoders (scaled down to MAX_UPLOAD_SIDE); a clear error for non-images. */
+export async function decodeImageFile(file: File): Promise<RawImage> {
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(file);
@@ -32,7 +32,12 @@ export async function decodeUpload(file: File): Promise<void> {
   if (!context) throw new Error('this browser has no 2D canvas');
   context.drawImage(bitmap, 0, 0, width, height);
   bitmap.close();
-  uploaded = { image: { width, height, channels: 4, pixels: context.getImageData(0, 0, width, height).data }, name: file.name };
+  return { width, height, channels: 4, pixels: context.getImageData(0, 0, width, height).data };
+}
+
+/** Decodes an uploaded image to classify. */
+export async function decodeUpload(file: File): Promise<void> {
+  uploaded = { image: await decodeImageFile(file), name: file.name };
 }
 
 export function currentImage(sample: Sample | undefined): ChosenImage {

@@ -13,7 +13,9 @@ import {
 import { fetchFixture, loadFixtures, loadSample, type Fixtures, type Sample } from './assets.js';
 import { renderBlocks, selectedAttention, selectedBlocks } from './blocks-view.js';
 import { busy, byId, clearMessage, el, errorText, showMessage } from './dom.js';
-import { currentImage, decodeUpload, prepareInput } from './image-source.js';
+import { currentImage, decodeImageFile, decodeUpload, prepareInput } from './image-source.js';
+import { calibrationServices, type CancelControl, type DroppedRaw } from './calibration-run.js';
+import { readCalibrationSettings, renderCalibrationProgress, renderDropped, renderSplit, renderTradeOff } from './calibration-view.js';
 import { imageInputOf, renderModelInfo, type ImageInput } from './model-view.js';
 import { renderAccuracy, renderAccuracyState, scoreOnSample, type SampleScore } from './accuracy-view.js';
 import { renderConverted, renderPlan } from './plan-view.js';
@@ -36,7 +38,12 @@ interface Opened {
 let fixtures: Fixtures | undefined;
 let sample: Sample | undefined;
 let opened: Opened | undefined;
-let converted: { bytes: Uint8Array; url: string; label: string } | undefined;
+/** `scoreFrom`: the first sample image calibration did not use (0 without calibration): accuracy starts there. */
+let converted: { bytes: Uint8Array; url: string; label: string; scoreFrom: number } | undefined;
+/** Images the user dropped to fit on (unlabelled). */
+let dropped: DroppedRaw | undefined;
+/** The calibrating conversion in progress, if any: its Cancel sets the flag. */
+let activeConvert: CancelControl | undefined;
 
 async function start(): Promise<void> {
   const verbose = params.get('ortlog') === 'verbose';
@@ -53,6 +60,7 @@ async function start(): Promise<void> {
     `${m.name}${m.trained ? ' (trained)' : ''} · ${formatBytes(m.bytes)}`)));
   byId<HTMLInputElement>('sample-index').max = String(sample.parsed.header.count - 1);
   wire();
+  showSplit();
   document.body.dataset.ready = 'true';
   const initial = params.get('fixture');
   if (initial) {
@@ -109,6 +117,35 @@ function showPlan(): void {
   renderPlan(opened.model, rows, selectedBlocks(), selectedAttention());
 }
 
+/** Says which images fit, select and score for the calibration controls as they stand. */
+function showSplit(): void {
+  if (!sample) return;
+  try {
+    renderSplit(readCalibrationSettings(sample.parsed.header.count), dropped);
+  } catch (error) {
+    renderSplit(errorText(error), dropped);
+  }
+}
+
+/** The accuracy label: from which sample image it scores. */
+function showAccuracyFrom(): void {
+  const from = converted?.scoreFrom ?? 0;
+  byId('accuracy-from').textContent = from === 0 ? 'from image 0 on' : `from image ${from} on (images 0–${from - 1} calibrated the converted model)`;
+}
+
+/** Adds dropped or chosen image files as calibration images; non-images get one clear message. */
+async function addCalibrationImages(files: readonly File[]): Promise<void> {
+  clearMessage();
+  try {
+    const images = await Promise.all(files.map(decodeImageFile));
+    dropped = { names: [...(dropped?.names ?? []), ...files.map((f) => f.name)], images: [...(dropped?.images ?? []), ...images] };
+  } catch (error) {
+    showMessage('error', `Could not use the images for calibration: ${errorText(error)}`);
+  }
+  renderDropped(dropped);
+  showSplit();
+}
+
 function showRunSection(): void {
   byId('run-section').hidden = false;
   const run = byId<HTMLButtonElement>('run-button');
@@ -125,48 +162,93 @@ function resetConversion(): void {
   converted = undefined;
   byId('download-link').hidden = true;
   byId('convert-report').hidden = true;
+  renderTradeOff(undefined, undefined);
+  showAccuracyFrom();
 }
 
+/** The EP calibration runs on: the Run section's choice (undefined = WebGPU, falling back to WASM). */
+function calibrationEp(): string | undefined {
+  const ep = byId<HTMLSelectElement>('ep-select').value;
+  return ep === 'auto' ? undefined : ep;
+}
+
+/**
+ * Converts with the pipeline `vitlin convert` runs: the ticked blocks or `--blocks auto`, refitted on
+ * the calibration images when asked (with progress and Cancel), the CLI's report beside the result.
+ */
 async function convert(): Promise<void> {
-  if (!opened) return;
+  if (!opened || !sample) return;
   clearMessage();
+  let settings: ReturnType<typeof readCalibrationSettings>;
+  try {
+    settings = readCalibrationSettings(sample.parsed.header.count);
+  } catch (error) {
+    showMessage('error', errorText(error));
+    return;
+  }
   const blocks = selectedBlocks();
-  if (blocks.length === 0) {
+  if (!settings.auto && blocks.length === 0) {
     showMessage('error', 'Select at least one convertible attention block to convert.');
     return;
   }
   const attention = selectedAttention();
+  const calibrating = settings.mode !== 'off' || settings.auto !== undefined;
+  if (calibrating && typeof opened.input === 'string') {
+    showMessage('error', `Calibration and block choice run the model, which this page cannot: ${opened.input}.`);
+    return;
+  }
+  const control: CancelControl = { cancelled: false };
+  const cancel = byId<HTMLButtonElement>('convert-cancel');
+  if (calibrating) {
+    activeConvert = control;
+    renderCalibrationProgress(settings.auto ? 'choosing blocks' : 'calibrating');
+    cancel.hidden = false;
+  }
   try {
-    const outcome = await convertModel(opened.model, attention, blocks);
+    const services = calibrating ? calibrationServices(settings, sample, dropped, opened.input as ImageInput, calibrationEp(), control) : undefined;
+    const outcome = await convertModel(opened.model, attention, {
+      blocks, ...(settings.auto ? { auto: settings.auto } : {}), fit: settings.mode !== 'off', ...(services ? { services } : {}),
+    });
     const { model, converted: done, skipped, fusion } = outcome;
     // As `vitlin convert` does: Softmax nodes no rule recognised are listed, never hidden.
     const unrecognised = unrecognisedAttention(model);
     if (done.length === 0) {
-      showMessage('error', `Nothing was converted: ${[...skipped.map((s) => s.reason), ...unrecognised.map((u) => `unrecognised: ${u.reason}`)].join('; ')}`);
+      const why = [...skipped.map((s) => s.reason), ...unrecognised.map((u) => `unrecognised: ${u.reason}`)];
+      if (outcome.auto) why.unshift('no block fits within the budget (see the trade-off)');
+      showMessage('error', `Nothing was converted: ${why.join('; ')}`);
+      renderTradeOff(outcome.auto, settings.auto?.maxTop1Drop);
       return;
     }
     const bytes = modelToBytes(model);
     resetConversion();
     await releaseSessions('converted');
     const stem = opened.name.replace(/\.onnx$/i, '');
-    converted = { bytes, url: URL.createObjectURL(modelToBlob(model)), label: `${stem}.${attention}.onnx` };
+    converted = { bytes, url: URL.createObjectURL(modelToBlob(model)), label: `${stem}.${attention}.onnx`, scoreFrom: calibrating ? settings.count : 0 };
     const link = byId<HTMLAnchorElement>('download-link');
     link.href = converted.url;
     link.download = converted.label;
     link.hidden = false;
     byId('convert-status').textContent = `Converted block${done.length > 1 ? 's' : ''} ${done.map((b) => b.index).join(', ')} to ${attention}` +
+      `${outcome.calibration ? ', calibrated' : ''}` +
       `${skipped.length ? ` (skipped: ${skipped.map((s) => s.reason).join('; ')})` : ''}` +
       `${fusion.fused.length ? `, fused ${fusion.fused.length} decomposed block${fusion.fused.length > 1 ? 's' : ''} exactly` : ''}: ` +
       `${formatBytes(opened.bytes.length)} → ${formatBytes(bytes.length)}.`;
     const report = byId('convert-report');
     report.textContent = formatConversion(outcome, attention, CONVERT_MODE, undefined, unrecognised).join('\n');
     report.hidden = false;
+    renderTradeOff(outcome.auto, settings.auto?.maxTop1Drop);
+    showAccuracyFrom();
     renderPlaceholder('converted', 'not run yet');
     renderComparison(undefined, undefined);
     renderAccuracyState('The model changed: measure again.', 'idle');
     renderConverted(done.map((b) => b.index), skipped.map((s) => ({ index: s.index, reason: s.reason })), attention);
   } catch (error) {
-    showMessage('error', `Conversion failed: ${errorText(error)}`);
+    if (error instanceof RunCancelled) showMessage('info', 'Conversion cancelled: nothing was converted, the previous result (if any) stays.');
+    else showMessage('error', `Conversion failed: ${errorText(error)}`);
+  } finally {
+    if (activeConvert === control) activeConvert = undefined;
+    renderCalibrationProgress(undefined);
+    cancel.hidden = true;
   }
 }
 
@@ -233,10 +315,12 @@ async function measureAccuracy(): Promise<void> {
   clearMessage();
   const input = opened.input;
   const ep = byId<HTMLSelectElement>('ep-select').value as WebEpChoice;
-  const limit = sample.parsed.header.count;
+  // Never scored on what calibrated the converted model: images from `from` on.
+  const from = converted?.scoreFrom ?? 0;
+  const limit = sample.parsed.header.count - from;
   const count = Number(byId<HTMLInputElement>('accuracy-count').value);
   if (!Number.isInteger(count) || count < 1 || count > limit) {
-    showMessage('error', `The number of images must be a whole number from 1 to ${limit}.`);
+    showMessage('error', `The number of images must be a whole number from 1 to ${limit} (sample images ${from}–${sample.parsed.header.count - 1}).`);
     return;
   }
   const models = converted ? 2 : 1;
@@ -252,9 +336,9 @@ async function measureAccuracy(): Promise<void> {
   const cancel = byId<HTMLButtonElement>('cancel-button');
   cancel.hidden = false;
   try {
-    const original = await scoreOnSample('original', opened.bytes, opened.name, ep, input, sample, count, control);
+    const original = await scoreOnSample('original', opened.bytes, opened.name, ep, input, sample, from, count, control);
     let second: SampleScore | undefined;
-    if (converted) second = await scoreOnSample('converted', converted.bytes, converted.label, ep, input, sample, count, control);
+    if (converted) second = await scoreOnSample('converted', converted.bytes, converted.label, ep, input, sample, from, count, control);
     renderAccuracy(original, second);
   } catch (error) {
     const cancelled = error instanceof RunCancelled;
@@ -291,7 +375,26 @@ function wire(): void {
   window.addEventListener('drop', (event) => {
     event.preventDefault();
     zone.classList.remove('dragging');
-    openFile(event.dataTransfer?.files[0]);
+    const files = [...(event.dataTransfer?.files ?? [])];
+    // Images are calibration images (once a model is open); anything else is a model to open.
+    if (opened && files.length > 0 && files.every((f) => f.type.startsWith('image/'))) void addCalibrationImages(files);
+    else openFile(files[0]);
+  });
+  const calibrationFiles = byId<HTMLInputElement>('calibration-files');
+  calibrationFiles.addEventListener('change', () => {
+    const files = [...(calibrationFiles.files ?? [])];
+    calibrationFiles.value = '';
+    if (files.length) void addCalibrationImages(files);
+  });
+  byId('calibration-clear').addEventListener('click', () => {
+    dropped = undefined;
+    renderDropped(dropped);
+    showSplit();
+  });
+  for (const id of ['calibration-controls', 'block-choice']) byId(id).addEventListener('change', showSplit);
+  byId('calibration-count').addEventListener('input', showSplit);
+  byId('convert-cancel').addEventListener('click', () => {
+    if (activeConvert) activeConvert.cancelled = true;
   });
   const convertButton = byId<HTMLButtonElement>('convert-button');
   convertButton.addEventListener('click', () => void busy(convertButton, convert));

@@ -4,7 +4,7 @@
  * its reason — and a conversion that fuses decomposed linear attention exactly and converts the chosen
  * softmax blocks.
  */
-import { findAttentionBlocks, runConversion, type ConvertOutcome, type Model } from '../../src/web/index.js';
+import { findAttentionBlocks, runConversion, type ConvertOutcome, type Model, type PipelineServices } from '../../src/web/index.js';
 
 export interface BlockRow {
   /** The block's index for convertAttention; undefined for an op that is not a recognised block. */
@@ -46,13 +46,25 @@ export function findBlocks(model: Model): BlocksReport {
   return { rows, blocks: blocks.length, convertible: blocks.filter((b) => b.convertible).length };
 }
 
+/** What Convert is asked besides the op: the ticked blocks, or `--blocks auto` within a top-1 drop; refit or not. */
+export interface ConvertOptions {
+  readonly blocks: readonly number[];
+  readonly auto?: { readonly maxTop1Drop: number };
+  /** Refit with the calibrator in `services` (false: with auto, measure only). */
+  readonly fit?: boolean;
+  readonly services?: PipelineServices;
+}
+
 /**
  * A converted copy of `model` (the pipeline never edits its input): decomposed Hydra / linear-angular
- * blocks fused exactly, the softmax blocks `blocks` (numbers as the table shows them) converted to
- * `attention`. LinearAngularAttention in the library's default mode ('reference').
+ * blocks fused exactly, the softmax blocks `blocks` (numbers as the table shows them) — or with `auto`
+ * those the greedy search keeps within the budget — converted to `attention`, calibrated when the
+ * services carry a calibrator. The same request `vitlin convert` builds for the same options.
+ * LinearAngularAttention in the library's default mode ('reference').
  */
-export function convert(model: Model, attention: AttentionKind, blocks: readonly number[]): Promise<ConvertOutcome> {
+export function convert(model: Model, attention: AttentionKind, options: ConvertOptions): Promise<ConvertOutcome> {
   return runConversion(model, {
-    attention, selection: { kind: 'list', indices: blocks }, linearAngularMode: CONVERT_MODE, fuse: true, fit: false, inlineFunctions: false,
-  });
+    attention, selection: options.auto ? 'auto' : { kind: 'list', indices: options.blocks }, linearAngularMode: CONVERT_MODE,
+    fuse: true, fit: options.fit ?? false, inlineFunctions: false, ...(options.auto ? { budget: { maxTop1Drop: options.auto.maxTop1Drop } } : {}),
+  }, options.services);
 }

@@ -1,0 +1,183 @@
+/**
+ * Calibration and `--blocks auto` in the page, in Debian's chromium on WASM, against `vitlin convert`
+ * with the same images, count and options:
+ * - the page runs the CLI's own code (refitCalibrator, backendEvaluator) over onnxruntime-web: the same
+ *   code on onnxruntime-web's WASM in Node writes the page's download byte for byte;
+ * - `vitlin convert` itself runs on onnxruntime-node, whose CPU kernels sum floats in another order (the
+ *   logits already differ in the last bits): its model has the same graph, the same untouched weights,
+ *   the same chosen blocks, and refitted weights within a small relative difference (see compareModels);
+ * - what the page says: which images fit, which select, which score; the report per block as the CLI
+ *   prints it; the trade-off curve as a chart; progress within a second and Cancel; dropped images.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runConversion, type ConvertOutcome } from '../../graph-rewrite/plan/index.js';
+import { refitCalibrator } from '../../src/calibration/calibrator.js';
+import { backendEvaluator } from '../../src/eval/backend-evaluator.js';
+import { sampleInputs } from '../../src/eval/inputs.js';
+import { loadModel, modelToBytes } from '../../src/model-io.js';
+import { configureWebRuntime, parseSampleFile, webBackend } from '../../src/web/index.js';
+import { compareModels } from './model-diff.js';
+import { messageText, openApp, openFixture, recordConsole, REPO, useBuiltApp } from './harness.js';
+
+const SAMPLE_FILE = join(REPO, 'models/data/fashion-mnist-test-1000.bin');
+const sample = parseSampleFile(new Uint8Array(readFileSync(SAMPLE_FILE)));
+const MODEL = join(REPO, 'models/fmnist_softmax.onnx');
+const app = useBuiltApp('vitlin-web-calibration-');
+let scratch: string;
+
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), 'vitlin-web-calibration-cli-'));
+  // onnxruntime-web's WASM build, loaded from node_modules: the page's runtime, in Node.
+  const wasm = createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm');
+  configureWebRuntime({ wasmPaths: `${dirname(wasm)}/`, numThreads: 1 });
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+interface Options {
+  readonly attention: 'hydra' | 'linear-angular';
+  readonly basis: 'plain' | 'extended';
+  readonly count: number;
+  readonly budgetPercent?: number;
+}
+
+/** The same conversion in Node: the page's request and code, models run on onnxruntime-web's WASM. */
+async function nodeOnWasm(o: Options): Promise<ConvertOutcome> {
+  const inputs = sampleInputs(sample, 'fashion-mnist-test-1000.bin', 0, o.count);
+  const target = { backend: webBackend, ep: 'wasm' };
+  return runConversion(await loadModel(MODEL), {
+    attention: o.attention, selection: o.budgetPercent === undefined ? { kind: 'list', indices: [0, 1, 2] } : 'auto', linearAngularMode: 'reference',
+    fuse: true, fit: true, inlineFunctions: false, ...(o.budgetPercent === undefined ? {} : { budget: { maxTop1Drop: o.budgetPercent / 100 } }),
+  }, { evaluator: backendEvaluator(inputs, target), selectionCalibrator: refitCalibrator(inputs, { ...target, basis: o.basis }) });
+}
+
+/** `vitlin convert` with the same images (the sample file, its first `count`) and options; its bytes and --json report. */
+async function cli(o: Options): Promise<{ bytes: Uint8Array; report: { outcome?: { auto?: { chosen: number[] } } } & Record<string, unknown> }> {
+  const out = join(scratch, `${o.attention}-${o.basis}-${o.count}-${o.budgetPercent ?? 'all'}.onnx`);
+  const args = ['tsx', 'src/cli/main.ts', 'convert', MODEL, '-o', out, '--attention', o.attention, '--linear-angular-mode', 'reference',
+    '--calibration', SAMPLE_FILE, '--calibration-count', String(o.count), '--calibration-basis', o.basis, '--no-check', '--json',
+    ...(o.budgetPercent === undefined ? [] : ['--blocks', 'auto', '--budget', `${o.budgetPercent}%`])];
+  const { stdout } = await promisify(execFile)('npx', args, { cwd: REPO, maxBuffer: 1 << 24 });
+  return { bytes: new Uint8Array(readFileSync(out)), report: JSON.parse(stdout) as never };
+}
+
+async function newPage(): Promise<{ page: Page; log: ReturnType<typeof recordConsole> }> {
+  const page = await app.browser.newPage();
+  const log = recordConsole(page);
+  await openApp(page, app.url);
+  await openFixture(page, 'fmnist_softmax');
+  await page.selectOption('#ep-select', 'wasm'); // calibration runs where Run runs: WASM here (SwiftShader's WebGPU is slow)
+  return { page, log };
+}
+
+async function setOptions(page: Page, o: Options): Promise<void> {
+  await page.check(`input[name="attention"][value="${o.attention}"]`);
+  await page.check(`input[name="calibration"][value="${o.basis}"]`);
+  await page.fill('#calibration-count', String(o.count));
+  if (o.budgetPercent === undefined) {
+    await page.check('input[name="block-choice"][value="ticked"]');
+  } else {
+    await page.check('input[name="block-choice"][value="auto"]');
+    await page.fill('#budget', String(o.budgetPercent));
+  }
+}
+
+/** Clicks Convert, checks the progress line shows within a second, waits for the download and returns its bytes. */
+async function convertInPage(page: Page): Promise<Uint8Array> {
+  const clicked = Date.now();
+  await page.click('#convert-button');
+  await page.waitForSelector('#calibration-progress[data-state="running"] progress', { timeout: 1000 });
+  expect(Date.now() - clicked).toBeLessThan(1000);
+  expect(await page.isVisible('#convert-cancel')).toBe(true);
+  await page.waitForFunction(() => !document.getElementById('download-link')!.hidden || !document.getElementById('message')!.hidden, undefined, { timeout: 240_000 });
+  expect(await messageText(page)).toBe('');
+  expect(await page.isVisible('#calibration-progress')).toBe(false);
+  const href = await page.getAttribute('#download-link', 'href');
+  return new Uint8Array(await page.evaluate(async (url) => Array.from(new Uint8Array(await (await fetch(url!)).arrayBuffer())), href));
+}
+
+describe('calibration in the page', () => {
+  it('output-projection refit of every block: the CLI\'s code and report, the CLI\'s model', async () => {
+    const o: Options = { attention: 'hydra', basis: 'plain', count: 64 };
+    const { page, log } = await newPage();
+    await setOptions(page, o);
+    // ¼ of 64 held out, as `--calibration-count 64` splits them.
+    expect(await page.textContent('#calibration-split')).toBe('Fit on sample images 0–47; report on sample images 48–63 (held out). ' +
+      'Accuracy below is scored on sample images from 64 on — never on an image that fitted or selected.');
+    const pageBytes = await convertInPage(page);
+    const report = (await page.textContent('#convert-report')) ?? '';
+    expect(report).toContain('calibration  output-projection refit, sequential, on fashion-mnist-test-1000.bin (64 images)');
+    expect(report).toContain('fitted on items 0–47 (48) of fashion-mnist-test-1000.bin (64 images); measured on items 48–63 (16)');
+    for (const block of [0, 1, 2]) expect(report).toMatch(new RegExp(`#${block} plain: branch error \\(relative\\) [\\d.e+-]+ → [\\d.e+-]+; top-1 on the held-out part [\\d.]+ %`));
+    expect(await page.textContent('#accuracy-from')).toBe('from image 64 on (images 0–63 calibrated the converted model)');
+
+    const node = await nodeOnWasm(o);
+    expect(pageBytes).toEqual(modelToBytes(node.model));
+    const { bytes } = await cli(o);
+    const diff = compareModels(await loadModel(pageBytes), await loadModel(bytes));
+    expect(diff.structure).toEqual([]);
+    expect(diff.refitted.length).toBeGreaterThan(0); // the refitted projections: W_o and b_o of 3 blocks
+    expect(diff.maxRelative).toBeLessThan(1e-3);
+
+    // Accuracy is scored after the calibration images.
+    await page.fill('#accuracy-count', '10');
+    await page.click('#accuracy-button');
+    await page.waitForSelector('#accuracy-result[data-state="done"]', { timeout: 120_000 });
+    expect(await page.textContent('#accuracy-result')).toContain('sample images 64–73');
+    expect(log.pageErrors).toEqual([]);
+    await page.close();
+  }, 300_000);
+
+  it('--blocks auto: the same choice as the CLI, the trade-off as a chart', async () => {
+    const o: Options = { attention: 'linear-angular', basis: 'plain', count: 64, budgetPercent: 5 };
+    const { page, log } = await newPage();
+    await setOptions(page, o);
+    expect(await page.textContent('#calibration-split')).toMatch(/^Fit on sample images 0–31; choose blocks and report on sample images 32–63 \(held out\)\./);
+    const pageBytes = await convertInPage(page);
+    const node = await nodeOnWasm(o);
+    expect(pageBytes).toEqual(modelToBytes(node.model));
+    const { bytes, report } = await cli(o);
+    const chosen = node.auto!.chosen;
+    expect(report.outcome?.auto?.chosen ?? (report as { auto?: { chosen: number[] } }).auto?.chosen).toEqual([...chosen]);
+    const diff = compareModels(await loadModel(pageBytes), await loadModel(bytes));
+    expect(diff.structure).toEqual([]);
+    expect(diff.maxRelative).toBeLessThan(1e-3);
+    // The chart: one point per greedy step, the chosen one marked, the budget line; the table beside it.
+    expect(await page.locator('#trade-off svg circle.point').count()).toBe(node.auto!.rows.length);
+    expect(await page.getAttribute('#trade-off svg circle.chosen', 'data-blocks')).toBe(chosen.join(','));
+    expect(await page.locator('#trade-off svg line.budget').count()).toBe(1);
+    expect(await page.locator('#trade-off tbody tr').count()).toBe(node.auto!.rows.length);
+    expect(await page.textContent('#trade-off h3')).toMatch(/^Trade-off \(greedy, \d+ evaluations; budget 5\.0 % top-1 drop\)$/);
+    expect(log.pageErrors).toEqual([]);
+    await page.close();
+  }, 300_000);
+
+  it('Cancel stops a calibration; dropped images fit and are said to be unlabelled', async () => {
+    const { page } = await newPage();
+    await setOptions(page, { attention: 'hydra', basis: 'plain', count: 600, budgetPercent: 1 });
+    await page.click('#convert-button');
+    await page.waitForSelector('#calibration-progress[data-state="running"]', { timeout: 1000 });
+    await page.click('#convert-cancel');
+    await page.waitForSelector('#message:not([hidden])', { timeout: 120_000 });
+    expect(await messageText(page)).toBe('Conversion cancelled: nothing was converted, the previous result (if any) stays.');
+    expect(await page.isVisible('#download-link')).toBe(false);
+    expect(await page.isVisible('#calibration-progress')).toBe(false);
+
+    const folder = join(REPO, 'models/data/fashion-mnist-png');
+    const files = readdirSync(folder).filter((f) => f.endsWith('.png')).slice(0, 8).map((f) => join(folder, f));
+    await page.setInputFiles('#calibration-files', files);
+    await page.waitForFunction(() => document.getElementById('calibration-dropped')?.textContent?.startsWith('8 images'));
+    await setOptions(page, { attention: 'hydra', basis: 'plain', count: 16 });
+    expect(await page.textContent('#calibration-split')).toBe('Fit on the 8 images you dropped (unlabelled: used for fitting only); ' +
+      'report on sample images 0–15 (held out). Accuracy below is scored on sample images from 16 on — never on an image that fitted or selected.');
+    await convertInPage(page);
+    expect(await page.textContent('#convert-report')).toContain('fitted on 8 images you dropped (unlabelled); measured on fashion-mnist-test-1000.bin (16 images) (held out)');
+    await page.close();
+  }, 300_000);
+});
