@@ -90,12 +90,14 @@ async function setOptions(page: Page, o: Options): Promise<void> {
 }
 
 /** Clicks Convert, checks the progress line shows within a second, waits for the download and returns its bytes. */
-async function convertInPage(page: Page): Promise<Uint8Array> {
+async function convertInPage(page: Page, watchProgress = true): Promise<Uint8Array> {
   const clicked = Date.now();
   await page.click('#convert-button');
-  await page.waitForSelector('#calibration-progress[data-state="running"] progress', { timeout: 1000 });
-  expect(Date.now() - clicked).toBeLessThan(1000);
-  expect(await page.isVisible('#convert-cancel')).toBe(true);
+  if (watchProgress) {
+    await page.waitForSelector('#calibration-progress[data-state="running"] progress', { timeout: 1000 });
+    expect(Date.now() - clicked).toBeLessThan(1000);
+    expect(await page.isVisible('#convert-cancel')).toBe(true);
+  }
   await page.waitForFunction(() => !document.getElementById('download-link')!.hidden || !document.getElementById('message')!.hidden, undefined, { timeout: 240_000 });
   expect(await messageText(page)).toBe('');
   expect(await page.isVisible('#calibration-progress')).toBe(false);
@@ -125,6 +127,7 @@ describe('calibration in the page', () => {
     expect(diff.structure).toEqual([]);
     expect(diff.refitted.length).toBeGreaterThan(0); // the refitted projections: W_o and b_o of 3 blocks
     expect(diff.maxRelative).toBeLessThan(1e-3);
+    console.log(`page (onnxruntime-web WASM) vs vitlin convert (onnxruntime-node CPU), hydra refit: ${diff.refitted.length} weights differ, max relative ${diff.maxRelative.toExponential(2)}`);
 
     // Accuracy is scored after the calibration images.
     await page.fill('#accuracy-count', '10');
@@ -149,6 +152,7 @@ describe('calibration in the page', () => {
     const diff = compareModels(await loadModel(pageBytes), await loadModel(bytes));
     expect(diff.structure).toEqual([]);
     expect(diff.maxRelative).toBeLessThan(1e-3);
+    console.log(`page vs vitlin convert, --blocks auto: chose ${chosen.join(',')} both; ${diff.refitted.length} weights differ, max relative ${diff.maxRelative.toExponential(2)}`);
     // The chart: one point per greedy step, the chosen one marked, the budget line; the table beside it.
     expect(await page.locator('#trade-off svg circle.point').count()).toBe(node.auto!.rows.length);
     expect(await page.getAttribute('#trade-off svg circle.chosen', 'data-blocks')).toBe(chosen.join(','));
@@ -179,7 +183,7 @@ describe('calibration in the page', () => {
     await setOptions(page, { attention: 'hydra', basis: 'plain', count: 16 });
     expect(await page.textContent('#calibration-split')).toBe('Fit on the 8 images you dropped (unlabelled: used for fitting only); ' +
       'report on sample images 0–15 (held out). Accuracy below is scored on sample images from 16 on — never on an image that fitted or selected.');
-    await convertInPage(page);
+    await convertInPage(page, false); // small: it may be done before a poll sees the progress line
     expect(await page.textContent('#convert-report')).toContain('fitted on 8 images you dropped (unlabelled); measured on fashion-mnist-test-1000.bin (16 images) (held out)');
     await page.close();
   }, 300_000);
