@@ -5,7 +5,7 @@
  * onnxruntime-node (CPU, WebGPU; src/runtime/node-backend.ts) and onnxruntime-web (WebGPU, WASM;
  * src/web/web-backend.ts). This file imports nothing from Node or from any runtime: it runs in the browser.
  */
-import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
+import { InvalidArgumentError, VitlinError } from '../../graph-rewrite/errors.js';
 
 /** Element types a vitlin tensor can hold (ONNX names, as onnxruntime's JS APIs spell them). */
 export type TensorType =
@@ -35,6 +35,13 @@ export interface Tensor<T extends TensorType = TensorType> {
   readonly type: T;
   readonly dims: readonly number[];
   readonly data: TensorDataByType[T];
+}
+
+/** A failure inside a runtime (load or run), with the model named: every backend throws it. */
+export class RuntimeError extends VitlinError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RUNTIME', message, options);
+  }
 }
 
 /** A model input or output as a session reports it. `shape` holds symbolic dims as strings (as onnxruntime's metadata does). */
@@ -74,7 +81,11 @@ export interface Backend {
   readonly name: string;
   /** Execution providers this backend accepts, the default first. */
   readonly eps: readonly string[];
-  createSession(model: Uint8Array, options?: BackendSessionOptions): Promise<BackendSession>;
+  /**
+   * Loads a model: its bytes, or a path (Node) / URL (browser) the runtime reads itself, resolving
+   * external data next to it. Load failures are {@link RuntimeError}s naming the model.
+   */
+  createSession(model: Uint8Array | string, options?: BackendSessionOptions): Promise<BackendSession>;
 }
 
 const TENSOR_TYPES: ReadonlySet<string> = new Set<TensorType>([
@@ -132,9 +143,14 @@ export function checkFeeds(inputs: readonly ValueInfo[], feeds: unknown, expecte
   return record as Feeds;
 }
 
-/** A float32 tensor (the common case), checked: data length must match dims. */
-export function float32Tensor(data: Float32Array, dims: readonly number[]): Tensor<'float32'> {
+/** A tensor of any type, checked: data length must match dims (a copy of `dims` is kept; `data` is not copied). */
+export function createTensor<T extends TensorType>(type: T, data: TensorDataByType[T], dims: readonly number[]): Tensor<T> {
   const expected = dims.reduce((a, b) => a * b, 1);
   if (data.length !== expected) throw new InvalidArgumentError(`tensor data has ${data.length} elements but dims [${dims.join(', ')}] need ${expected}`);
-  return { type: 'float32', dims: [...dims], data };
+  return { type, dims: [...dims], data };
+}
+
+/** A float32 tensor (the common case), checked: data length must match dims. */
+export function float32Tensor(data: Float32Array, dims: readonly number[]): Tensor<'float32'> {
+  return createTensor('float32', data, dims);
 }

@@ -13,6 +13,8 @@ import {
 } from './backend.js';
 import { createSession, EXECUTION_PROVIDERS, valueInfoOf, type ExecutionProvider, type RuntimeSession, type SessionOptions } from './session.js';
 
+export type { ExecutionProvider };
+
 /** onnxruntime-node's own settings, beside the interface's `ep` and `label`. */
 export interface NodeBackendSessionOptions extends BackendSessionOptions, Omit<SessionOptions, 'ep'> {
   readonly ep?: ExecutionProvider;
@@ -69,11 +71,16 @@ export interface NodeBackend extends Backend {
   createSession(model: Uint8Array | string, options?: NodeBackendSessionOptions): Promise<NodeBackendSession>;
 }
 
-export const nodeBackend: NodeBackend = {
-  name: 'onnxruntime-node',
-  eps: EXECUTION_PROVIDERS,
-  async createSession(model, options = {}) {
-    const { label, ...sessionOptions } = options;
-    return backendSessionOf(await createSession(model, sessionOptions, label));
-  },
-};
+/** onnxruntime-node with `defaults` under every session's options (e.g. the server's intra-op threads). */
+export function nodeBackendWith(defaults: Omit<NodeBackendSessionOptions, 'ep' | 'label'>): NodeBackend {
+  return {
+    name: 'onnxruntime-node',
+    eps: EXECUTION_PROVIDERS,
+    async createSession(model, options = {}) {
+      const { label, ...sessionOptions } = { ...defaults, ...options };
+      return backendSessionOf(await createSession(model, sessionOptions, label));
+    },
+  };
+}
+
+export const nodeBackend: NodeBackend = nodeBackendWith({});

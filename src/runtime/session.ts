@@ -7,9 +7,9 @@ import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type ort from 'onnxruntime-node';
 import { onnxruntime } from './ort.js';
-import { InvalidArgumentError, VitlinError } from '../../graph-rewrite/errors.js';
+import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { prepareWebGpuEnvironment } from './webgpu-env.js';
-import { checkFeeds as checkTensorFeeds, type TensorType, type ValueInfo } from './backend.js';
+import { checkFeeds as checkTensorFeeds, RuntimeError, type TensorType, type ValueInfo } from './backend.js';
 
 export type ExecutionProvider = 'cpu' | 'webgpu';
 
@@ -40,12 +40,7 @@ export interface SessionOptions {
   readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
-/** A failure inside onnxruntime (load or run), with the model named. */
-export class RuntimeError extends VitlinError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('RUNTIME', message, options);
-  }
-}
+export { RuntimeError } from './backend.js';
 
 export type Feeds = Record<string, ort.Tensor>;
 
