@@ -13,9 +13,10 @@ import {
 import { fetchFixture, loadFixtures, loadSample, type Fixtures, type Sample } from './assets.js';
 import { renderBlocks, selectedAttention, selectedBlocks } from './blocks-view.js';
 import { busy, byId, clearMessage, el, errorText, showMessage } from './dom.js';
-import { currentImage, decodeImageFile, decodeUpload, prepareInput } from './image-source.js';
-import { calibrationServices, type CancelControl, type DroppedRaw } from './calibration-run.js';
-import { readCalibrationSettings, renderCalibrationProgress, renderDropped, renderSplit, renderTradeOff } from './calibration-view.js';
+import { currentImage, decodeUpload, prepareInput } from './image-source.js';
+import { addCalibrationImages, droppedImages, wireCalibrationControls } from './calibration-images.js';
+import { calibrationServices, type CancelControl } from './calibration-run.js';
+import { readCalibrationSettings, renderCalibrationProgress, renderSplit, renderTradeOff } from './calibration-view.js';
 import { imageInputOf, renderModelInfo, type ImageInput } from './model-view.js';
 import { renderAccuracy, renderAccuracyState, scoreOnSample, type SampleScore } from './accuracy-view.js';
 import { renderConverted, renderPlan } from './plan-view.js';
@@ -40,8 +41,6 @@ let sample: Sample | undefined;
 let opened: Opened | undefined;
 /** `scoreFrom`: the first sample image calibration did not use (0 without calibration): accuracy starts there. */
 let converted: { bytes: Uint8Array; url: string; label: string; scoreFrom: number } | undefined;
-/** Images the user dropped to fit on (unlabelled). */
-let dropped: DroppedRaw | undefined;
 /** The calibrating conversion in progress, if any: its Cancel sets the flag. */
 let activeConvert: CancelControl | undefined;
 
@@ -121,9 +120,9 @@ function showPlan(): void {
 function showSplit(): void {
   if (!sample) return;
   try {
-    renderSplit(readCalibrationSettings(sample.parsed.header.count), dropped);
+    renderSplit(readCalibrationSettings(sample.parsed.header.count), droppedImages());
   } catch (error) {
-    renderSplit(errorText(error), dropped);
+    renderSplit(errorText(error), droppedImages());
   }
 }
 
@@ -131,19 +130,6 @@ function showSplit(): void {
 function showAccuracyFrom(): void {
   const from = converted?.scoreFrom ?? 0;
   byId('accuracy-from').textContent = from === 0 ? 'from image 0 on' : `from image ${from} on (images 0–${from - 1} calibrated the converted model)`;
-}
-
-/** Adds dropped or chosen image files as calibration images; non-images get one clear message. */
-async function addCalibrationImages(files: readonly File[]): Promise<void> {
-  clearMessage();
-  try {
-    const images = await Promise.all(files.map(decodeImageFile));
-    dropped = { names: [...(dropped?.names ?? []), ...files.map((f) => f.name)], images: [...(dropped?.images ?? []), ...images] };
-  } catch (error) {
-    showMessage('error', `Could not use the images for calibration: ${errorText(error)}`);
-  }
-  renderDropped(dropped);
-  showSplit();
 }
 
 function showRunSection(): void {
@@ -205,7 +191,7 @@ async function convert(): Promise<void> {
     cancel.hidden = false;
   }
   try {
-    const services = calibrating ? calibrationServices(settings, sample, dropped, opened.input as ImageInput, calibrationEp(), control) : undefined;
+    const services = calibrating ? calibrationServices(settings, sample, droppedImages(), opened.input as ImageInput, calibrationEp(), control) : undefined;
     const outcome = await convertModel(opened.model, attention, {
       blocks, ...(settings.auto ? { auto: settings.auto } : {}), fit: settings.mode !== 'off', ...(services ? { services } : {}),
     });
@@ -377,23 +363,10 @@ function wire(): void {
     zone.classList.remove('dragging');
     const files = [...(event.dataTransfer?.files ?? [])];
     // Images are calibration images (once a model is open); anything else is a model to open.
-    if (opened && files.length > 0 && files.every((f) => f.type.startsWith('image/'))) void addCalibrationImages(files);
+    if (opened && files.length > 0 && files.every((f) => f.type.startsWith('image/'))) void addCalibrationImages(files, showSplit);
     else openFile(files[0]);
   });
-  const calibrationFiles = byId<HTMLInputElement>('calibration-files');
-  calibrationFiles.addEventListener('change', () => {
-    const files = [...(calibrationFiles.files ?? [])];
-    calibrationFiles.value = '';
-    if (files.length) void addCalibrationImages(files);
-  });
-  byId('calibration-clear').addEventListener('click', () => {
-    dropped = undefined;
-    renderDropped(dropped);
-    showSplit();
-  });
-  for (const id of ['calibration-controls', 'block-choice']) byId(id).addEventListener('change', showSplit);
-  byId('calibration-count').addEventListener('input', showSplit);
-  byId('convert-cancel').addEventListener('click', () => {
+  wireCalibrationControls(showSplit, () => {
     if (activeConvert) activeConvert.cancelled = true;
   });
   const convertButton = byId<HTMLButtonElement>('convert-button');
