@@ -12,6 +12,7 @@ import type { InputSet } from '../eval/inputs.js';
 import { nodeBackend } from '../runtime/node-backend.js';
 import type { ExecutionProvider } from '../runtime/session.js';
 import { progress } from './ui.js';
+import { wasmBackend } from './wasm-backend.js';
 
 export type { CalibrationReport, ConvertOutcome, LinearAngularMode, LinearAttention } from '../../graph-rewrite/plan/index.js';
 
@@ -23,13 +24,14 @@ export interface ConvertRequest extends PipelineRequest {
   readonly calibration?: InputSet;
   /** The refit's basis: the output projection alone (default), or with v, mean_t v and T1 added. */
   readonly basis?: CalibrationBasis;
-  readonly ep?: ExecutionProvider;
+  /** Where calibration runs: onnxruntime-node's CPU (default) or WebGPU, or onnxruntime-web's WASM (the web app's runtime). */
+  readonly ep?: ExecutionProvider | 'wasm';
 }
 
 /** Runs the pipeline on `original` (not modified) and returns the converted model with its report. */
 export async function convertModel(original: Model, request: ConvertRequest): Promise<ConvertOutcome> {
   const { calibration, ep } = request;
-  const target = { backend: nodeBackend, ...(ep ? { ep } : {}) };
+  const target = ep === 'wasm' ? { backend: await wasmBackend(), ep } : { backend: nodeBackend, ...(ep ? { ep } : {}) };
   return runConversion(original, request, {
     ...(calibration ? { evaluator: backendEvaluator(calibration, target), selectionCalibrator: refitCalibrator(calibration, { ...target, basis: request.basis }) } : {}),
     progress: { start: (label, total) => progress(label, total) },

@@ -35,6 +35,7 @@ const OPTIONS = {
   labels: { type: 'string' },
   'no-fit': { type: 'boolean' },
   'calibration-basis': { type: 'string' },
+  'calibration-ep': { type: 'string' },
   'linear-angular-mode': { type: 'string' },
   eps: { type: 'string' },
   'inline-functions': { type: 'boolean' },
@@ -72,6 +73,9 @@ Options:
   --calibration-basis <b>    plain (default: the output projection alone) | extended (adds v,
                              its token mean and an unnormalised linear attention term, written as
                              ordinary ONNX nodes beside the fused op)
+  --calibration-ep <ep>      where calibration runs models: cpu (default) | webgpu (onnxruntime-node) |
+                             wasm (onnxruntime-web, the web app's runtime: the same model bytes as
+                             the page's calibration, bit for bit)
   --labels <file>            labels for --calibration: a .npy of ints, or a text file for an image folder
   --no-fit                   with --calibration: measure only, do not refit
   --linear-angular-mode <m>  kernel_normalized (default: the paper's normalised form, the closer
@@ -112,6 +116,8 @@ async function runConvert(argv: string[]): Promise<number> {
   if (values['no-fit'] && values.calibration === undefined) throw new UsageError(`--no-fit goes with --calibration`);
   const basis = choiceOption(values['calibration-basis'], '--calibration-basis', CALIBRATION_BASES, 'plain');
   if (values['calibration-basis'] !== undefined && (values.calibration === undefined || values['no-fit'])) throw new UsageError(`--calibration-basis goes with --calibration (and without --no-fit)`);
+  const calibrationEp = choiceOption(values['calibration-ep'], '--calibration-ep', ['cpu', 'webgpu', 'wasm'] as const, 'cpu');
+  if (values['calibration-ep'] !== undefined && values.calibration === undefined) throw new UsageError(`--calibration-ep goes with --calibration`);
   const eps = numberOption(values.eps, '--eps', Number.MIN_VALUE, 1);
   const calibrationCount = intOption(values['calibration-count'], '--calibration-count', 256, 1);
   if (values['no-check'] && values['check-count'] !== undefined && values['check-count'].trim() !== '0') throw new UsageError(`--no-check and --check-count ${values['check-count']} contradict each other`);
@@ -129,7 +135,7 @@ async function runConvert(argv: string[]): Promise<number> {
     const request: ConvertRequest = {
       attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], fit: !values['no-fit'],
       budget: maxDrop !== undefined ? { maxTop1Drop: maxDrop } : minCosine !== undefined ? { minCosine } : undefined,
-      inlineFunctions: values['inline-functions'] ?? false, basis,
+      inlineFunctions: values['inline-functions'] ?? false, basis, ep: calibrationEp,
     };
     const calibration = values.calibration === undefined ? undefined : { arg: values.calibration, count: calibrationCount, labelsFile: values.labels };
     let staged: StagedOutput;

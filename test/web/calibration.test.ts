@@ -1,32 +1,26 @@
 /**
  * Calibration and `--blocks auto` in the page, in Debian's chromium on WASM, against `vitlin convert`
  * with the same images, count and options:
- * - the page runs the CLI's own code (refitCalibrator, backendEvaluator) over onnxruntime-web: the same
- *   code on onnxruntime-web's WASM in Node writes the page's download byte for byte;
- * - `vitlin convert` itself runs on onnxruntime-node, whose CPU kernels sum floats in another order (the
- *   logits already differ in the last bits): its model has the same graph, the same untouched weights,
- *   the same chosen blocks, and refitted weights within a small relative difference (see compareModels);
+ * - the page runs the CLI's own code (refitCalibrator, backendEvaluator) over onnxruntime-web:
+ *   `vitlin convert --calibration-ep wasm` (the same code on onnxruntime-web's WASM, in Node) writes the
+ *   page's download byte for byte;
+ * - `vitlin convert` on its default, onnxruntime-node's CPU EP, sums floats in another order (the first
+ *   Conv's outputs already differ in the last bit): its model has the same graph, the same untouched
+ *   weights, the same chosen blocks, and refitted weights within a small relative difference;
  * - what the page says: which images fit, which select, which score; the report per block as the CLI
  *   prints it; the trade-off curve as a chart; progress within a second and Cancel; dropped images.
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runConversion, type ConvertOutcome } from '../../graph-rewrite/plan/index.js';
-import { refitCalibrator } from '../../src/calibration/calibrator.js';
-import { backendEvaluator } from '../../src/eval/backend-evaluator.js';
-import { sampleInputs } from '../../src/eval/inputs.js';
-import { loadModel, modelToBytes } from '../../src/model-io.js';
-import { configureWebRuntime, parseSampleFile, webBackend } from '../../src/web/index.js';
+import { loadModel } from '../../src/model-io.js';
 import { BUILD_TIMEOUT_MS, ensureBuilt, vitlin } from '../cli/helpers.js';
 import { compareModels } from './model-diff.js';
 import { messageText, openApp, openFixture, recordConsole, REPO, useBuiltApp } from './harness.js';
 
 const SAMPLE_FILE = join(REPO, 'models/data/fashion-mnist-test-1000.bin');
-const sample = parseSampleFile(new Uint8Array(readFileSync(SAMPLE_FILE)));
 const MODEL = join(REPO, 'models/fmnist_softmax.onnx');
 const app = useBuiltApp('vitlin-web-calibration-');
 let scratch: string;
@@ -34,9 +28,6 @@ let scratch: string;
 beforeAll(() => {
   ensureBuilt(); // the CLI runs from dist/, as a user's does
   scratch = mkdtempSync(join(tmpdir(), 'vitlin-web-calibration-cli-'));
-  // onnxruntime-web's WASM build, loaded from node_modules: the page's runtime, in Node.
-  const wasm = createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm');
-  configureWebRuntime({ wasmPaths: `${dirname(wasm)}/`, numThreads: 1 });
 }, BUILD_TIMEOUT_MS);
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -47,23 +38,13 @@ interface Options {
   readonly budgetPercent?: number;
 }
 
-/** The same conversion in Node: the page's request and code, models run on onnxruntime-web's WASM. */
-async function nodeOnWasm(o: Options): Promise<ConvertOutcome> {
-  const inputs = sampleInputs(sample, 'fashion-mnist-test-1000.bin', 0, o.count);
-  const target = { backend: webBackend, ep: 'wasm' };
-  return runConversion(await loadModel(MODEL), {
-    attention: o.attention, selection: o.budgetPercent === undefined ? { kind: 'list', indices: [0, 1, 2] } : 'auto', linearAngularMode: 'reference',
-    fuse: true, fit: true, inlineFunctions: false, ...(o.budgetPercent === undefined ? {} : { budget: { maxTop1Drop: o.budgetPercent / 100 } }),
-  }, { evaluator: backendEvaluator(inputs, target), selectionCalibrator: refitCalibrator(inputs, { ...target, basis: o.basis }) });
-}
-
 /** `vitlin convert` with the same images (the sample file, its first `count`) and options; its bytes and --json report. */
-async function cli(o: Options): Promise<{ bytes: Uint8Array; report: { auto?: { chosen: number[] } } }> {
-  const out = join(scratch, `${o.attention}-${o.basis}-${o.count}-${o.budgetPercent ?? 'all'}.onnx`);
+async function cli(o: Options, ep: 'cpu' | 'wasm'): Promise<{ bytes: Uint8Array; report: { auto?: { chosen: number[] } } }> {
+  const out = join(scratch, `${o.attention}-${o.basis}-${o.count}-${o.budgetPercent ?? 'all'}-${ep}.onnx`);
   const args = ['convert', MODEL, '-o', out, '--attention', o.attention, '--linear-angular-mode', 'reference',
-    '--calibration', SAMPLE_FILE, '--calibration-count', String(o.count), '--calibration-basis', o.basis, '--no-check', '--json',
+    '--calibration', SAMPLE_FILE, '--calibration-count', String(o.count), '--calibration-basis', o.basis, '--calibration-ep', ep, '--no-check', '--json',
     ...(o.budgetPercent === undefined ? [] : ['--blocks', 'auto', '--budget', `${o.budgetPercent}%`])];
-  const { code, stdout, stderr } = await vitlin(args, { timeoutMs: 240_000 });
+  const { code, stdout, stderr } = await vitlin(args, { timeoutMs: 400_000 });
   if (code !== 0) throw new Error(`vitlin ${args.join(' ')} failed (${code}): ${stderr}`);
   return { bytes: new Uint8Array(readFileSync(out)), report: JSON.parse(stdout) as never };
 }
@@ -107,22 +88,21 @@ async function convertInPage(page: Page, watchProgress = true): Promise<Uint8Arr
 
 describe('calibration in the page', () => {
   it('output-projection refit of every block: the CLI\'s code and report, the CLI\'s model', async () => {
-    const o: Options = { attention: 'hydra', basis: 'plain', count: 64 };
+    const o: Options = { attention: 'hydra', basis: 'plain', count: 48 };
     const { page, log } = await newPage();
     await setOptions(page, o);
-    // ¼ of 64 held out, as `--calibration-count 64` splits them.
-    expect(await page.textContent('#calibration-split')).toBe('Fit on sample images 0–47; report on sample images 48–63 (held out). ' +
-      'Accuracy below is scored on sample images from 64 on — never on an image that fitted or selected.');
+    // ¼ of 48 held out, as `--calibration-count 48` splits them.
+    expect(await page.textContent('#calibration-split')).toBe('Fit on sample images 0–35; report on sample images 36–47 (held out). ' +
+      'Accuracy below is scored on sample images from 48 on — never on an image that fitted or selected.');
     const pageBytes = await convertInPage(page);
     const report = (await page.textContent('#convert-report')) ?? '';
-    expect(report).toContain('calibration  output-projection refit, sequential, on fashion-mnist-test-1000.bin (64 images)');
-    expect(report).toContain('fitted on items 0–47 (48) of fashion-mnist-test-1000.bin (64 images); measured on items 48–63 (16)');
+    expect(report).toContain('calibration  output-projection refit, sequential, on fashion-mnist-test-1000.bin (48 images)');
+    expect(report).toContain('fitted on items 0–35 (36) of fashion-mnist-test-1000.bin (48 images); measured on items 36–47 (12)');
     for (const block of [0, 1, 2]) expect(report).toMatch(new RegExp(`#${block} plain: branch error \\(relative\\) [\\d.e+-]+ → [\\d.e+-]+; top-1 on the held-out part [\\d.]+ %`));
-    expect(await page.textContent('#accuracy-from')).toBe('from image 64 on (images 0–63 calibrated the converted model)');
+    expect(await page.textContent('#accuracy-from')).toBe('from image 48 on (images 0–47 calibrated the converted model)');
 
-    const node = await nodeOnWasm(o);
-    expect(pageBytes).toEqual(modelToBytes(node.model));
-    const { bytes } = await cli(o);
+    expect(pageBytes).toEqual((await cli(o, 'wasm')).bytes);
+    const { bytes } = await cli(o, 'cpu');
     const diff = compareModels(await loadModel(pageBytes), await loadModel(bytes));
     expect(diff.structure).toEqual([]);
     expect(diff.refitted.length).toBeGreaterThan(0); // the refitted projections: W_o and b_o of 3 blocks
@@ -133,35 +113,36 @@ describe('calibration in the page', () => {
     await page.fill('#accuracy-count', '10');
     await page.click('#accuracy-button');
     await page.waitForSelector('#accuracy-result[data-state="done"]', { timeout: 120_000 });
-    expect(await page.textContent('#accuracy-result')).toContain('sample images 64–73');
+    expect(await page.textContent('#accuracy-result')).toContain('sample images 48–57');
     expect(log.pageErrors).toEqual([]);
     await page.close();
-  }, 300_000);
+  }, 600_000);
 
   it('--blocks auto: the same choice as the CLI, the trade-off as a chart', async () => {
-    const o: Options = { attention: 'linear-angular', basis: 'plain', count: 64, budgetPercent: 5 };
+    const o: Options = { attention: 'linear-angular', basis: 'plain', count: 32, budgetPercent: 5 };
     const { page, log } = await newPage();
     await setOptions(page, o);
-    expect(await page.textContent('#calibration-split')).toMatch(/^Fit on sample images 0–31; choose blocks and report on sample images 32–63 \(held out\)\./);
+    expect(await page.textContent('#calibration-split')).toMatch(/^Fit on sample images 0–15; choose blocks and report on sample images 16–31 \(held out\)\./);
     const pageBytes = await convertInPage(page);
-    const node = await nodeOnWasm(o);
-    expect(pageBytes).toEqual(modelToBytes(node.model));
-    const { bytes, report } = await cli(o);
-    const chosen = node.auto!.chosen;
-    expect(report.auto?.chosen).toEqual([...chosen]);
+    const wasm = await cli(o, 'wasm');
+    expect(pageBytes).toEqual(wasm.bytes);
+    const { bytes, report } = await cli(o, 'cpu');
+    const auto = wasm.report.auto as unknown as { chosen: number[]; rows: unknown[] };
+    const chosen = auto.chosen;
+    expect(report.auto?.chosen).toEqual(chosen);
     const diff = compareModels(await loadModel(pageBytes), await loadModel(bytes));
     expect(diff.structure).toEqual([]);
     expect(diff.maxRelative).toBeLessThan(1e-3);
     console.log(`page vs vitlin convert, --blocks auto: chose ${chosen.join(',')} both; ${diff.refitted.length} weights differ, max relative ${diff.maxRelative.toExponential(2)}`);
     // The chart: one point per greedy step, the chosen one marked, the budget line; the table beside it.
-    expect(await page.locator('#trade-off svg circle.point').count()).toBe(node.auto!.rows.length);
+    expect(await page.locator('#trade-off svg circle.point').count()).toBe(auto.rows.length);
     expect(await page.getAttribute('#trade-off svg circle.chosen', 'data-blocks')).toBe(chosen.join(','));
     expect(await page.locator('#trade-off svg line.budget').count()).toBe(1);
-    expect(await page.locator('#trade-off tbody tr').count()).toBe(node.auto!.rows.length);
+    expect(await page.locator('#trade-off tbody tr').count()).toBe(auto.rows.length);
     expect(await page.textContent('#trade-off h3')).toMatch(/^Trade-off \(greedy, \d+ evaluations; budget 5\.0 % top-1 drop\)$/);
     expect(log.pageErrors).toEqual([]);
     await page.close();
-  }, 300_000);
+  }, 600_000);
 
   it('Cancel stops a calibration; dropped images fit and are said to be unlabelled', async () => {
     const { page } = await newPage();
@@ -186,5 +167,5 @@ describe('calibration in the page', () => {
     await convertInPage(page, false); // small: it may be done before a poll sees the progress line
     expect(await page.textContent('#convert-report')).toContain('fitted on 8 images you dropped (unlabelled); measured on fashion-mnist-test-1000.bin (16 images) (held out)');
     await page.close();
-  }, 300_000);
+  }, 600_000);
 });
