@@ -46,6 +46,8 @@ describe('vitlin convert --calibration', () => {
   it.each([
     ['an unknown basis', ['--calibration', npz, '--calibration-basis', 'huge'], 2, /--calibration-basis: unknown value 'huge' \(expected plain \| extended\)/],
     ['a basis without calibration', ['--calibration-basis', 'extended'], 2, /--calibration-basis goes with --calibration/],
+    ['an unknown calibration EP', ['--calibration', npz, '--calibration-ep', 'cuda'], 2, /--calibration-ep: unknown value 'cuda' \(expected cpu \| webgpu \| wasm\)/],
+    ['a calibration EP without calibration', ['--calibration-ep', 'wasm'], 2, /--calibration-ep goes with --calibration/],
     ['a .npy of the wrong layout', ['--calibration', join(MODELS, 'data', 'fashion-mnist-train-2000-labels.npy')], 1, /fashion-mnist-train-2000-labels.npy: shape \(2000\); input 'pixel_values' expects \[N, 1, 28, 28\]/],
   ] as const)('%s is refused with one line', async (_what, args, code, message) => {
     const r = await vitlin(['convert', model, '-o', out('never.onnx'), '--attention', 'hydra', ...args]);

@@ -66,6 +66,21 @@ async function main(): Promise<void> {
     await narrow.screenshot({ path: join(OUT, 'web-narrow.png'), fullPage: true });
     await narrow.close();
 
+    // 1c. Calibration and --blocks auto in the page, on WASM: the split, the report per block, the trade-off chart.
+    const calibrated = await browser.newPage({ viewport: { width: 1180, height: 900 } });
+    await calibrated.goto(`${server.url}?fixture=fmnist_softmax`);
+    await calibrated.waitForSelector('#run-section:not([hidden])');
+    await calibrated.selectOption('#ep-select', 'wasm');
+    await calibrated.check('input[name="attention"][value="linear-angular"]');
+    await calibrated.check('input[name="calibration"][value="plain"]');
+    await calibrated.fill('#calibration-count', '128');
+    await calibrated.check('input[name="block-choice"][value="auto"]');
+    await calibrated.fill('#budget', '5');
+    await calibrated.click('#convert-button');
+    await calibrated.waitForSelector('#download-link:not([hidden])', { timeout: 600_000 });
+    await calibrated.locator('#blocks-section').screenshot({ path: join(OUT, 'web-calibration.png') });
+    await calibrated.close();
+
     // 2. WebGPU → WASM fallback, with its notice: an fp16 model on an adapter without shader-f16.
     await openModel(page, 'timm_vit_fp16');
     await page.click('#run-button');
