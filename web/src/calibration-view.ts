@@ -27,11 +27,13 @@ export interface DroppedImages {
 /** Reads the controls; the error names the field and the range. */
 export function readCalibrationSettings(sampleCount: number): CalibrationSettings {
   const mode = (document.querySelector<HTMLInputElement>('input[name="calibration"]:checked')?.value ?? 'off') as CalibrationMode;
+  const auto = document.querySelector<HTMLInputElement>('input[name="block-choice"]:checked')?.value === 'auto';
+  // Without calibration or block choice no image is used: the count field does not matter.
+  if (mode === 'off' && !auto) return { mode, count: 0 };
   const count = Number(byId<HTMLInputElement>('calibration-count').value);
   if (!Number.isInteger(count) || count < 2 || count > sampleCount - 1) {
     throw new Error(`The number of calibration images must be a whole number from 2 to ${sampleCount - 1} (the rest are kept for scoring).`);
   }
-  const auto = document.querySelector<HTMLInputElement>('input[name="block-choice"]:checked')?.value === 'auto';
   if (!auto) return { mode, count };
   const percent = Number(byId<HTMLInputElement>('budget').value);
   if (!(percent >= 0 && percent <= 100)) throw new Error('The top-1 drop budget must be a number of percent from 0 to 100.');
