@@ -1,7 +1,7 @@
 /**
  * Per-model configuration, `vitlin.json`: how images become the model's input and its class labels, in one
  * small JSON file next to the model — the one reader for the CLI (classify, verify, convert) and the server
- * (which adds its own sections, named in `extraKeys`; see src/server/model-config.ts). The format is
+ * (which reads its own sections too; see src/server/model-config.ts). The format is
  * described once, in docs/cli.md#per-model-config:
  *
  *     my_model.onnx
@@ -13,7 +13,9 @@
  *       "labels": ["T-shirt/top", "Trouser", …] | {"0": "T-shirt/top", …} | "labels.txt"
  *     }
  *
- * Any key neither known nor named in `extraKeys` is an error, so a typo is caught. Every error is a
+ * The server's sections (batching, instance count, version policy) are part of the same format: every
+ * reader accepts them, so one file serves `vitlin classify` and `vitlin serve`, and the server validates them
+ * (this reader hands them over untouched in `extra`). Any other key is an error, so a typo is caught. Every error is a
  * {@link ModelConfigError} naming the file and the dotted field, whichever consumer reads the file.
  * The recipe a config gives for a model's input is in preprocess-recipe.ts.
  */
@@ -51,16 +53,13 @@ export interface ModelConfig {
   readonly file: string;
   readonly preprocess?: PreprocessConfig;
   readonly labels?: readonly string[];
-  /** The sections named in `extraKeys`, as written (read them with a {@link ConfigReader}). */
+  /** The server's sections ({@link SERVER_SECTIONS}), as written (it reads them with a {@link ConfigReader}). */
   readonly extra: Readonly<Record<string, unknown>>;
 }
 
-export interface ReadOptions {
-  /** Sections a consumer reads itself (the server's batching, …), in the order its messages list them. */
-  readonly extraKeys?: readonly string[];
-}
-
-const KNOWN_KEYS = ['preprocess', 'labels'];
+/** The sections only `vitlin serve` reads (src/server/model-config.ts validates them). */
+export const SERVER_SECTIONS = ['max_batch_size', 'batching', 'instance_count', 'version_policy'];
+const SHARED_SECTIONS = ['preprocess', 'labels'];
 const PREPROCESS_KEYS = ['layout', 'size', 'crop', 'resample', 'rescale', 'mean', 'std', 'normalize', 'channels'];
 
 type Json = Record<string, unknown>;
@@ -211,22 +210,22 @@ function readLabels(reader: ConfigReader): string[] | undefined {
 }
 
 /** Validates a parsed config document; `file` names it in errors (and labels files are found beside it). */
-export function parseModelConfig(json: unknown, file: string, options: ReadOptions = {}): ModelConfig {
+export function parseModelConfig(json: unknown, file: string): ModelConfig {
   if (!isJsonObject(json)) throw new ModelConfigError(file, undefined, 'must hold a JSON object');
   const reader = new ConfigReader(file, json);
-  reader.only([...KNOWN_KEYS, ...(options.extraKeys ?? [])]);
+  reader.only([...SHARED_SECTIONS, ...SERVER_SECTIONS]);
   const preprocess = readPreprocess(reader);
   const labels = readLabels(reader);
   return {
     file,
     ...(preprocess ? { preprocess } : {}),
     ...(labels ? { labels } : {}),
-    extra: Object.fromEntries(Object.entries(json).filter(([key]) => !KNOWN_KEYS.includes(key))),
+    extra: Object.fromEntries(Object.entries(json).filter(([key]) => SERVER_SECTIONS.includes(key))),
   };
 }
 
 /** Reads and validates a config file. */
-export function readModelConfig(file: string, options: ReadOptions = {}): ModelConfig {
+export function readModelConfig(file: string): ModelConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -239,7 +238,7 @@ export function readModelConfig(file: string, options: ReadOptions = {}): ModelC
   } catch (cause) {
     throw new ModelConfigError(file, undefined, `is not valid JSON: ${(cause as Error).message}`);
   }
-  return parseModelConfig(json, file, options);
+  return parseModelConfig(json, file);
 }
 
 /** Where a model's config file is looked for: `vitlin.json` in a model folder, then `<name>.vitlin.json` beside `<name>.onnx`. */
@@ -251,7 +250,7 @@ export function modelConfigCandidates(modelPath: string, folder?: string): strin
 }
 
 /** The model's config file, read, or undefined when it has none. */
-export function findModelConfig(modelPath: string, folder?: string, options: ReadOptions = {}): ModelConfig | undefined {
+export function findModelConfig(modelPath: string, folder?: string): ModelConfig | undefined {
   const file = modelConfigCandidates(modelPath, folder).find((path) => existsSync(path) && statSync(path).isFile());
-  return file ? readModelConfig(file, options) : undefined;
+  return file ? readModelConfig(file) : undefined;
 }

@@ -45,8 +45,6 @@ export interface ModelConfig {
   readonly preprocess?: PreprocessingConfig;
 }
 
-/** The server's sections, in the order the unknown-field message lists them. */
-const SERVER_KEYS = ['max_batch_size', 'batching', 'instance_count', 'version_policy'];
 const BATCHING_KEYS = ['max_queue_delay_ms', 'preferred_batch_sizes', 'max_queue_size'];
 
 function readVersionPolicy(reader: ConfigReader): VersionPolicy | undefined {
@@ -65,8 +63,11 @@ function readVersionPolicy(reader: ConfigReader): VersionPolicy | undefined {
   return policy.fail(kind, 'is not a version policy (latest, all, specific)');
 }
 
-/** The server's view of a config the shared reader has read: its own sections, and the preprocessing with defaults. */
-function servingConfig(shared: SharedModelConfig): ModelConfig {
+/**
+ * The server's view of a config the shared reader has read: its own sections, checked, and the
+ * preprocessing with defaults. The CLI calls it too, to check a file whole.
+ */
+export function servingConfig(shared: SharedModelConfig): ModelConfig {
   const { file } = shared;
   const reader = new ConfigReader(file, { ...shared.extra });
   const batching = reader.child('batching');
@@ -94,10 +95,10 @@ function servingConfig(shared: SharedModelConfig): ModelConfig {
 
 /** Reads and validates a model's config from a JSON value (a file's content, or a load request's). */
 export function parseModelConfig(file: string, json: unknown): ModelConfig {
-  return servingConfig(parseSharedConfig(json, file, { extraKeys: SERVER_KEYS }));
+  return servingConfig(parseSharedConfig(json, file));
 }
 
 /** Reads a config file; undefined when there is none. */
 export function readModelConfig(file: string): ModelConfig | undefined {
-  return existsSync(file) ? servingConfig(readSharedConfig(file, { extraKeys: SERVER_KEYS })) : undefined;
+  return existsSync(file) ? servingConfig(readSharedConfig(file)) : undefined;
 }
