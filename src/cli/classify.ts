@@ -31,7 +31,7 @@ Runs a model on PNG / JPEG images and prints each one's most probable classes. T
 (resize, crop, rescale, mean / std) and the class labels come from the model's config: <name>.vitlin.json
 beside <name>.onnx (or vitlin.json in its folder), else a Hugging Face folder's preprocessor_config.json
 and config.json; without either the standard recipe (mean = std = 0.5) is used, with a warning.
-What was used is printed before the results (docs/cli.md#per-model-config).
+What was used is printed before the results (docs/model-config.md).
 
 Options:
   --top <n>          classes per image (default 3)

@@ -2,7 +2,7 @@
  * Per-model configuration, `vitlin.json`: how images become the model's input and its class labels, in one
  * small JSON file next to the model — the one reader for the CLI (classify, verify, convert) and the server
  * (which reads its own sections too; see src/server/model-config.ts). The format is
- * described once, in docs/cli.md#per-model-config:
+ * described once, in docs/model-config.md:
  *
  *     my_model.onnx
  *     my_model.vitlin.json    (in a model folder or a repository model's folder: vitlin.json)

@@ -12,7 +12,7 @@
  *     }
  *
  * Every field is optional; the server's flags give what a model does not set. The format is described once,
- * in docs/cli.md#per-model-config (the server's sections in docs/serve.md).
+ * in docs/model-config.md.
  */
 import { existsSync } from 'node:fs';
 import {
