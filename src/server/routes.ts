@@ -143,9 +143,10 @@ async function classify(ctx: RouteContext, [rawName]: ReadonlyArray<string | und
   const k = Number(kParam);
   if (!/^\d+$/.test(kParam) || k < 1) throw badRequest(`'k' must be a positive integer, got '${kParam}'`);
   return measured(model, async (marks) => {
-    const body = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
+    const raw = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
     ctx.bodyRead();
     marks.read();
+    const body = decodeContent(raw, ctx.req.headers['content-encoding'], ctx.maxBodyBytes);
     if (body.length === 0) throw badRequest('the request body is empty; send a PNG or JPEG image');
     let feeds;
     try {
