@@ -27,15 +27,13 @@ export interface AcceptedEncodings {
   readonly named: ReadonlyMap<string, number>;
   /** `*`'s weight; undefined when the header has no `*`. */
   readonly any?: number;
-  /** Whether the header was sent at all. */
-  readonly sent: boolean;
 }
 
 const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
 
 /** Parses Accept-Encoding; an entry with a malformed weight is ignored (RFC 9110's qvalue: 0 to 1, 3 decimals). */
 export function parseAcceptEncoding(header: string | string[] | undefined): AcceptedEncodings {
-  if (header === undefined) return { named: new Map(), sent: false };
+  if (header === undefined) return { named: new Map() };
   const named = new Map<string, number>();
   let any: number | undefined;
   for (const entry of (Array.isArray(header) ? header.join(',') : header).split(',')) {
@@ -51,7 +49,7 @@ export function parseAcceptEncoding(header: string | string[] | undefined): Acce
     if (name === '*') any = weight;
     else named.set(name, weight);
   }
-  return { named, ...(any !== undefined ? { any } : {}), sent: true };
+  return { named, ...(any !== undefined ? { any } : {}) };
 }
 
 /**
