@@ -16,7 +16,7 @@
  */
 import { existsSync } from 'node:fs';
 import {
-  ConfigReader, FOLDER_CONFIG_NAME, MODEL_CONFIG_SUFFIX, ModelConfigError, parseModelConfig as parseSharedConfig, readModelConfig as readSharedConfig,
+  ConfigReader, findModelConfig, FOLDER_CONFIG_NAME, MODEL_CONFIG_SUFFIX, ModelConfigError, parseModelConfig as parseSharedConfig, readModelConfig as readSharedConfig,
   type ModelConfig as SharedModelConfig,
 } from '../data/preprocess-config.js';
 import { withPreprocessDefaults, type PreprocessingConfig } from '../data/preprocess-recipe.js';
@@ -101,4 +101,10 @@ export function parseModelConfig(file: string, json: unknown): ModelConfig {
 /** Reads a config file; undefined when there is none. */
 export function readModelConfig(file: string): ModelConfig | undefined {
   return existsSync(file) ? servingConfig(readSharedConfig(file)) : undefined;
+}
+
+/** A model file's or HF folder's config, looked for where the CLI looks (`modelConfigCandidates`); undefined when none. */
+export function findServingConfig(modelPath: string, folder?: string): ModelConfig | undefined {
+  const shared = findModelConfig(modelPath, folder);
+  return shared ? servingConfig(shared) : undefined;
 }
