@@ -1,11 +1,12 @@
 /**
- * One vitlin.json, two consumers: the same file beside a model is read by `vitlin classify` (the CLI, as a
- * user runs it) and by `vitlin serve`'s repository — the same recipe, labels and predictions when it is
- * valid, and the same error, naming the file and the field, when it is not.
+ * One vitlin.json, two consumers: the same file beside a model is read by the CLI (`vitlin classify` and
+ * `vitlin verify --inputs <images>`, as a user runs them) and by `vitlin serve`'s repository — the same
+ * recipe, labels and predictions when it is valid, and the same error, naming the file and the field, when
+ * it is not.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_TIMEOUT_MS, ensureBuilt, expectOneLineError, vitlin } from '../cli/helpers.js';
@@ -87,11 +88,16 @@ async function serverProblem(name: string): Promise<string | undefined> {
 
 describe('a valid vitlin.json gives the CLI and the server the same recipe, labels and answers', () => {
   it.each(VALID)('$name', async (row) => {
-    const png = join(root, `${row.name}.png`);
+    const images = join(root, `${row.name}-images`);
+    mkdirSync(images);
+    const png = join(images, 'image.png');
     writeFileSync(png, row.image);
     const cli = await vitlin(['classify', modelPath(row), png, '--top', '3', '--json']);
     expect(cli.code, cli.stderr).toBe(0);
     const said = JSON.parse(cli.stdout);
+    const verified = await vitlin(['verify', modelPath(row), modelPath(row), '--inputs', images, '--json']);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(JSON.parse(verified.stdout).preprocessing).toMatchObject({ description: said.preprocessing.description, source: said.preprocessing.source });
     const config = (await request(`${server.url}/v2/models/${row.name}/config`)).body;
     const { layout, source, defaulted: _, ...recipe } = config.preprocessing;
     expect(recipe).toEqual(said.recipe);
@@ -112,6 +118,9 @@ describe('an invalid vitlin.json is refused by both with the same error, naming 
     const cli = await vitlin(['classify', modelPath(row), SHIRT_PNG]);
     expect(cli.code).toBe(1);
     const cliMessage = expectOneLineError(cli).replace(/^vitlin classify: /, '');
+    const verified = await vitlin(['verify', modelPath(row), modelPath(row), '--inputs', dirname(SHIRT_PNG), '--count', '1']);
+    expect(verified.code).toBe(1);
+    expect(expectOneLineError(verified)).toBe(`vitlin verify: ${cliMessage}`);
     expect(cliMessage.startsWith(`${configPath(row)}: `) || cliMessage.startsWith(`${configPath(row)} `), cliMessage).toBe(true);
     expect(cliMessage).toContain(row.fragment);
     expect(await serverProblem(row.name)).toBe(cliMessage);
