@@ -7,11 +7,12 @@
  * `Inference-Header-Content-Length` keeps giving the uncompressed JSON's length: what Triton sends and
  * tritonclient reads (it inflates the body, then splits it at the header's length).
  *
- * Requests' `Content-Encoding` is undone in binary.ts (`decodeContent`).
+ * Requests' `Content-Encoding` (gzip or deflate, tritonclient's request_compression_algorithm, as Triton
+ * takes) is undone by {@link decodeContent}, never past the body limit.
  */
 import { promisify } from 'node:util';
-import { brotliCompress, constants, deflate, gzip } from 'node:zlib';
-import { HttpError } from './errors.js';
+import { brotliCompress, constants, deflate, gunzip, gzip, inflate } from 'node:zlib';
+import { badRequest, HttpError } from './errors.js';
 
 export type Coding = 'br' | 'gzip' | 'deflate';
 
@@ -112,4 +113,20 @@ export async function encodeAnswer(body: Buffer, accepted: AcceptedEncodings, bi
   const coding = chooseCoding(accepted, { bytes: body.length, binary }, minBytes);
   if (coding === 'identity') return { body, headers: { Vary: 'Accept-Encoding' }, coding };
   return { body: await compressors[coding](body, binary), headers: { Vary: 'Accept-Encoding', 'Content-Encoding': coding }, coding };
+}
+
+/**
+ * Undoes a request's Content-Encoding, never inflating past `maxBytes` (413 as soon as it would), so a small
+ * compressed body cannot become a huge one; on the thread pool, so a large one does not stall the server.
+ */
+export async function decodeContent(body: Buffer, encoding: string | undefined, maxBytes: number): Promise<Buffer> {
+  const name = (encoding ?? 'identity').trim().toLowerCase();
+  if (name === 'identity' || name === '') return body;
+  if (name !== 'gzip' && name !== 'deflate') throw new HttpError(415, `Content-Encoding '${encoding}' is not supported (gzip, deflate or none)`);
+  try {
+    return await promisify(name === 'gzip' ? gunzip : inflate)(body, { maxOutputLength: maxBytes });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new HttpError(413, `the request body inflates to more than the ${maxBytes} bytes allowed (--max-body)`);
+    throw badRequest(`the body is not valid ${name} data: ${(error as Error).message}`);
+  }
 }
