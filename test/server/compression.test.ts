@@ -189,6 +189,12 @@ describe('compressed requests', () => {
     expect(answer.body.equals(plain.body)).toBe(true);
   });
 
+  it('takes a gzip body on the repository endpoints', async () => {
+    const answer = await raw('/v2/repository/index', { method: 'POST', body: gzipSync(JSON.stringify({ ready: true })), headers: { 'Content-Encoding': 'gzip' } });
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body.toString()).map((row: { state: string }) => row.state)).toEqual(['READY', 'READY']);
+  });
+
   it('takes a gzip image on the classify endpoint', async () => {
     const png = readFileSync(join(MODELS, 'data', 'fashion-mnist-png', '000.png'));
     const answers = await Promise.all([png, gzipSync(png)].map((body, i) =>
