@@ -156,6 +156,7 @@ export class Value {
   set constValue(tensor: Tensor) {
     if (this.#constValue === undefined) throw new IrEditError(`cannot set constValue of ${this.label}: it is not a dense initializer`);
     this.#constValue = tensor;
+    this.#initializerOf?._noteEdit();
   }
 
   /** The initializer's data, for a sparse initializer. */
