@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureShapes, inferShapes, shapeInferenceRuns, shapesCurrent } from '../../graph-rewrite/analysis/index.js';
 import { convertAttention } from '../../graph-rewrite/attention/index.js';
+import { Attr } from '../../graph-rewrite/ir/attributes.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
+import { Node } from '../../graph-rewrite/ir/node.js';
 import { Tensor } from '../../graph-rewrite/ir/tensor.js';
 import type { Value } from '../../graph-rewrite/ir/value.js';
 import { runConversion, type Fidelity, type FidelityEvaluator, type PipelineRequest } from '../../graph-rewrite/plan/index.js';
@@ -51,12 +53,27 @@ describe('shape facts on the values of a graph', () => {
     expect((await inferencesOf(() => ensureShapes(model.graph))).inferences).toBe(1);
     expect(shapesCurrent(model.graph)).toBe(true);
     expect((await inferencesOf(() => ensureShapes(model.graph))).inferences).toBe(0);
-    const node = model.graph.nodes.find((n) => n.opType === 'Softmax')!;
-    node.replaceInput(0, node.inputs[0]!); // the same input: not an edit
+    const softmax = model.graph.nodes.find((n) => n.opType === 'Softmax')!;
+    softmax.replaceInput(0, softmax.inputs[0]!); // the same input: not an edit
     expect(shapesCurrent(model.graph)).toBe(true);
-    node.setAttribute({ ...node.attribute('axis')!, kind: 'int', name: 'axis', value: -1 } as never);
+    softmax.setAttribute(Attr.int('axis', -1));
     expect(shapesCurrent(model.graph)).toBe(false);
     expect((await inferencesOf(() => ensureShapes(model.graph))).inferences).toBe(1);
+  });
+
+  const someInitializer = (model: Model) => [...model.graph.initializers.values()].find((v) => v.constValue !== undefined)!;
+  it.each<[string, (model: Model) => void]>([
+    ['a node inserted', (m) => m.graph.append(new Node({ opType: 'Identity', inputs: [m.graph.inputs[0]!], outputs: ['extra'] }))],
+    ['the input of a node re-wired', (m) => m.graph.nodes.find((n) => n.opType === 'Softmax')!.replaceInput(0, m.graph.inputs[0]!)],
+    ['an attribute removed', (m) => m.graph.nodes.find((n) => n.opType === 'Softmax')!.removeAttribute('axis')],
+    ['an input appended to a node', (m) => m.graph.nodes.find((n) => n.opType === 'Softmax')!.appendInput(undefined)],
+    ['an initializer added', (m) => m.graph.addInitializer(Tensor.fromInt64Array([1], [1]), 'spare')],
+    ['the data of an initializer replaced', (m) => { const v = someInitializer(m); v.constValue = v.constValue!; }],
+  ])('are no longer current after an edit: %s', async (_, edit) => {
+    const model = await load('fmnist_softmax');
+    inferShapes(model.graph);
+    edit(model);
+    expect(shapesCurrent(model.graph)).toBe(false);
   });
 
   it('Model.clone() carries them, current, equal to what inference of the copy finds', async () => {
