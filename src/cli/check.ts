@@ -10,7 +10,7 @@ import { runInNewContext } from 'node:vm';
 import { fidelityOf, runModel, type Fidelity, type ModelRun } from '../eval/fidelity.js';
 import { randomInputs, type InputSet } from '../eval/inputs.js';
 import type { IntegerInputMeaning } from '../eval/integer-inputs.js';
-import { createSession } from '../runtime/session.js';
+import { nodeBackend } from '../runtime/node-backend.js';
 import type { ConvertOutcome } from './convert-model.js';
 
 /** One input by default: the check proves the model loads and computes, its cost must not scale with resolution × count. */
@@ -45,7 +45,7 @@ export function collectGarbage(): void {
 }
 
 async function runFile(path: string, label: string, inputs: InputSet): Promise<ModelRun> {
-  const session = await createSession(path, {}, label);
+  const session = await nodeBackend.createSession(path, { label });
   try {
     return await runModel(session, inputs);
   } finally {

@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import { InvalidArgumentError, VitlinIoError } from '../../graph-rewrite/errors.js';
 import { preprocessImage } from '../data/images.js';
 import { describeRecipe, modelConfigCandidates, resolveImagePreprocessing } from '../data/preprocess-config.js';
-import { listImages } from '../eval/image-folder.js';
+import { listImages } from '../data/image-folder.js';
 import { imageArrayInputs } from '../eval/inputs.js';
 import { tensorToFloat32 } from '../runtime/float16.js';
-import { EXECUTION_PROVIDERS, createSession } from '../runtime/session.js';
+import { nodeBackend } from '../runtime/node-backend.js';
+import { EXECUTION_PROVIDERS } from '../runtime/session.js';
 import { topClasses } from '../web/predictions.js';
 import { choiceOption, intOption, parseCommandArgs, positionalArgs, UsageError } from './args.js';
 import type { Command } from './commands.js';
@@ -56,7 +57,7 @@ async function runClassify(argv: string[]): Promise<number> {
   const ep = choiceOption(values.ep, '--ep', EXECUTION_PROVIDERS, 'cpu');
   const model = resolveModelArg(modelArg!);
   const files = imageFiles(imageArgs);
-  const session = await createSession(model.path, { ep }, model.arg);
+  const session = await nodeBackend.createSession(model.path, { ep, label: model.arg });
   try {
     const input = session.inputs[0];
     if (!input?.isTensor || session.inputs.length !== 1) throw new UsageError(`${model.arg}: classify needs a model with one image input`);

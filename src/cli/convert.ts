@@ -12,7 +12,7 @@ import { CALIBRATION_BASES } from '../calibration/index.js';
 import { FOLDER_CONFIG_NAME, modelConfigCandidates } from '../data/preprocess-config.js';
 import type { InputSet } from '../eval/inputs.js';
 import { loadModel, stageModel } from '../model-io.js';
-import { createSession } from '../runtime/session.js';
+import { nodeBackend } from '../runtime/node-backend.js';
 import { UsageError, choiceOption, fractionOption, intOption, numberOption, parseBlockSelection, parseCommandArgs, positionalArgs } from './args.js';
 import { DEFAULT_CHECK_COUNT, checkConversion, checkSkipReason, collectGarbage, type ConvertCheck } from './check.js';
 import type { Command } from './commands.js';
@@ -159,7 +159,7 @@ async function runConvert(argv: string[]): Promise<number> {
 
 /** Calibration inputs; an image folder is preprocessed for the model's input, read from a session that is released at once. */
 async function calibrationInputs(arg: string, count: number, labelsFile: string | undefined, model: ModelArg): Promise<InputSet> {
-  const session = await createSession(model.path, {}, model.arg);
+  const session = await nodeBackend.createSession(model.path, { label: model.arg });
   try {
     return await resolveInputsArg(arg, { flag: '--calibration', count, labelsFile, model, session, command: 'convert' });
   } finally {

@@ -7,10 +7,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { InvalidArgumentError, VitlinIoError } from '../../graph-rewrite/errors.js';
-import { imagePreprocessingFor, type HfModelFolder } from '../data/hf-folder.js';
-import { preprocessImage, type ImagePreprocessing } from '../data/images.js';
-import { listClassFolders } from '../data/class-folders.js';
-import { imageArrayInputs, type InputPreprocessing, type InputSet } from './inputs.js';
+import { imagePreprocessingFor, type HfModelFolder } from './hf-folder.js';
+import { preprocessImage, type ImagePreprocessing } from './images.js';
+import { listClassFolders } from './class-folders.js';
+import { imageArrayInputs, type InputPreprocessing, type InputSet } from '../eval/inputs.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 
