@@ -6,13 +6,14 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureShapes, inferShapes, shapeInferenceRuns, shapesCurrent } from '../../graph-rewrite/analysis/index.js';
-import { convertAttention } from '../../graph-rewrite/attention/index.js';
+import { convertAttention, findAttentionBlocks } from '../../graph-rewrite/attention/index.js';
+import { findExactFusions } from '../../graph-rewrite/fusions/index.js';
 import { Attr } from '../../graph-rewrite/ir/attributes.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import { Node } from '../../graph-rewrite/ir/node.js';
 import { Tensor } from '../../graph-rewrite/ir/tensor.js';
 import type { Value } from '../../graph-rewrite/ir/value.js';
-import { runConversion, type Fidelity, type FidelityEvaluator, type PipelineRequest } from '../../graph-rewrite/plan/index.js';
+import { concreteShapes, runConversion, type Fidelity, type FidelityEvaluator, type PipelineRequest } from '../../graph-rewrite/plan/index.js';
 import { loadModel } from '../../src/model-io.js';
 import { MODELS_DIR } from './helpers.js';
 
@@ -100,6 +101,12 @@ describe('shape facts on the values of a graph', () => {
 });
 
 describe('shape inferences per convert', () => {
+  it('one for the analyses of a model as given (what inspect and the web app show)', async () => {
+    const model = await load('fmnist_hydra_last2');
+    const { inferences } = await inferencesOf(() => [findAttentionBlocks(model), findExactFusions(model), concreteShapes(model)]);
+    expect(inferences).toBe(1);
+  });
+
   it('two for softmax blocks: the model as given and the result', async () => {
     const model = await load('fmnist_softmax6');
     const { result, inferences } = await inferencesOf(() => runConversion(model, request('all')));
