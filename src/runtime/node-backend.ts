@@ -9,9 +9,11 @@
 import type ort from 'onnxruntime-node';
 import { onnxruntime } from './ort.js';
 import {
-  checkFeeds, type Backend, type BackendSession, type BackendSessionOptions, type Feeds, type Tensor, type TensorType,
+  checkFeeds, isTensorType, RuntimeError, type Backend, type BackendSession, type BackendSessionOptions, type Feeds, type Tensor,
 } from './backend.js';
 import { createSession, EXECUTION_PROVIDERS, valueInfoOf, type ExecutionProvider, type RuntimeSession, type SessionOptions } from './session.js';
+
+export type { ExecutionProvider };
 
 /** onnxruntime-node's own settings, beside the interface's `ep` and `label`. */
 export interface NodeBackendSessionOptions extends BackendSessionOptions, Omit<SessionOptions, 'ep'> {
@@ -37,9 +39,18 @@ export function toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor> {
   return result;
 }
 
-/** An ort.Tensor (on the CPU) as a vitlin tensor over the same memory. */
+/**
+ * An ort.Tensor (on the CPU) as a vitlin tensor over the same memory. float16 stays raw bits, also where
+ * a runtime with Float16Array hands one back.
+ */
 export function fromOrtTensor(tensor: ort.Tensor): Tensor {
-  return { type: tensor.type as TensorType, dims: tensor.dims, data: tensor.data as Tensor['data'] };
+  const { type, dims, data } = tensor;
+  if (type === 'float16' && !(data instanceof Uint16Array)) {
+    const view = data as unknown as ArrayBufferView & { length: number };
+    return { type, dims, data: new Uint16Array(view.buffer, view.byteOffset, view.length) };
+  }
+  if (!isTensorType(type)) throw new RuntimeError(`onnxruntime returned a ${type} tensor, which vitlin does not read`);
+  return { type, dims, data: data as Tensor['data'] };
 }
 
 /** Wraps an onnxruntime-node session (session.ts) in the backend interface. */
@@ -69,11 +80,16 @@ export interface NodeBackend extends Backend {
   createSession(model: Uint8Array | string, options?: NodeBackendSessionOptions): Promise<NodeBackendSession>;
 }
 
-export const nodeBackend: NodeBackend = {
-  name: 'onnxruntime-node',
-  eps: EXECUTION_PROVIDERS,
-  async createSession(model, options = {}) {
-    const { label, ...sessionOptions } = options;
-    return backendSessionOf(await createSession(model, sessionOptions, label));
-  },
-};
+/** onnxruntime-node with `defaults` under every session's options (e.g. the server's intra-op threads). */
+export function nodeBackendWith(defaults: Omit<NodeBackendSessionOptions, 'ep' | 'label'>): NodeBackend {
+  return {
+    name: 'onnxruntime-node',
+    eps: EXECUTION_PROVIDERS,
+    async createSession(model, options = {}) {
+      const { label, ...sessionOptions } = { ...defaults, ...options };
+      return backendSessionOf(await createSession(model, sessionOptions, label));
+    },
+  };
+}
+
+export const nodeBackend: NodeBackend = nodeBackendWith({});

@@ -8,7 +8,7 @@
  * Images as JSON float arrays cost ~10 characters per value to write and parse; as binary they cost 4 bytes
  * and a copy. Little-endian hosts only (x86, ARM), as onnxruntime's typed arrays are in host order.
  */
-import ort from 'onnxruntime-node';
+import { createTensor, type Tensor } from '../runtime/backend.js';
 import { badRequest } from './errors.js';
 import type { Reply } from './routes.js';
 
@@ -79,10 +79,10 @@ function decodeStrings(bytes: Buffer, count: number, where: string): string[] {
   return out;
 }
 
-/** An onnxruntime tensor from an input's binary data, checked against its type and shape. */
-export function tensorFromBinary(ortType: string, dims: readonly number[], bytes: Buffer, where: string): ort.Tensor {
+/** A tensor from an input's binary data, checked against its type and shape. */
+export function tensorFromBinary(ortType: string, dims: readonly number[], bytes: Buffer, where: string): Tensor {
   const count = dims.reduce((a, b) => a * b, 1);
-  if (ortType === 'string') return new ort.Tensor('string', decodeStrings(bytes, count, where), [...dims]);
+  if (ortType === 'string') return createTensor('string', decodeStrings(bytes, count, where), [...dims]);
   const size = ELEMENT_BYTES[ortType];
   if (size === undefined) throw badRequest(`${where}: the model's input type ${ortType} is not supported as binary data`);
   if (bytes.length !== count * size) {
@@ -94,11 +94,11 @@ export function tensorFromBinary(ortType: string, dims: readonly number[], bytes
     const bad = new Uint8Array(copy).findIndex((b) => b > 1);
     if (bad >= 0) throw badRequest(`${where}: BOOL element ${bad} is byte ${bytes[bad]}, must be 0 or 1`);
   }
-  return new ort.Tensor(ortType as 'float32', new ARRAY_OF[ortType]!(copy) as Float32Array, [...dims]);
+  return createTensor(ortType as 'float32', new ARRAY_OF[ortType]!(copy) as Float32Array, [...dims]);
 }
 
 /** A tensor's binary data, as the extension lays it out. */
-export function tensorToBinary(tensor: ort.Tensor): Buffer {
+export function tensorToBinary(tensor: Tensor): Buffer {
   if (tensor.type === 'string') {
     const parts = (tensor.data as string[]).flatMap((text) => {
       const bytes = Buffer.from(text, 'utf8');

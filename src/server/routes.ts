@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { ImageDecodeError } from '../data/images.js';
-import { RuntimeError } from '../runtime/session.js';
+import { RuntimeError } from '../runtime/backend.js';
 import type { Outputs } from './batcher.js';
 import { binaryReply, splitBody } from './binary.js';
 import { decodeContent } from './compression.js';

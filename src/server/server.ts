@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { DEFAULT_MAX_PIXELS } from '../data/images.js';
-import type { ExecutionProvider } from '../runtime/session.js';
+import { nodeBackendWith } from '../runtime/node-backend.js';
+import type { ExecutionProvider } from '../runtime/node-backend.js';
 import { INFERENCE_HEADER_CONTENT_LENGTH } from './binary.js';
 import { checkAcceptable, DEFAULT_COMPRESS_MIN_BYTES, encodeAnswer, parseAcceptEncoding, type AcceptedEncodings } from './compression.js';
 import { HttpError, RequestTimeoutError, ShuttingDownError } from './errors.js';
@@ -101,8 +102,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log: Logger = options.log === false ? () => {} : options.log ?? stderrLogger;
   const metrics = createMetrics();
   const repository = await ModelRepository.open(options.models, options.name, {
+    // The edge where the runtime is chosen: everything below runs models through the Backend interface.
+    backend: nodeBackendWith(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
     ep: options.ep ?? 'cpu',
-    ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
     batching: { maxBatch, maxDelayMs, maxQueue },
     observe: (model, version) => batchObservers(model, version, metrics),
     onLoaded: (model) => warnOnGuessedPreprocessing(model, log),

@@ -84,7 +84,7 @@ describe('the runtime seam', () => {
     expect(badImports(files, (spec, file) => importsRuntimeInternals(spec, file) || /node-backend/.test(spec), false)).toEqual([]);
   });
 
-  it.skip('src/server imports no runtime but through the Backend interface (the node backend at start-up only)', () => {
+  it('src/server imports no runtime but through the Backend interface (the node backend at start-up only)', () => {
     const files = filesUnder('src/server');
     const nodeBackendOutsideStartUp = (spec: string, file: string) =>
       resolveSpec(file, spec)?.endsWith(join('src', 'runtime', 'node-backend.ts')) === true && !SERVER_START_UP.includes(relative(ROOT, file));
