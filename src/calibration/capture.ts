@@ -15,9 +15,8 @@ import type { Model } from '../../graph-rewrite/ir/model.js';
 import { Node } from '../../graph-rewrite/ir/node.js';
 import type { Value } from '../../graph-rewrite/ir/value.js';
 import { topologicalSort } from '../../graph-rewrite/passes/topological-sort.js';
-import type { RunTarget } from '../eval/backend-evaluator.js';
+import { openSession, type RunTarget } from '../eval/backend-evaluator.js';
 import type { InputSet } from '../eval/inputs.js';
-import { modelToBytes } from '../model-bytes.js';
 import { tensorToFloat32 } from '../runtime/float16.js';
 import { batchSizeFor } from '../eval/inputs.js';
 import { softmaxAttention, type BlockCapture } from './fit.js';
@@ -87,7 +86,7 @@ export interface BlockInfo {
 export async function captureBlocks(original: Model, converted: Model, blocks: readonly BlockInfo[], inputs: InputSet, options: RunTarget & { maxBatch?: number; onItems?: (n: number) => void }): Promise<BlockCapture[]> {
   const { probe, outputs } = buildProbe(original, converted);
   if (outputs.length !== blocks.length) throw new InvalidArgumentError(`calibration: ${outputs.length} fused nodes but ${blocks.length} block descriptions`);
-  const session = await options.backend.createSession(modelToBytes(probe), { ...(options.ep ? { ep: options.ep } : {}), label: 'calibration probe' });
+  const session = await openSession(options, probe, 'calibration probe');
   const parts = outputs.map(() => ({ q: [] as Float32Array[], k: [] as Float32Array[], v: [] as Float32Array[], dims: [] as number[] }));
   try {
     const batch = batchSizeFor(session.inputs, options.maxBatch ?? 32);

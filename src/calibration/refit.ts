@@ -21,8 +21,7 @@ import { removeDeadNodes } from '../../graph-rewrite/passes/remove-dead-nodes.js
 import { removeUnusedInitializers } from '../../graph-rewrite/passes/remove-unused-initializers.js';
 import { topologicalSort } from '../../graph-rewrite/passes/topological-sort.js';
 import { batchSizeFor, type InputSet } from '../eval/inputs.js';
-import type { RunTarget } from '../eval/backend-evaluator.js';
-import { modelToBytes } from '../model-bytes.js';
+import { openSession, type RunTarget } from '../eval/backend-evaluator.js';
 import type { BackendSession, Feeds } from '../runtime/backend.js';
 import { tensorToFloat32 } from '../runtime/float16.js';
 import { addBasisTerms, basisWidth, type CalibrationBasis } from './basis.js';
@@ -98,7 +97,7 @@ interface Probe {
 }
 
 async function openProbe(model: Model, names: readonly string[], target: RunTarget, label: string): Promise<Probe> {
-  return { session: await target.backend.createSession(modelToBytes(model), { ...(target.ep ? { ep: target.ep } : {}), label }), names };
+  return { session: await openSession(target, model, label), names };
 }
 
 /**

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { VitlinIoError } from '../../graph-rewrite/errors.js';
-import { describeRecipe, resolveImagePreprocessing } from '../data/preprocess-config.js';
+import { describeRecipe, resolveImagePreprocessing } from '../data/preprocess-recipe.js';
 import { parseSampleFile } from '../data/sample-file.js';
 import { isTensorFile, tensorFileInputs } from '../data/tensor-file.js';
 import { imageFolderInputs } from '../data/image-folder.js';
@@ -55,7 +55,7 @@ export async function resolveInputsArg(arg: string | undefined, options: InputAr
     for (const warning of resolved.warnings) process.stderr.write(`vitlin${options.command ? ` ${options.command}` : ''}: warning: ${warning}\n`);
     return imageFolderInputs(path, {
       inputShape: input.shape, modelName: options.model.name, hf: options.model.folder, labelsFile: options.labelsFile, limit: options.count,
-      recipe: resolved.recipe, ...(resolved.labels ? { classes: resolved.labels } : {}),
+      recipe: resolved.recipe, layout: resolved.layout, ...(resolved.labels ? { classes: resolved.labels } : {}),
       preprocessing: {
         description: describeRecipe(resolved.recipe), source: resolved.source === 'defaults' ? 'defaults' : displayPath(resolved.source),
         ...(resolved.labelsSource ? { labelsSource: displayPath(resolved.labelsSource) } : {}),

@@ -5,7 +5,7 @@
 import type { FidelityEvaluator } from '../../graph-rewrite/plan/evaluator.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import { modelToBytes } from '../model-bytes.js';
-import type { Backend } from '../runtime/backend.js';
+import type { Backend, BackendSession } from '../runtime/backend.js';
 import { fidelityOf, runModel, type ModelRun } from './fidelity.js';
 import type { InputSet } from './inputs.js';
 
@@ -16,9 +16,14 @@ export interface RunTarget {
   readonly ep?: string;
 }
 
+/** A session of `model` on `target` (the caller releases it); `label` names it in errors. */
+export function openSession(target: RunTarget, model: Model, label: string): Promise<BackendSession> {
+  return target.backend.createSession(modelToBytes(model), { ...(target.ep ? { ep: target.ep } : {}), label });
+}
+
 /** Runs `model` on every item of `inputs` in a fresh session of `target`, released afterwards. */
 export async function runOn(target: RunTarget, model: Model, inputs: InputSet, label: string, options: { maxBatch?: number } = {}): Promise<ModelRun> {
-  const session = await target.backend.createSession(modelToBytes(model), { ...(target.ep ? { ep: target.ep } : {}), label });
+  const session = await openSession(target, model, label);
   try {
     return await runModel(session, inputs, options);
   } finally {

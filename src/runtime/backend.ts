@@ -88,14 +88,17 @@ export interface Backend {
   createSession(model: Uint8Array | string, options?: BackendSessionOptions): Promise<BackendSession>;
 }
 
-const TENSOR_TYPES: ReadonlySet<string> = new Set<TensorType>([
+/** Every {@link TensorType}: what a backend can hand over (a runtime's other types, e.g. int4, it cannot). */
+export const TENSOR_TYPES: ReadonlySet<string> = new Set<TensorType>([
   'float32', 'float16', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool', 'string',
 ]);
+
+export const isTensorType = (type: unknown): type is TensorType => typeof type === 'string' && TENSOR_TYPES.has(type);
 
 function isTensor(value: unknown): value is Tensor {
   if (typeof value !== 'object' || value === null) return false;
   const { type, dims, data } = value as Partial<Tensor>;
-  return typeof type === 'string' && TENSOR_TYPES.has(type) && Array.isArray(dims) && (ArrayBuffer.isView(data) || Array.isArray(data));
+  return isTensorType(type) && Array.isArray(dims) && (ArrayBuffer.isView(data) || Array.isArray(data));
 }
 
 /** What a feed must be: a backend whose sessions also take their runtime's own tensors narrows it. */

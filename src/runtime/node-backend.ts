@@ -9,7 +9,7 @@
 import type ort from 'onnxruntime-node';
 import { onnxruntime } from './ort.js';
 import {
-  checkFeeds, type Backend, type BackendSession, type BackendSessionOptions, type Feeds, type Tensor, type TensorType,
+  checkFeeds, isTensorType, RuntimeError, type Backend, type BackendSession, type BackendSessionOptions, type Feeds, type Tensor,
 } from './backend.js';
 import { createSession, EXECUTION_PROVIDERS, valueInfoOf, type ExecutionProvider, type RuntimeSession, type SessionOptions } from './session.js';
 
@@ -39,9 +39,18 @@ export function toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor> {
   return result;
 }
 
-/** An ort.Tensor (on the CPU) as a vitlin tensor over the same memory. */
+/**
+ * An ort.Tensor (on the CPU) as a vitlin tensor over the same memory. float16 stays raw bits, also where
+ * a runtime with Float16Array hands one back.
+ */
 export function fromOrtTensor(tensor: ort.Tensor): Tensor {
-  return { type: tensor.type as TensorType, dims: tensor.dims, data: tensor.data as Tensor['data'] };
+  const { type, dims, data } = tensor;
+  if (type === 'float16' && !(data instanceof Uint16Array)) {
+    const view = data as unknown as ArrayBufferView & { length: number };
+    return { type, dims, data: new Uint16Array(view.buffer, view.byteOffset, view.length) };
+  }
+  if (!isTensorType(type)) throw new RuntimeError(`onnxruntime returned a ${type} tensor, which vitlin does not read`);
+  return { type, dims, data: data as Tensor['data'] };
 }
 
 /** Wraps an onnxruntime-node session (session.ts) in the backend interface. */

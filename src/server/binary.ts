@@ -8,9 +8,8 @@
  * Images as JSON float arrays cost ~10 characters per value to write and parse; as binary they cost 4 bytes
  * and a copy. Little-endian hosts only (x86, ARM), as onnxruntime's typed arrays are in host order.
  */
-import { gunzipSync, inflateSync } from 'node:zlib';
 import { createTensor, type Tensor } from '../runtime/backend.js';
-import { badRequest, HttpError } from './errors.js';
+import { badRequest } from './errors.js';
 import type { Reply } from './routes.js';
 
 export const INFERENCE_HEADER_CONTENT_LENGTH = 'Inference-Header-Content-Length';
@@ -25,22 +24,6 @@ const ARRAY_OF: Readonly<Record<string, ArrayKind>> = {
   bool: Uint8Array, uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, int16: Int16Array, float16: Uint16Array,
   uint32: Uint32Array, int32: Int32Array, float32: Float32Array, uint64: BigUint64Array, int64: BigInt64Array, float64: Float64Array,
 };
-
-/**
- * Undoes a request's Content-Encoding (tritonclient's request_compression_algorithm: gzip or deflate),
- * never inflating past `maxBytes` (413), so a small compressed body cannot become a huge one.
- */
-export function decodeContent(body: Buffer, encoding: string | undefined, maxBytes: number): Buffer {
-  const name = (encoding ?? 'identity').trim().toLowerCase();
-  if (name === 'identity' || name === '') return body;
-  if (name !== 'gzip' && name !== 'deflate') throw new HttpError(415, `Content-Encoding '${encoding}' is not supported (gzip, deflate or none)`);
-  try {
-    return name === 'gzip' ? gunzipSync(body, { maxOutputLength: maxBytes }) : inflateSync(body, { maxOutputLength: maxBytes });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new HttpError(413, `the request body inflates to more than the ${maxBytes} bytes allowed (--max-body)`);
-    throw badRequest(`the body is not valid ${name} data: ${(error as Error).message}`);
-  }
-}
 
 /** Splits a request body at the header's length: the JSON object, and the binary data after it. */
 export function splitBody(body: Buffer, header: string | string[] | undefined): { json: Buffer; binary?: BinaryReader } {

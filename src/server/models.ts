@@ -14,7 +14,7 @@ import type { ImagePreprocessing } from '../data/images.js';
 import { RuntimeError, type Backend, type BackendSession, type Feeds } from '../runtime/backend.js';
 import { Batcher, type BatcherOptions } from './batcher.js';
 import { oipDatatype, oipShape } from './datatypes.js';
-import { CONFIG_FILE, CONFIG_SUFFIX, configuredImageRecipe, ModelConfigError, readModelConfig, type ImageLayout, type ModelConfig } from './model-config.js';
+import { configuredImageRecipe, findServingConfig, ModelConfigError, type ImageLayout, type ModelConfig } from './model-config.js';
 import { isRepositoryModelFolder, readRepositoryModel } from './repository-layout.js';
 import { ModelStats } from './stats.js';
 
@@ -46,8 +46,8 @@ function repositorySources(folder: string): ModelSource[] {
 }
 
 /** The config of a single model (a file or an HF folder): no versions to choose from. */
-function singleModelConfig(file: string): { config?: ModelConfig } {
-  const config = readModelConfig(file);
+function singleModelConfig(modelPath: string, folder?: string): { config?: ModelConfig } {
+  const config = findServingConfig(modelPath, folder);
   if (config?.versionPolicy) throw new ModelConfigError(config.file, 'version_policy', 'applies to repository models (version folders), not to a single model file');
   return config ? { config } : {};
 }
@@ -57,12 +57,12 @@ function sourcesAt(full: string, isFile: boolean): ModelSource[] | undefined {
   if (isFile) {
     if (extname(full) !== '.onnx') return undefined;
     const name = basename(full, '.onnx');
-    return [{ name, path: full, ...singleModelConfig(join(dirname(full), `${name}${CONFIG_SUFFIX}`)) }];
+    return [{ name, path: full, ...singleModelConfig(full) }];
   }
   if (isRepositoryModelFolder(full)) return repositorySources(full);
   if (isHfModelFolder(full)) {
     const hf = readHfFolder(full);
-    return [{ name: hf.name, path: hf.modelPath, hf, ...singleModelConfig(join(full, CONFIG_FILE)) }];
+    return [{ name: hf.name, path: hf.modelPath, hf, ...singleModelConfig(hf.modelPath, full) }];
   }
   return undefined;
 }
