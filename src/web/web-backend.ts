@@ -5,18 +5,14 @@
  * the `Backend` interface runs in the page unchanged.
  */
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
-import { checkFeeds, type Backend, type BackendSession, type BackendSessionOptions, type Feeds, type Tensor, type TensorType, type ValueInfo } from '../runtime/backend.js';
+import { checkFeeds, isTensorType, type Backend, type BackendSession, type BackendSessionOptions, type Feeds, type Tensor, type TensorType, type ValueInfo } from '../runtime/backend.js';
 import { createWebSession, ort, type WebEpChoice, type WebExecutionProvider } from './runtime.js';
 
 export const WEB_BACKEND_EPS: readonly WebExecutionProvider[] = ['webgpu', 'wasm'];
 
-const TENSOR_TYPES: ReadonlySet<string> = new Set<TensorType>([
-  'float32', 'float16', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool', 'string',
-]);
-
 /** A vitlin tensor as an onnxruntime-web tensor (float16 as its raw bits: onnxruntime-web takes a Uint16Array). */
 export function toOrtTensor(tensor: Tensor, name = 'tensor'): ort.Tensor {
-  if (!TENSOR_TYPES.has(tensor?.type)) throw new InvalidArgumentError(`feed '${name}': unknown tensor type ${JSON.stringify(tensor?.type)}`);
+  if (!isTensorType(tensor?.type)) throw new InvalidArgumentError(`feed '${name}': unknown tensor type ${JSON.stringify(tensor?.type)}`);
   try {
     return new ort.Tensor(tensor.type as 'float32', tensor.data as Float32Array, [...tensor.dims]);
   } catch (cause) {
@@ -30,7 +26,7 @@ export function toOrtTensor(tensor: Tensor, name = 'tensor'): ort.Tensor {
  */
 export function fromOrtTensor(tensor: ort.Tensor, name = 'output'): Tensor {
   const type = tensor.type as string;
-  if (!TENSOR_TYPES.has(type)) throw new InvalidArgumentError(`output '${name}': tensor type ${type} is not one vitlin reads`);
+  if (!isTensorType(type)) throw new InvalidArgumentError(`output '${name}': tensor type ${type} is not one vitlin reads`);
   const data = tensor.data as unknown as ArrayBufferView | string[];
   if (type === 'float16' && !(data instanceof Uint16Array)) {
     const view = data as ArrayBufferView & { length: number };
@@ -42,7 +38,7 @@ export function fromOrtTensor(tensor: ort.Tensor, name = 'output'): Tensor {
 function valueInfo(meta: ort.InferenceSession.ValueMetadata): ValueInfo {
   if (!meta.isTensor) return { name: meta.name, isTensor: false, shape: [] };
   return {
-    name: meta.name, isTensor: true, ...(TENSOR_TYPES.has(meta.type) ? { type: meta.type as TensorType } : {}),
+    name: meta.name, isTensor: true, ...(isTensorType(meta.type) ? { type: meta.type } : {}),
     shape: meta.shape,
   };
 }
