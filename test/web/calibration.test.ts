@@ -87,8 +87,8 @@ async function convertInPage(page: Page, watchProgress = true): Promise<Uint8Arr
 }
 
 describe('calibration in the page', () => {
-  it('output-projection refit of every block: the CLI\'s report, and the CLI\'s model up to float noise', async () => {
-    const o: Options = { attention: 'hydra', basis: 'plain', count: 48 };
+  it('extended-basis refit of every block: the CLI\'s report, and the CLI\'s model up to float noise', async () => {
+    const o: Options = { attention: 'hydra', basis: 'extended', count: 48 };
     const byCli = cli(o, 'cpu'); // runs beside the page
     byCli.catch(() => undefined); // awaited below; not unhandled if the page fails first
     const { page, log } = await newPage();
@@ -98,17 +98,17 @@ describe('calibration in the page', () => {
       'Accuracy below is scored on sample images from 48 on — never on an image that fitted or selected.');
     const pageBytes = await convertInPage(page);
     const report = (await page.textContent('#convert-report')) ?? '';
-    expect(report).toContain('calibration  output-projection refit, sequential, on fashion-mnist-test-1000.bin (48 images)');
+    expect(report).toContain('calibration  extended-basis refit, sequential, on fashion-mnist-test-1000.bin (48 images)');
     expect(report).toContain('fitted on items 0–35 (36) of fashion-mnist-test-1000.bin (48 images); measured on items 36–47 (12)');
-    for (const block of [0, 1, 2]) expect(report).toMatch(new RegExp(`#${block} plain: branch error \\(relative\\) [\\d.e+-]+ → [\\d.e+-]+; top-1 on the held-out part [\\d.]+ %`));
+    for (const block of [0, 1, 2]) expect(report).toMatch(new RegExp(`#${block} extended: branch error \\(relative\\) [\\d.e+-]+ → [\\d.e+-]+; top-1 on the held-out part [\\d.]+ %`));
     expect(await page.textContent('#accuracy-from')).toBe('from image 48 on (images 0–47 calibrated the converted model)');
 
     const { bytes } = await byCli;
     const diff = compareModels(await loadModel(pageBytes), await loadModel(bytes));
     expect(diff.structure).toEqual([]);
-    expect(diff.refitted.length).toBeGreaterThan(0); // the refitted projections: W_o and b_o of 3 blocks
+    expect(diff.refitted.length).toBeGreaterThan(0); // the refitted projections and the basis terms' weights
     expect(diff.maxRelative).toBeLessThan(1e-3);
-    console.log(`page (onnxruntime-web WASM) vs vitlin convert (onnxruntime-node CPU), hydra refit: ${diff.refitted.length} weights differ, max relative ${diff.maxRelative.toExponential(2)}`);
+    console.log(`page (onnxruntime-web WASM) vs vitlin convert (onnxruntime-node CPU), hydra extended-basis refit: ${diff.refitted.length} weights differ, max relative ${diff.maxRelative.toExponential(2)}`);
 
     // Accuracy is scored after the calibration images.
     await page.fill('#accuracy-count', '10');
