@@ -7,7 +7,7 @@
 import { refitCalibrator } from '../../src/calibration/calibrator.js';
 import { backendEvaluator } from '../../src/eval/backend-evaluator.js';
 import { imageArrayInputs, type InputSet } from '../../src/eval/inputs.js';
-import { imageToInput, sampleImage, webBackend, type PipelineProgress, type PipelineServices, type RawImage } from '../../src/web/index.js';
+import { imageToInput, sampleImage, webBackend, type Backend, type PipelineProgress, type PipelineServices, type RawImage } from '../../src/web/index.js';
 import type { Sample } from './assets.js';
 import type { CalibrationSettings } from './calibration-view.js';
 import { renderCalibrationProgress } from './calibration-view.js';
@@ -49,6 +49,34 @@ export interface CancelControl {
   cancelled: boolean;
 }
 
+/** Lets the page handle its events (Cancel, a repaint) before the next step, and stops there if cancelled. */
+async function checkpoint(control: CancelControl): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  if (control.cancelled) throw new RunCancelled();
+}
+
+/**
+ * `backend` with a checkpoint before every session and every run: the fit runs on the page's thread,
+ * so this is where a click on Cancel gets handled and takes effect.
+ */
+export function cancellable(backend: Backend, control: CancelControl): Backend {
+  return {
+    name: backend.name,
+    eps: backend.eps,
+    async createSession(model, options) {
+      await checkpoint(control);
+      const session = await backend.createSession(model, options);
+      return {
+        ...session,
+        run: async (feeds) => {
+          await checkpoint(control);
+          return session.run(feeds);
+        },
+      };
+    },
+  };
+}
+
 /** The pipeline's progress as the page's progress line; a tick after Cancel stops the conversion. */
 export function pageProgress(control: CancelControl): PipelineProgress {
   return {
@@ -76,7 +104,7 @@ export function pageProgress(control: CancelControl): PipelineProgress {
 export function calibrationServices(
   settings: CalibrationSettings, sample: Sample, dropped: DroppedRaw | undefined, input: ImageInput, ep: string | undefined, control: CancelControl,
 ): PipelineServices {
-  const target = { backend: webBackend, ...(ep ? { ep } : {}) };
+  const target = { backend: cancellable(webBackend, control), ...(ep ? { ep } : {}) };
   const sampleSet = sampleCalibrationInputs(sample, settings.count, input);
   const progress = pageProgress(control);
   if (settings.mode === 'off') return { evaluator: backendEvaluator(sampleSet, target), progress };
