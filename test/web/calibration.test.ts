@@ -49,8 +49,8 @@ async function cli(o: Options, ep: 'cpu' | 'wasm'): Promise<{ bytes: Uint8Array;
   return { bytes: new Uint8Array(readFileSync(out)), report: JSON.parse(stdout) as never };
 }
 
-async function newPage(): Promise<{ page: Page; log: ReturnType<typeof recordConsole> }> {
-  const page = await app.browser.newPage();
+async function newPage(viewport?: { width: number; height: number }): Promise<{ page: Page; log: ReturnType<typeof recordConsole> }> {
+  const page = await app.browser.newPage(viewport ? { viewport } : {});
   const log = recordConsole(page);
   await openApp(page, app.url);
   await openFixture(page, 'fmnist_softmax');
@@ -123,7 +123,7 @@ describe('calibration in the page', () => {
     const o: Options = { attention: 'linear-angular', basis: 'plain', count: 32, budgetPercent: 5 };
     const [onWasm, onCpu] = [cli(o, 'wasm'), cli(o, 'cpu')]; // beside the page
     for (const run of [onWasm, onCpu]) run.catch(() => undefined); // awaited below
-    const { page, log } = await newPage();
+    const { page, log } = await newPage({ width: 390, height: 844 }); // a phone: the chart and tables must fit
     await setOptions(page, o);
     expect(await page.textContent('#calibration-split')).toMatch(/^Fit on sample images 0–15; choose blocks and report on sample images 16–31 \(held out\)\./);
     const pageBytes = await convertInPage(page);
@@ -144,6 +144,7 @@ describe('calibration in the page', () => {
     expect(await page.locator('#trade-off svg line.budget').count()).toBe(1);
     expect(await page.locator('#trade-off tbody tr').count()).toBe(auto.rows.length);
     expect(await page.textContent('#trade-off h3')).toMatch(/^Trade-off \(greedy, \d+ evaluations; budget 5\.0 % top-1 drop\)$/);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
     expect(log.pageErrors).toEqual([]);
     await page.close();
   }, 600_000);
