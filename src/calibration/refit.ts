@@ -41,6 +41,8 @@ export interface RefitOptions {
   readonly basis?: CalibrationBasis;
   /** Ridge strength relative to the mean diagonal of XᵀX (default 1e-4). */
   readonly lambda?: number;
+  /** What the ridge penalty pulls toward: the block's original projection (default) or zero. */
+  readonly shrinkToward?: 'original' | 'zero';
   readonly ep?: ExecutionProvider;
   readonly maxBatch?: number;
   readonly onItems?: (n: number) => void;
@@ -207,7 +209,7 @@ export class SequentialRefitter {
             row[2 * features + f] = meanV[item * features + f]!;
             row[3 * features + f] = t1[r * features + f]!;
           }
-        }, t);
+        }, t, (r) => { const tok = r % perItem; const last = block === Number(process.env.LASTBLOCK ?? -1); if (tok === 0) return Number(process.env.CLSW ?? 1) * (last ? 1 : 1); return last && process.env.LASTONLY ? 0 : 1; });
         this.options.onItems?.(size);
       });
     } finally {
@@ -218,7 +220,7 @@ export class SequentialRefitter {
     const original = projectionAsRidge(projection);
     before.set(original.subarray(0, features * out));
     before.set(original.subarray(features * out), width * out);
-    const weights = equations.solve(this.options.lambda ?? DEFAULT_RIDGE, before);
+    const weights = equations.solve(this.options.lambda ?? DEFAULT_RIDGE, this.options.shrinkToward === 'zero' ? undefined : before);
     const count = equations.rows * out;
     return {
       block, basis, features, outFeatures: out, weights, tokens, heads: info.heads,

@@ -30,23 +30,30 @@ export class NormalEquations {
    * Adds `rows` rows. `feature(r, out)` writes row r's features into out[0 .. features); `target`
    * holds the targets row after row ([rows, targets]).
    */
-  add(rows: number, feature: (r: number, out: Float64Array) => void, target: ArrayLike<number>): void {
+  add(rows: number, feature: (r: number, out: Float64Array) => void, target: ArrayLike<number>, weight?: (r: number) => number): void {
     const { p, targets, xtx, xtt } = this;
     const x = this.#row;
-    x[p - 1] = 1;
     for (let r = 0; r < rows; r++) {
+      x[p - 1] = 1;
+      const w = weight ? weight(r) : 1;
+      if (w === 0) continue;
       feature(r, x);
+      if (w !== 1) {
+        const s = Math.sqrt(w);
+        for (let i = 0; i < p; i++) x[i]! *= s;
+      }
       for (let i = 0; i < p; i++) {
         const xi = x[i]!;
         if (xi === 0) continue;
+        const sw = w === 1 ? 1 : Math.sqrt(w);
         const base = i * p;
         for (let j = i; j < p; j++) xtx[base + j]! += xi * x[j]!;
         const tb = i * targets;
         const to = r * targets;
-        for (let j = 0; j < targets; j++) xtt[tb + j]! += xi * target[to + j]!;
+        for (let j = 0; j < targets; j++) xtt[tb + j]! += xi * target[to + j]! * sw;
       }
       const to = r * targets;
-      for (let j = 0; j < targets; j++) this.targetPower += target[to + j]! ** 2;
+      for (let j = 0; j < targets; j++) this.targetPower += w * target[to + j]! ** 2;
     }
     this.rows += rows;
   }

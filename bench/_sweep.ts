@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { loadModel, modelToBytes } from '../src/model-io.js';
+import { convertAttention, findAttentionBlocks } from '../graph-rewrite/attention/index.js';
+import type { Model } from '../graph-rewrite/ir/model.js';
+import { SequentialRefitter } from '../src/calibration/index.js';
+import { parseSampleFile } from '../src/data/sample-file.js';
+import { tensorFileInputs } from '../src/data/tensor-file.js';
+import { sampleInputs } from '../src/eval/inputs.js';
+import { sliceInputs } from '../src/calibration/split.js';
+import { runModel, fidelityOf } from '../src/eval/fidelity.js';
+import { createSession } from '../src/runtime/session.js';
+const base = await loadModel('models/fmnist_softmax6.onnx');
+const sample = parseSampleFile(readFileSync('models/data/fashion-mnist-test-1000.bin'), 'x');
+const all2000 = tensorFileInputs('models/data/fashion-mnist-train-2000.npz', { inputShape: ['batch', 1, 28, 28], inputName: 'pixel_values' });
+const test = sampleInputs(sample, 'test', 0, 1000);
+const mode = (process.env.MODE ?? 'kernel_normalized') as 'kernel_normalized';
+const convert = (blocks: readonly number[]) => { const r = convertAttention(base, { attention: 'linear-angular', linearAngularMode: mode, blocks }); return { model: r.model, blocks: r.converted }; };
+const run = async (m: Model) => { const s = await createSession(modelToBytes(m)); try { return await runModel(s, test); } finally { await s.release(); } };
+const all = findAttentionBlocks(base).blocks.filter((b) => b.convertible).map((b) => b.index);
+const baseRun = await run(base);
+const acc = async (m: Model) => fidelityOf(baseRun, await run(m), test.labels).accuracy!;
+const [from, to] = (process.env.FIT ?? '0,1500').split(',').map(Number);
+const fit = sliceInputs(all2000, from!, to!, 'fit');
+for (const spec of (process.env.CONFIGS ?? '1e-4:original').split(' ')) {
+  const [lam, toward] = spec.split(':');
+  const t0 = Date.now();
+  const r = await new SequentialRefitter(base, convert, fit, { basis: (process.env.BASIS ?? 'plain') as 'plain', lambda: Number(lam), shrinkToward: toward as 'zero' }).model(all);
+  const a = await acc(r.model);
+  console.log(mode, `fit ${from}-${to}`, spec, 'acc', a.converted, 'drop', (a.original - a.converted).toFixed(3), `(${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+}
