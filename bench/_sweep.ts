@@ -24,7 +24,7 @@ const fit = sliceInputs(all2000, from!, to!, 'fit');
 for (const spec of (process.env.CONFIGS ?? '1e-4:original').split(' ')) {
   const [lam, toward] = spec.split(':');
   const t0 = Date.now();
-  const r = await new SequentialRefitter(base, convert, fit, { basis: (process.env.BASIS ?? 'plain') as 'plain', lambda: Number(lam), shrinkToward: toward as 'zero' }).model(all);
+  const r = await new SequentialRefitter(base, convert, fit, { basis: (process.env.BASIS ?? 'plain') as 'plain', lambda: Number(lam), shrinkToward: toward as "zero", weighting: (process.env.WEIGHTING ?? "readout") as "readout" }).model(all);
   const a = await acc(r.model);
   console.log(mode, `fit ${from}-${to}`, spec, 'acc', a.converted, 'drop', (a.original - a.converted).toFixed(3), `(${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 }

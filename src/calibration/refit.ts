@@ -27,6 +27,7 @@ import { createSession, type ExecutionProvider, type RuntimeSession } from '../r
 import { addBasisTerms, basisWidth, type CalibrationBasis } from './basis.js';
 import { GraphEditor } from './graph-edit.js';
 import { findOutputProjection, projectionAsRidge, type OutputProjection } from './projection.js';
+import { readoutWeights, tokenReadout, type TokenReadout } from './readout.js';
 import { DEFAULT_RIDGE, NormalEquations } from './ridge.js';
 import { opsetOf, writeBlockWeights, type BlockWeights } from './write-back.js';
 
@@ -35,12 +36,18 @@ export interface ConvertedForRefit {
   readonly model: Model;
   readonly blocks: readonly { readonly index: number; readonly heads: number; readonly embedDim: number; readonly tokens: number | string | undefined }[];
 }
+export type RowWeighting = 'readout' | 'uniform';
 export type ConvertBlocks = (blocks: readonly number[]) => ConvertedForRefit;
 
 export interface RefitOptions {
   readonly basis?: CalibrationBasis;
   /** Ridge strength relative to the mean diagonal of XᵀX (default 1e-4). */
   readonly lambda?: number;
+  /**
+   * How rows count: `readout` (default) weighs the tokens the model's outputs read (readout.ts);
+   * `uniform` counts every token the same.
+   */
+  readonly weighting?: RowWeighting;
   /** What the ridge penalty pulls toward: the block's original projection (default) or zero. */
   readonly shrinkToward?: 'original' | 'zero';
   readonly ep?: ExecutionProvider;
@@ -157,6 +164,8 @@ export class SequentialRefitter {
     }
     const tokens = typeof info.tokens === 'number' ? info.tokens : 0;
     const target = this.#targetIn(projection, notes);
+    const weighting = this.options.weighting ?? 'readout';
+    const readout = this.#readout(model, projection, tokens, weighting, notes);
 
     // The original's side: the residual sum (or the branch output when there is no residual Add).
     const originalProbe = copyOf(this.base);
@@ -209,7 +218,7 @@ export class SequentialRefitter {
             row[2 * features + f] = meanV[item * features + f]!;
             row[3 * features + f] = t1[r * features + f]!;
           }
-        }, t, (r) => { const tok = r % perItem; const last = block === Number(process.env.LASTBLOCK ?? -1); if (tok === 0) return Number(process.env.CLSW ?? 1) * (last ? 1 : 1); return last && process.env.LASTONLY ? 0 : 1; });
+        }, t, weighting === 'readout' && perItem === tokens ? readoutWeights(readout, perItem) : undefined);
         this.options.onItems?.(size);
       });
     } finally {
@@ -227,6 +236,17 @@ export class SequentialRefitter {
       mseBefore: equations.squaredError(before) / count, mseAfter: equations.squaredError(weights) / count,
       targetPower: equations.targetPower / count, driftCorrected: target.drift, notes,
     };
+  }
+
+  /**
+   * The tokens the model's outputs read of this block's stream (readout.ts), when the rows are
+   * [B, N, D] in token order (no Transpose before the projection, static token count).
+   */
+  #readout(model: Model, p: OutputProjection, tokens: number, weighting: RowWeighting, notes: string[]): TokenReadout | undefined {
+    if (weighting !== 'readout' || !p.residual || !tokens || p.chain.some((n) => n.opType === 'Transpose')) return undefined;
+    const readout = tokenReadout(model, p.residual.sum, tokens);
+    if (readout) notes.push(readout.mixed ? `rows of token ${readout.tokens.join(', ')} (what the output reads) weigh as much as all others together` : `fitted on token ${readout.tokens.join(', ')} only: the output reads nothing else after this block`);
+    return readout;
   }
 
   /** The value whose original counterpart is the target: the residual sum (drift-correcting) or the branch output. */
