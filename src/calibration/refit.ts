@@ -31,6 +31,9 @@ import { readoutWeights, tokenReadout, type TokenReadout } from './readout.js';
 import { DEFAULT_RIDGE, NormalEquations } from './ridge.js';
 import { opsetOf, writeBlockWeights, type BlockWeights } from './write-back.js';
 
+/** Rows per unknown (per output feature) a fit on the readout tokens alone needs; see #readout. */
+const READOUT_ONLY_ROWS_PER_UNKNOWN = 2;
+
 /** A converted model for a set of block indices, and the blocks' heads / tokens (as findAttentionBlocks numbers them). */
 export interface ConvertedForRefit {
   readonly model: Model;
@@ -165,7 +168,7 @@ export class SequentialRefitter {
     const tokens = typeof info.tokens === 'number' ? info.tokens : 0;
     const target = this.#targetIn(projection, notes);
     const weighting = this.options.weighting ?? 'readout';
-    const readout = this.#readout(model, projection, tokens, weighting, notes);
+    const readout = this.#readout(model, projection, tokens, weighting, basisWidth(basis, features), notes);
 
     // The original's side: the residual sum (or the branch output when there is no residual Add).
     const originalProbe = copyOf(this.base);
@@ -242,9 +245,12 @@ export class SequentialRefitter {
    * The tokens the model's outputs read of this block's stream (readout.ts), when the rows are
    * [B, N, D] in token order (no Transpose before the projection, static token count).
    */
-  #readout(model: Model, p: OutputProjection, tokens: number, weighting: RowWeighting, notes: string[]): TokenReadout | undefined {
+  #readout(model: Model, p: OutputProjection, tokens: number, weighting: RowWeighting, width: number, notes: string[]): TokenReadout | undefined {
     if (weighting !== 'readout' || !p.residual || !tokens || p.chain.some((n) => n.opType === 'Transpose')) return undefined;
-    const readout = tokenReadout(model, p.residual.sum, tokens);
+    let readout = tokenReadout(model, p.residual.sum, tokens);
+    // Fitting on the readout tokens alone needs enough of them for the unknowns (ViT-B with a few
+    // hundred images has not): with fewer, the other tokens keep counting, less.
+    if (readout && !readout.mixed && this.inputs.count * readout.tokens.length < READOUT_ONLY_ROWS_PER_UNKNOWN * (width + 1)) readout = { ...readout, mixed: true };
     if (readout) notes.push(readout.mixed ? `rows of token ${readout.tokens.join(', ')} (what the output reads) weigh as much as all others together` : `fitted on token ${readout.tokens.join(', ')} only: the output reads nothing else after this block`);
     return readout;
   }
