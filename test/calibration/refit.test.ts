@@ -86,6 +86,20 @@ describe(`sequential refit on ${MODEL} (linear-angular, every block)`, () => {
   }, 300_000);
 });
 
+describe('rows weighted by what the output reads (the class token)', () => {
+  it('beat uniform rows on test images, fitted on 300 others', async () => {
+    const more = tensorFileInputs(join(MODELS, 'data', 'fashion-mnist-train-2000.npz'), { inputShape: ['batch', 1, 28, 28], inputName: 'pixel_values', limit: 300 });
+    const readout = await new SequentialRefitter(base, convert, more).model(all);
+    const uniform = await new SequentialRefitter(base, convert, more, { weighting: 'uniform' }).model(all);
+    const [weighted, plain] = [await accuracy(readout.model), await accuracy(uniform.model)];
+    console.log(`${MODEL}: plain refit on 300 images, readout-weighted ${weighted}, uniform ${plain}`);
+    expect(readout.fits.at(-1)!.notes.some((n) => n.includes('token 0 only'))).toBe(true);
+    expect(readout.fits[0]!.notes.some((n) => n.includes('weigh as much'))).toBe(true);
+    expect(uniform.fits.every((f) => !f.notes.some((n) => n.includes('token')))).toBe(true);
+    expect(weighted - plain).toBeGreaterThan(0.02);
+  }, 300_000);
+});
+
 describe('refitting blocks that are already exact', () => {
   it('fmnist_hydra, fused exactly: the refit changes the logits by at most 1e-4', async () => {
     const decomposed = await loadModel(join(MODELS, 'fmnist_hydra.onnx'));
