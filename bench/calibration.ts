@@ -22,6 +22,7 @@ import { convertAttention, findAttentionBlocks } from '../graph-rewrite/attentio
 import { SequentialRefitter, type CalibrationBasis } from '../src/calibration/index.js';
 import { randomInputs } from '../src/eval/inputs.js';
 import { loadModel } from '../src/model-io.js';
+import { nodeBackend } from '../src/runtime/node-backend.js';
 import { ensureExport, OUT_DIR } from './vit/models.js';
 
 const { values } = parseArgs({
@@ -53,7 +54,7 @@ let last = performance.now();
 const started = last;
 let done = 0;
 const refitter = new SequentialRefitter(base, convert, randomInputs(images, 7), {
-  basis, maxBatch: Number(values.batch),
+  backend: nodeBackend, basis, maxBatch: Number(values.batch),
   onItems: (n) => {
     done += n;
     if (done % images !== 0) return;

@@ -8,7 +8,7 @@
  * the stream matches the original again, drift from earlier blocks included. Ridge [X 1]·W ≈ T is solved
  * in float64 from normal equations accumulated batch by batch (memory independent of the number of
  * inputs) and written into the projection (write-back.ts). The extended basis adds v, mean_t v and T1
- * to X (basis.ts). Intermediates come from real onnxruntime sessions on probe copies with extra outputs.
+ * to X (basis.ts). Intermediates come from real sessions (any runtime backend) on probe copies with extra outputs.
  */
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { VITLIN_DOMAIN } from '../../custom-ops/domain.js';
@@ -21,9 +21,9 @@ import { removeDeadNodes } from '../../graph-rewrite/passes/remove-dead-nodes.js
 import { removeUnusedInitializers } from '../../graph-rewrite/passes/remove-unused-initializers.js';
 import { topologicalSort } from '../../graph-rewrite/passes/topological-sort.js';
 import { batchSizeFor, type InputSet } from '../eval/inputs.js';
-import { modelToBytes } from '../model-io.js';
+import { openSession, type RunTarget } from '../eval/backend-evaluator.js';
+import type { BackendSession, Feeds } from '../runtime/backend.js';
 import { tensorToFloat32 } from '../runtime/float16.js';
-import { createSession, type ExecutionProvider, type RuntimeSession } from '../runtime/session.js';
 import { addBasisTerms, basisWidth, type CalibrationBasis } from './basis.js';
 import { GraphEditor } from './graph-edit.js';
 import { findOutputProjection, projectionAsRidge, type OutputProjection } from './projection.js';
@@ -42,7 +42,8 @@ export interface ConvertedForRefit {
 export type RowWeighting = 'readout' | 'uniform';
 export type ConvertBlocks = (blocks: readonly number[]) => ConvertedForRefit;
 
-export interface RefitOptions {
+/** Where the probes run (`backend`, `ep`) and how the refit is made. */
+export interface RefitOptions extends RunTarget {
   readonly basis?: CalibrationBasis;
   /** Ridge strength relative to the mean diagonal of XᵀX (default 1e-4). */
   readonly lambda?: number;
@@ -53,7 +54,6 @@ export interface RefitOptions {
   readonly weighting?: RowWeighting;
   /** What the ridge penalty pulls toward: the block's original projection (default) or zero. */
   readonly shrinkToward?: 'original' | 'zero';
-  readonly ep?: ExecutionProvider;
   readonly maxBatch?: number;
   readonly onItems?: (n: number) => void;
 }
@@ -104,12 +104,12 @@ function onlyCaptures(model: Model, names: readonly string[]): void {
 }
 
 interface Probe {
-  readonly session: RuntimeSession;
+  readonly session: BackendSession;
   readonly names: readonly string[];
 }
 
-async function openProbe(model: Model, names: readonly string[], ep: ExecutionProvider | undefined, label: string): Promise<Probe> {
-  return { session: await createSession(modelToBytes(model), { ep: ep ?? 'cpu' }, label), names };
+async function openProbe(model: Model, names: readonly string[], target: RunTarget, label: string): Promise<Probe> {
+  return { session: await openSession(target, model, label), names };
 }
 
 /**
@@ -119,7 +119,7 @@ async function openProbe(model: Model, names: readonly string[], ep: ExecutionPr
 export class SequentialRefitter {
   readonly #cache = new Map<string, BlockRefit>();
 
-  constructor(readonly base: Model, readonly convert: ConvertBlocks, readonly inputs: InputSet, readonly options: RefitOptions = {}) {}
+  constructor(readonly base: Model, readonly convert: ConvertBlocks, readonly inputs: InputSet, readonly options: RefitOptions) {}
 
   /** The refits of `blocks` (sorted), fitting those not yet fitted for the same prefix. */
   async refits(blocks: readonly number[]): Promise<BlockRefit[]> {
@@ -193,8 +193,8 @@ export class SequentialRefitter {
     const width = basisWidth(basis, features);
     const out = projection.outFeatures;
     const equations = new NormalEquations(width, out);
-    const orig = await openProbe(originalProbe, [origName], this.options.ep, 'calibration probe (original)');
-    const conv = await openProbe(probe, names, this.options.ep, `calibration probe (block ${block})`);
+    const orig = await openProbe(originalProbe, [origName], this.options, 'calibration probe (original)');
+    const conv = await openProbe(probe, names, this.options, `calibration probe (block ${block})`);
     try {
       await forEachBatch(this.inputs, [orig.session, conv.session], this.options.maxBatch ?? 32, async (feedsFor, size) => {
         const [o] = await runProbe(orig, feedsFor(orig.session));
@@ -269,13 +269,13 @@ function elemTypeOfWeight(p: OutputProjection): number {
 }
 
 /** Runs `probe` on feeds and returns its captured outputs as float32, in `names` order. */
-async function runProbe(probe: Probe, feeds: Parameters<RuntimeSession['run']>[0]): Promise<Float32Array[]> {
+async function runProbe(probe: Probe, feeds: Feeds): Promise<Float32Array[]> {
   const result = await probe.session.run(feeds);
   return probe.names.map((n) => tensorToFloat32(result[n]!));
 }
 
 /** Calls `body` for consecutive batches of `inputs`, sized for every session (fixed batch axes respected). */
-async function forEachBatch(inputs: InputSet, sessions: readonly RuntimeSession[], maxBatch: number, body: (feedsFor: (s: RuntimeSession) => ReturnType<InputSet['feeds']>, size: number) => Promise<void>): Promise<void> {
+async function forEachBatch(inputs: InputSet, sessions: readonly BackendSession[], maxBatch: number, body: (feedsFor: (s: BackendSession) => ReturnType<InputSet['feeds']>, size: number) => Promise<void>): Promise<void> {
   const batch = Math.min(...sessions.map((s) => batchSizeFor(s.inputs, maxBatch)));
   const fixed = sessions.some((s) => batchSizeFor(s.inputs, 0) > 0);
   for (let start = 0; start < inputs.count; start += batch) {
