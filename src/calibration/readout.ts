@@ -53,6 +53,28 @@ function readoutIndices(node: Node, tokens: number): number[] | undefined {
 }
 
 /**
+ * Visits every value reachable from `start` once: `next(value)` returns the values to go on to, or
+ * `true` to stop the walk (which then returns true).
+ */
+function walkFrom(start: Value, next: (value: Value) => readonly Value[] | true): boolean {
+  const seen = new Set<Value>();
+  const queue: Value[] = [start];
+  while (queue.length) {
+    const value = queue.pop()!;
+    if (seen.has(value)) continue;
+    seen.add(value);
+    const more = next(value);
+    if (more === true) return true;
+    queue.push(...more);
+  }
+  return false;
+}
+
+const outputsOf = (node: Node): Value[] => node.outputs.filter((o): o is Value => !!o);
+/** Shape and Size read only a value's shape, never its contents. */
+const readsShapeOnly = (node: Node): boolean => node.domain === '' && (node.opType === 'Shape' || node.opType === 'Size');
+
+/**
  * The tokens of `stream` (a [B, `tokens`, D] value of `model`) that the model's outputs read, or
  * undefined when they read all of them (or the graph does not say).
  */
@@ -60,24 +82,17 @@ export function tokenReadout(model: Model, stream: Value, tokens: number): Token
   const gathers = new Set<Node>();
   const picked = new Set<number>();
   let mixed = false;
-  const seen = new Set<Value>();
-  const queue: Value[] = [stream];
-  while (queue.length) {
-    const value = queue.pop()!;
-    if (seen.has(value)) continue;
-    seen.add(value);
-    for (const { node, index } of value.uses()) {
-      const indices = index === 0 ? readoutIndices(node, tokens) : undefined;
-      if (indices) {
-        gathers.add(node);
-        for (const i of indices) picked.add(i);
-      } else if (isTokenWise(node)) {
-        queue.push(...node.outputs.filter((o): o is Value => !!o));
-      } else if (!(node.domain === '' && (node.opType === 'Shape' || node.opType === 'Size'))) {
-        mixed = true;
-      }
+  walkFrom(stream, (value) => value.uses().flatMap(({ node, index }) => {
+    const indices = index === 0 ? readoutIndices(node, tokens) : undefined;
+    if (indices) {
+      gathers.add(node);
+      for (const i of indices) picked.add(i);
+      return [];
     }
-  }
+    if (isTokenWise(node)) return outputsOf(node);
+    if (!readsShapeOnly(node)) mixed = true;
+    return [];
+  }));
   if (!gathers.size || readsAround(model, stream, gathers)) return undefined;
   return { tokens: [...picked].sort((a, b) => a - b), mixed };
 }
@@ -85,23 +100,17 @@ export function tokenReadout(model: Model, stream: Value, tokens: number): Token
 /** Whether a graph output (or a subgraph-holding node) is reachable from `stream` without passing `gathers`. */
 function readsAround(model: Model, stream: Value, gathers: ReadonlySet<Node>): boolean {
   const outputs = new Set(model.graph.outputs);
-  const seen = new Set<Value>();
-  const queue: Value[] = [stream];
-  while (queue.length) {
-    const value = queue.pop()!;
-    if (seen.has(value)) continue;
-    seen.add(value);
+  return walkFrom(stream, (value) => {
     if (outputs.has(value)) return true;
+    const next: Value[] = [];
     for (const { node } of value.uses()) {
-      if (gathers.has(node)) continue;
+      if (gathers.has(node) || readsShapeOnly(node)) continue;
       // A node with a subgraph may read the stream from inside it: count it as reading everything.
       if (node.attributes.some((a) => a.kind === 'graph' || a.kind === 'graphs')) return true;
-      // Shape and Size read only the stream's shape, never its values.
-      if (node.domain === '' && (node.opType === 'Shape' || node.opType === 'Size')) continue;
-      queue.push(...node.outputs.filter((o): o is Value => !!o));
+      next.push(...outputsOf(node));
     }
-  }
-  return false;
+    return next;
+  });
 }
 
 /**
