@@ -6,7 +6,8 @@
  *
  *   npx tsx bench/calibration-accuracy.ts models/fmnist_softmax6.onnx linear-angular 1500
  *   (env: BASES=plain,extended; MODE=kernel_normalized|reference; WEIGHTING=readout|uniform (the refit's
- *   rows); FIT_FROM=500 fits on images 500 .. 500+N instead of 0 .. N, a second split)
+ *   rows); FIT_FROM=500 fits on images 500 .. 500+N instead of 0 .. N, a second split; LAMBDA=1e-4 (ridge,
+ *   relative to the mean diagonal); SHRINK=original|zero (what the ridge pulls toward))
  */
 import { readFileSync } from 'node:fs';
 import { loadModel } from '../src/model-io.js';
@@ -43,6 +44,6 @@ applyFits(c.model, fits);
 console.log('coefficient fit', (await acc(c.model)).converted);
 for (const basis of (process.env.BASES ?? 'plain,extended').split(',')) {
   const t0 = Date.now();
-  const r = await new SequentialRefitter(base, convert, fit, { basis: basis as CalibrationBasis, weighting, backend: nodeBackend }).model(all);
+  const r = await new SequentialRefitter(base, convert, fit, { basis: basis as CalibrationBasis, weighting, backend: nodeBackend, lambda: Number(process.env.LAMBDA ?? 1e-4), shrinkToward: (process.env.SHRINK ?? 'original') as 'zero' }).model(all);
   console.log(basis, `refit (${weighting} rows)`, (await acc(r.model)).converted, `(${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 }

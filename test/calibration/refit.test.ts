@@ -111,6 +111,20 @@ describe('refitting blocks that are already exact', () => {
     const after = await run(refit.model, test);
     expect(fidelityOf(before, after).maxAbsError).toBeLessThanOrEqual(1e-4);
   }, 300_000);
+
+  it('a strong ridge keeps the original projection, or with shrinkToward zero, pulls the weights to zero', async () => {
+    const decomposed = await loadModel(join(MODELS, 'fmnist_hydra.onnx'));
+    const fused = fuseExactAttention(decomposed);
+    const blocks = fused.fused.map((b) => ({ index: b.index, heads: b.heads, embedDim: b.heads * b.headDim, tokens: 50 }));
+    const refit = (shrinkToward: 'original' | 'zero') => new SequentialRefitter(decomposed, () => ({ model: fuseExactAttention(decomposed).model, blocks }),
+      { ...fit, count: 8 }, { backend: nodeBackend, lambda: 1e6, shrinkToward }).refits([blocks[0]!.index]);
+    const [toOriginal] = await refit('original');
+    const [toZero] = await refit('zero');
+    const features = toZero!.features * toZero!.outFeatures;
+    const norm = (w: Float64Array) => Math.sqrt(w.subarray(0, features).reduce((a, x) => a + x * x, 0));
+    expect(norm(toZero!.weights)).toBeLessThan(1e-3 * norm(toOriginal!.weights));
+    expect(toOriginal!.mseAfter).toBeLessThanOrEqual(toOriginal!.mseBefore);
+  }, 300_000);
 });
 
 describe('the written model is the one that was scored', () => {
