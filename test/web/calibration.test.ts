@@ -120,7 +120,7 @@ describe('calibration in the page', () => {
   }, 600_000);
 
   it('--blocks auto with the refit: the bytes of vitlin convert --calibration-ep wasm, the choice of the CPU run, the trade-off chart', async () => {
-    const o: Options = { attention: 'linear-angular', basis: 'plain', count: 32, budgetPercent: 5 };
+    const o: Options = { attention: 'linear-angular', basis: 'plain', count: 32, budgetPercent: 10 };
     const [onWasm, onCpu] = [cli(o, 'wasm'), cli(o, 'cpu')]; // beside the page
     for (const run of [onWasm, onCpu]) run.catch(() => undefined); // awaited below
     const { page, log } = await newPage({ width: 390, height: 844 }); // a phone: the chart and tables must fit
@@ -143,7 +143,7 @@ describe('calibration in the page', () => {
     expect(await page.getAttribute('#trade-off svg circle.chosen', 'data-blocks')).toBe(chosen.join(','));
     expect(await page.locator('#trade-off svg line.budget').count()).toBe(1);
     expect(await page.locator('#trade-off tbody tr').count()).toBe(auto.rows.length);
-    expect(await page.textContent('#trade-off h3')).toMatch(/^Trade-off \(greedy, \d+ evaluations; budget 5\.0 % top-1 drop\)$/);
+    expect(await page.textContent('#trade-off h3')).toMatch(/^Trade-off \(greedy, \d+ evaluations; budget 10\.0 % top-1 drop\)$/);
     expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
     expect(log.pageErrors).toEqual([]);
     await page.close();
