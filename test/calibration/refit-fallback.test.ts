@@ -119,10 +119,13 @@ describe.each(FIXTURES)('%s with a quantised output projection', (name) => {
   it('runs on WebGPU, with every added node placed there', async (ctx) => {
     const reason = await webGpuUnavailableReason(() => written);
     if (reason) return ctx.skip(reason);
-    const onCpu = await run(written, few);
-    const onGpu = await run(written, few, 'webgpu');
-    // SwiftShader's float arithmetic differs from the CPU EP's in the last digits of the fused op.
-    for (let i = 0; i < onCpu.length; i++) expect(Math.abs(onGpu[i]! - onCpu[i]!)).toBeLessThan(1e-3 * (1 + Math.abs(onCpu[i]!)));
+    // The WebGPU EP computes the quantised projections less exactly than the CPU EP (the quantised
+    // original alone differs by ~3e-2 relative): the refitted model may differ by that, and 1e-3 more.
+    const gap = async (model: Model | Uint8Array) => {
+      const [onCpu, onGpu] = [await run(model, few), await run(model, few, 'webgpu')];
+      return onCpu.reduce((worst, x, i) => Math.max(worst, Math.abs(onGpu[i]! - x) / (1 + Math.abs(x))), 0);
+    };
+    expect(await gap(written)).toBeLessThan(await gap(base) + 1e-3);
     const placement = await measureNodePlacement(written, (inputs) => few.feeds(inputs, 0, 1), 'webgpu', { graphOptimizationLevel: 'disabled' });
     const added = placement.nodes.filter((n) => n.name.includes('/calibration/added'));
     expect(added).toHaveLength(4);
