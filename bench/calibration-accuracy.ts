@@ -10,15 +10,16 @@
  *   (env: BASES=plain,extended; MODE=kernel_normalized|reference)
  */
 import { readFileSync } from 'node:fs';
-import { loadModel, modelToBytes } from '../src/model-io.js';
+import { loadModel } from '../src/model-io.js';
 import { convertAttention, findAttentionBlocks } from '../graph-rewrite/attention/index.js';
 import type { Model } from '../graph-rewrite/ir/model.js';
 import { SequentialRefitter, fitBlocks, applyFits, type CalibrationBasis } from '../src/calibration/index.js';
 import { parseSampleFile } from '../src/data/sample-file.js';
 import { tensorFileInputs } from '../src/data/tensor-file.js';
 import { sampleInputs } from '../src/eval/inputs.js';
-import { runModel, fidelityOf } from '../src/eval/fidelity.js';
-import { createSession } from '../src/runtime/session.js';
+import { fidelityOf } from '../src/eval/fidelity.js';
+import { runOn } from '../src/eval/backend-evaluator.js';
+import { nodeBackend } from '../src/runtime/node-backend.js';
 const [file, att, nfit] = process.argv.slice(2);
 const base = await loadModel(file!);
 const sample = parseSampleFile(readFileSync(new URL('../models/data/fashion-mnist-test-1000.bin', import.meta.url)), 'x');
@@ -26,18 +27,18 @@ const fit = tensorFileInputs(new URL('../models/data/fashion-mnist-train-2000.np
 const test = sampleInputs(sample, 'test', 0, 1000);
 const opts = { attention: att as 'hydra', linearAngularMode: (process.env.MODE ?? 'kernel_normalized') as 'kernel_normalized' };
 const convert = (blocks: readonly number[]) => { const r = convertAttention(base, { ...opts, blocks }); return { model: r.model, blocks: r.converted }; };
-const run = async (m: Model) => { const s = await createSession(modelToBytes(m)); try { return await runModel(s, test); } finally { await s.release(); } };
+const run = (m: Model) => runOn({ backend: nodeBackend }, m, test, 'model');
 const all = findAttentionBlocks(base).blocks.filter((b) => b.convertible).map((b) => b.index);
 const baseRun = await run(base);
 const acc = async (m: Model) => fidelityOf(baseRun, await run(m), test.labels).accuracy!;
 const a0 = await acc(base); console.log('original', a0.original);
 console.log('uncalibrated', (await acc(convert(all).model)).converted);
 const c = convertAttention(base, { ...opts, blocks: all });
-const fits = await fitBlocks(base, c.model, c.converted.map((b) => ({ heads: b.heads, scale: b.scale.value })), fit, { attention: att as 'hydra', linearAngularMode: opts.linearAngularMode });
+const fits = await fitBlocks(base, c.model, c.converted.map((b) => ({ heads: b.heads, scale: b.scale.value })), fit, { attention: att as 'hydra', linearAngularMode: opts.linearAngularMode, backend: nodeBackend });
 applyFits(c.model, fits);
 console.log('coefficient fit', (await acc(c.model)).converted);
 for (const basis of (process.env.BASES ?? 'plain,extended').split(',')) {
   const t0 = Date.now();
-  const r = await new SequentialRefitter(base, convert, fit, { basis: basis as CalibrationBasis }).model(all);
+  const r = await new SequentialRefitter(base, convert, fit, { basis: basis as CalibrationBasis, backend: nodeBackend }).model(all);
   console.log(basis, 'refit', (await acc(r.model)).converted, `(${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 }

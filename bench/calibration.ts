@@ -24,6 +24,7 @@ import { convertAttention, findAttentionBlocks } from '../graph-rewrite/attentio
 import { SequentialRefitter, type CalibrationBasis, type RefitPhase } from '../src/calibration/index.js';
 import { randomInputs } from '../src/eval/inputs.js';
 import { loadModel } from '../src/model-io.js';
+import { nodeBackend } from '../src/runtime/node-backend.js';
 import { ensureExport, OUT_DIR } from './vit/models.js';
 
 const { values } = parseArgs({
@@ -53,7 +54,7 @@ const peakBefore = peakMb();
 const phases: Record<RefitPhase, number>[] = [];
 const started = performance.now();
 const refitter = new SequentialRefitter(base, convert, randomInputs(images, 7), {
-  basis, maxBatch: Number(values.batch),
+  backend: nodeBackend, basis, maxBatch: Number(values.batch),
   onPhase: (block, phase, seconds) => {
     const row = (phases[blocks.indexOf(block)] ??= { prepare: 0, accumulate: 0, solve: 0 });
     row[phase] = seconds;

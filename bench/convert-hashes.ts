@@ -40,10 +40,15 @@ export const VARIANTS: readonly Variant[] = [
 
 const sha = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 
-/** A report without the model and without timings, as stable JSON. */
+/**
+ * A report without the model and without timings, as stable JSON. `unrecognised` (added to the
+ * outcome after the hashes were recorded; the CLI's report listed it before) is left out, so the
+ * recorded hashes still prove every other field unchanged.
+ */
 function reportJson(outcome: Record<string, unknown>): string {
-  const { model: _model, fusion, ...rest } = outcome as { model: unknown; fusion: { model: unknown } };
+  const { model: _model, fusion, unrecognised: _unrecognised, ...rest } = outcome as { model: unknown; fusion: { model: unknown }; unrecognised: unknown };
   void _model;
+  void _unrecognised;
   const { model: _fusionModel, ...fusionRest } = fusion;
   void _fusionModel;
   return JSON.stringify({ ...rest, fusion: fusionRest });

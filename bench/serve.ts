@@ -5,9 +5,11 @@
  * and after each of two identical rounds of runs (flat: round 2 ends where round 1 did). Then the request
  * encodings: the same image as a JSON float array and as binary tensor data (the binary extension, output
  * binary too), for the model and for an Identity model on a 3×224×224 image (the cost of moving an
- * ImageNet-sized tensor alone), as req/s and the binary / JSON ratio, measured in this same process.
+ * ImageNet-sized tensor alone), as req/s and the binary / JSON ratio, measured in this same process. Then
+ * compressed answers: Accept-Encoding identity, gzip and br for JSON and binary answers, as answer bytes and
+ * req/s, each a ratio to identity in the same run.
  *
- *     npx tsx bench/serve.ts [--model fmnist_softmax] [--duration 8] [--connections 16] [--max-batch 16] [--max-delay-ms 2] [--part all|batching|encoding]
+ *     npx tsx bench/serve.ts [--model fmnist_softmax] [--duration 8] [--connections 16] [--max-batch 16] [--max-delay-ms 2] [--part all|batching|encoding|compression]
  *
  * The server is its own process (`vitlin serve ... --quiet`, from the TypeScript sources) on 127.0.0.1 with
  * a free port; its memory is read from its own /metrics (`vitlin_process_resident_memory_bytes`). The load
@@ -19,6 +21,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,13 +154,35 @@ async function load(url: string, model: string, body: string | Buffer, seconds: 
 
 /** Identity on a 3×224×224 image: serving it measures moving the tensor in and out, nothing else. */
 const ECHO = { name: 'image_echo_224', shape: [1, 3, 224, 224] };
+/** Identity on a 3×64×64 image: a ~250 kB JSON answer, small enough for many runs a second. */
+const ECHO_64 = { name: 'image_echo_64', shape: [1, 3, 64, 64] };
+const isEcho = (name: string) => name === ECHO.name || name === ECHO_64.name;
 
 interface EncodingRow { model: string; imageBytes: number; jsonBodyBytes: number; binaryBodyBytes: number; json: number; binary: number; ratio: number; non2xx: number; errors: number }
 
+interface Variant { readonly label: string; readonly body: string | Buffer; readonly headers: Record<string, string> }
+
 /**
- * JSON vs binary requests on one server with batching on: for each model, both encodings alternate over
- * two rounds (so a drift in machine load hits both), and the ratio is of each encoding's better round.
+ * Runs each variant of a request against one model, alternating over two rounds (so a drift in machine
+ * load hits all alike) after a short warm-up; returns each variant's better round in req/s.
  */
+async function alternate(url: string, model: string, variants: readonly Variant[]): Promise<{ best: Record<string, number>; non2xx: number; errors: number }> {
+  const runs: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.label, []]));
+  let non2xx = 0;
+  let errors = 0;
+  for (const v of variants) await load(url, model, v.body, 2, v.headers);
+  for (let round = 0; round < 2; round++) {
+    for (const v of variants) {
+      const result = await load(url, model, v.body, DURATION, v.headers);
+      runs[v.label]!.push(result.requests.average);
+      non2xx += result.non2xx;
+      errors += result.errors;
+    }
+  }
+  return { best: Object.fromEntries(Object.entries(runs).map(([label, xs]) => [label, Math.max(...xs)])), non2xx, errors };
+}
+
+/** JSON vs binary requests on one server with batching on, for each model. */
 async function compareEncodings(models: { name: string; shape: number[] }[]): Promise<EncodingRow[]> {
   const server = await startServer(['--max-batch', values['max-batch']!, '--max-delay-ms', values['max-delay-ms']!]);
   const rows: EncodingRow[] = [];
@@ -165,22 +190,53 @@ async function compareEncodings(models: { name: string; shape: number[] }[]): Pr
     for (const model of models) {
       const json = requestBody(model.shape, model.name === ECHO.name ? 'x' : 'pixel_values');
       const binary = binaryRequest(model.shape, model.name === ECHO.name ? 'x' : 'pixel_values');
-      const runs = { json: [] as number[], binary: [] as number[] };
-      let non2xx = 0;
-      let errors = 0;
-      await load(server.url, model.name, json, 2);
-      await load(server.url, model.name, binary.body, 2, binary.headers);
-      for (let round = 0; round < 2; round++) {
-        for (const encoding of ['json', 'binary'] as const) {
-          const result = encoding === 'json' ? await load(server.url, model.name, json, DURATION) : await load(server.url, model.name, binary.body, DURATION, binary.headers);
-          runs[encoding].push(result.requests.average);
-          non2xx += result.non2xx;
-          errors += result.errors;
+      const { best, non2xx, errors } = await alternate(server.url, model.name, [
+        { label: 'json', body: json, headers: { 'content-type': 'application/json' } }, { label: 'binary', ...binary },
+      ]);
+      rows.push({ model: model.name, imageBytes: model.shape.reduce((a, b) => a * b, 4), jsonBodyBytes: Buffer.byteLength(json), binaryBodyBytes: binary.body.length,
+        json: best.json!, binary: best.binary!, ratio: best.binary! / best.json!, non2xx, errors });
+    }
+  } finally {
+    await stopServer(server);
+  }
+  return rows;
+}
+
+interface CompressionRow { model: string; answer: string; acceptEncoding: string; answerBytes: number; sizeRatio: number; reqPerSec: number; speedRatio: number; non2xx: number; errors: number }
+
+/** The bytes of one answer as sent (still compressed): what goes over the network. */
+function answerBytes(url: string, model: string, v: Variant): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}/v2/models/${model}/infer`, { method: 'POST', headers: v.headers, agent: false }, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => { bytes += chunk.length; });
+      res.on('end', () => resolve(bytes));
+    });
+    req.on('error', reject);
+    req.end(v.body);
+  });
+}
+
+/**
+ * Compressed answers: the same request with Accept-Encoding identity, gzip and br, for a JSON answer and a
+ * binary one: answer bytes and req/s, each as a ratio to identity. On loopback compression can only cost;
+ * the size ratio is what a real network gains.
+ */
+async function compareCompression(models: { name: string; shape: number[] }[]): Promise<CompressionRow[]> {
+  const server = await startServer(['--max-batch', values['max-batch']!, '--max-delay-ms', values['max-delay-ms']!]);
+  const rows: CompressionRow[] = [];
+  try {
+    for (const model of models) {
+      const input = isEcho(model.name) ? 'x' : 'pixel_values';
+      for (const [answer, request] of [['JSON', { body: requestBody(model.shape, input), headers: { 'content-type': 'application/json' } }], ['binary', binaryRequest(model.shape, input)]] as const) {
+        const variants = ['identity', 'gzip', 'br'].map((coding) => ({ label: coding, body: request.body, headers: { ...request.headers, 'accept-encoding': coding } }));
+        const { best, non2xx, errors } = await alternate(server.url, model.name, variants);
+        const sizes = Object.fromEntries(await Promise.all(variants.map(async (v) => [v.label, await answerBytes(server.url, model.name, v)] as const)));
+        for (const v of variants) {
+          rows.push({ model: model.name, answer, acceptEncoding: v.label, answerBytes: sizes[v.label]!, sizeRatio: sizes[v.label]! / sizes.identity!,
+            reqPerSec: best[v.label]!, speedRatio: best[v.label]! / best.identity!, non2xx, errors });
         }
       }
-      const best = (xs: number[]) => Math.max(...xs);
-      rows.push({ model: model.name, imageBytes: model.shape.reduce((a, b) => a * b, 4), jsonBodyBytes: Buffer.byteLength(json), binaryBodyBytes: binary.body.length,
-        json: best(runs.json), binary: best(runs.binary), ratio: best(runs.binary) / best(runs.json), non2xx, errors });
     }
   } finally {
     await stopServer(server);
@@ -212,6 +268,7 @@ async function main(): Promise<void> {
     .models.find((m) => m.name === values.model)?.inputs[0]?.shape.map((d) => (typeof d === 'number' ? d : 1)) ?? [1, 1, 28, 28];
   const body = requestBody(shape);
   writeOneNodeModel(join(MODELS_DIR, `${ECHO.name}.onnx`), { dims: ['batch', 3, 224, 224] });
+  writeOneNodeModel(join(MODELS_DIR, `${ECHO_64.name}.onnx`), { dims: ['batch', 3, 64, 64] });
   const configs = [
     { label: 'off (--max-batch 1)', args: ['--max-batch', '1'] },
     { label: `on (--max-batch ${values['max-batch']}, --max-delay-ms ${values['max-delay-ms']})`, args: ['--max-batch', values['max-batch']!, '--max-delay-ms', values['max-delay-ms']!] },
@@ -220,7 +277,7 @@ async function main(): Promise<void> {
   const memory: { when: string; rssMiB: number }[] = [];
   console.log(`vitlin serve load test: ${CONNECTIONS} connections, ${DURATION} s per run, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}`);
   console.log(note);
-  for (const config of values.part === 'encoding' ? [] : configs) {
+  for (const config of values.part === 'encoding' || values.part === 'compression' ? [] : configs) {
     const server = await startServer(config.args);
     memory.push({ when: `batching ${config.label}: models loaded`, rssMiB: await rssMiB(server.url) });
     try {
@@ -246,7 +303,7 @@ async function main(): Promise<void> {
     }
   }
   if (rows.length > 0) printBatching(rows, memory, configs);
-  const encodings = values.part === 'batching' ? [] : await compareEncodings([{ name: names[0]!, shape }, ECHO]);
+  const encodings = values.part === 'batching' || values.part === 'compression' ? [] : await compareEncodings([{ name: names[0]!, shape }, ECHO]);
   if (encodings.length > 0) {
     console.log(`\nrequest encodings (batching on; req/s, the better of 2 alternating runs of ${DURATION} s each):`);
     console.log('| model | image bytes | JSON body bytes | binary body bytes | JSON req/s | binary req/s | binary / JSON |');
@@ -255,9 +312,18 @@ async function main(): Promise<void> {
       console.log(`| ${e.model} | ${e.imageBytes} | ${e.jsonBodyBytes} | ${e.binaryBodyBytes} | ${e.json.toFixed(0)} | ${e.binary.toFixed(0)} | ${e.ratio.toFixed(2)}× |`);
     }
   }
+  const compression = values.part === 'all' || values.part === 'compression' ? await compareCompression([{ name: names[0]!, shape }, ECHO_64]) : [];
+  if (compression.length > 0) {
+    console.log(`\ncompressed answers (batching on; req/s, the better of 2 alternating runs of ${DURATION} s each; ratios to identity in the same run):`);
+    console.log('| model | answer | Accept-Encoding | answer bytes | size / identity | req/s | req/s / identity |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const c of compression) {
+      console.log(`| ${c.model} | ${c.answer} | ${c.acceptEncoding} | ${c.answerBytes} | ${c.sizeRatio.toFixed(3)} | ${c.reqPerSec.toFixed(0)} | ${c.speedRatio.toFixed(2)}× |`);
+    }
+  }
   mkdirSync(OUT, { recursive: true });
-  writeFileSync(join(OUT, 'serve.json'), JSON.stringify({ connections: CONNECTIONS, durationSeconds: DURATION, note, rows, memory, encodings }, null, 2) + '\n');
-  if ([...rows, ...encodings].some((r) => r.non2xx > 0 || r.errors > 0)) process.exitCode = 1;
+  writeFileSync(join(OUT, 'serve.json'), JSON.stringify({ connections: CONNECTIONS, durationSeconds: DURATION, note, rows, memory, encodings, compression }, null, 2) + '\n');
+  if ([...rows, ...encodings, ...compression].some((r) => r.non2xx > 0 || r.errors > 0)) process.exitCode = 1;
 }
 
 await main();

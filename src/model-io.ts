@@ -9,10 +9,12 @@ import { modelFromProto } from '../graph-rewrite/ir/from-proto.js';
 import { Model } from '../graph-rewrite/ir/model.js';
 import { modelToProto } from '../graph-rewrite/ir/to-proto.js';
 import { decodeModelProto } from '../graph-rewrite/serde/decode.js';
-import { encodeModelProtoToBytes } from '../graph-rewrite/serde/encode.js';
 import { collectTensors, isExternalTensor, parseExternalDataInfo } from '../graph-rewrite/serde/external-data.js';
 import type { ModelProto } from '../graph-rewrite/serde/onnx-schema.js';
 import { readModelFile, stageModelFile, type StagedModel } from './io/model-file.js';
+import { checkModel, describe } from './model-bytes.js';
+
+export { modelToBytes } from './model-bytes.js';
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
@@ -40,13 +42,6 @@ export interface SaveModelOptions {
   externalData?: boolean | { location?: string; sizeThreshold?: number };
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return `an object (${Object.getPrototypeOf(value)?.constructor?.name ?? 'no prototype'})`;
-  if (typeof value === 'string') return JSON.stringify(value);
-  return `${typeof value} ${String(value)}`;
-}
 
 function checkOptionsObject(options: unknown): Record<string, unknown> {
   if (options === undefined) return {};
@@ -85,10 +80,6 @@ function checkSaveOptions(options: unknown): SaveModelOptions {
   return { externalData: { location: location as string | undefined, sizeThreshold: sizeThreshold as number | undefined } };
 }
 
-function checkModel(model: unknown): Model {
-  if (!(model instanceof Model)) throw new InvalidArgumentError(`'model' must be a Model (from loadModel or new Model()), got ${describe(model)}`);
-  return model;
-}
 
 /** Graph errors found while building the IR get the file name in front, like the decoder's. */
 function toModel(proto: ModelProto, source: string): Model {
@@ -183,20 +174,4 @@ export async function stageModel(model: Model, path: string, options?: SaveModel
   }
   const { externalData } = checkSaveOptions(options);
   return stageModelFile(path, modelToProto(checked), { externalData });
-}
-
-/**
- * The model serialized as one `.onnx` buffer (e.g. for `InferenceSession.create(bytes)` or a browser
- * download). External references are kept as they are; models over 2 GiB cannot be one buffer.
- *
- * @throws {@link InvalidArgumentError} when `model` is not a Model; {@link OnnxEncodeError} when the
- * model is over protobuf's 2 GiB limit (use {@link saveModel} with `externalData`).
- *
- * @example
- * ```ts
- * const session = await ort.InferenceSession.create(modelToBytes(model));
- * ```
- */
-export function modelToBytes(model: Model): Uint8Array {
-  return encodeModelProtoToBytes(modelToProto(checkModel(model)));
 }

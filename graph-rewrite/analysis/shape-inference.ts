@@ -33,8 +33,8 @@ const UNKNOWN: TensorInfo = Object.freeze({ elemType: undefined, shape: undefine
 export const MAX_FOLDED_ELEMENTS = 64;
 
 /**
- * What shape inference knows about the values of one graph. The facts live on the values
- * (`Value.inferred`); this is the view that reads and records them, handed to match and rewrite.
+ * What shape inference knows about values: a stateless view over `Value.inferred`, for callers that
+ * hold a value and want its facts (match and rewrite contexts read `value.inferred` the same way).
  */
 export class ShapeInfo {
   typeOf(value: Value | undefined): TensorInfo {
@@ -57,22 +57,53 @@ export class ShapeInfo {
     return value?.inferred?.intValues;
   }
 
-  /**
-   * Records what is known about a value (used by inference and by rewrites that create values).
-   * Folded contents already recorded are kept when `intValues` is not given.
-   */
+  /** Records what is known about a value: {@link recordInferred}. */
   set(value: Value, info: TensorInfo, intValues?: readonly Dim[]): void {
-    const shape = info.shape?.map(canonicalDim);
-    const folded = intValues !== undefined && (info.elemType === undefined || isIntegerType(info.elemType))
-      ? Object.freeze(intValues.map(canonicalDim))
-      : value.inferred?.intValues;
-    const inferred: InferredType = { elemType: info.elemType, shape: shape && Object.freeze(shape), ...(folded === undefined ? {} : { intValues: folded }) };
-    value.inferred = Object.freeze(inferred);
+    recordInferred(value, info, intValues);
   }
+}
+
+/** The one view: ShapeInfo holds no state (the facts are on the values). */
+const SHAPES = new ShapeInfo();
+
+/**
+ * Records what is known about a value on it (`Value.inferred`): used by inference and by rewrites
+ * that create values. Folded contents already recorded are kept when `intValues` is not given.
+ */
+export function recordInferred(value: Value, info: TensorInfo, intValues?: readonly Dim[]): void {
+  const shape = info.shape?.map(canonicalDim);
+  const folded = intValues !== undefined && (info.elemType === undefined || isIntegerType(info.elemType))
+    ? Object.freeze(intValues.map(canonicalDim))
+    : value.inferred?.intValues;
+  const inferred: InferredType = { elemType: info.elemType, shape: shape && Object.freeze(shape), ...(folded === undefined ? {} : { intValues: folded }) };
+  value.inferred = Object.freeze(inferred);
+}
+
+let runs = 0;
+
+/** How many times {@link inferShapes} has run in this process (analyses are counted, not timed). */
+export function shapeInferenceRuns(): number {
+  return runs;
+}
+
+/**
+ * Whether the facts on `graph`'s values are those of its last inference with no edit since: nodes
+ * inserted or removed, inputs re-wired, attributes, inputs or initializers changed (the IR counts
+ * them) — or a lossless copy of such a graph (`Model.clone`). Editing a value's annotation (`type`)
+ * is not counted: call {@link clearInferredTypes} after it.
+ */
+export function shapesCurrent(graph: Graph): boolean {
+  return graph._inferredAt !== undefined && graph._inferredAt === graph._edits;
+}
+
+/** {@link inferShapes} unless the graph's facts are current (see {@link shapesCurrent}). */
+export function ensureShapes(graph: Graph): ShapeInfo {
+  return shapesCurrent(graph) ? SHAPES : inferShapes(graph);
 }
 
 /** Forgets what inference found about the values of `graph` (not its subgraphs): inputs, initializers, node outputs. */
 export function clearInferredTypes(graph: Graph): void {
+  graph._inferredAt = undefined;
   for (const value of graph.inputs) value.inferred = undefined;
   for (const value of graph.initializers.values()) value.inferred = undefined;
   for (const node of graph.nodes) for (const output of node.outputs) output.inferred = undefined;
@@ -124,8 +155,9 @@ function seedConstant(info: ShapeInfo, value: Value): void {
  * inference wrote. Nodes are visited in dependency order, so an unsorted graph works too.
  */
 export function inferShapes(graph: Graph): ShapeInfo {
+  runs++;
   clearInferredTypes(graph);
-  const info = new ShapeInfo();
+  const info = SHAPES;
   for (const value of graph.inputs) {
     const annotated = annotatedInfo(value);
     if (annotated !== undefined) info.set(value, annotated);
@@ -148,6 +180,7 @@ export function inferShapes(graph: Graph): ShapeInfo {
       if (best !== undefined) info.set(output, best, found?.values);
     });
   }
+  graph._inferredAt = graph._edits;
   return info;
 }
 

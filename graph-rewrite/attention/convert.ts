@@ -84,7 +84,7 @@ export function convertAttention(model: Model, options: ConvertAttentionOptions)
   }
   if (toConvert.length === 0) return { model: copy, converted, skipped };
   for (const index of toConvert) {
-    commitBlockRewrite(copy, analysis.shapes, analysis.matches[index]!, fused, index, 'converting');
+    commitBlockRewrite(copy, analysis.matches[index]!, fused, index, 'converting');
     converted.push(analysis.blocks[index]!);
   }
   // The cleanup is a visible list of passes (options.cleanup replaces it); sorting and validation always run.

@@ -51,7 +51,7 @@ export function outputArrangement(match: AttentionMatch): OutputArrangement | st
 /** The operand as [B, N, D] in the fused op's element type. */
 function materialise(context: RewriteContext, view: OperandView, embed: number, elemType: number, name: string): Value {
   let value = view.value;
-  const rank = context.shapes.shapeOf(value)?.length ?? 3;
+  const rank = context.shapeOf(value)?.length ?? 3;
   if (view.packed !== undefined) {
     const { part } = view.packed;
     value = context.op('Slice', [
@@ -81,7 +81,7 @@ function materialise(context: RewriteContext, view: OperandView, embed: number, 
     ], { name: `${name}_bias_slice` });
     value = context.op('Add', [value, bias], { name: `${name}_bias` });
   }
-  if (context.shapes.elemTypeOf(view.value) !== elemType) value = cast(context, value, elemType, `${name}_cast`);
+  if (context.elemTypeOf(view.value) !== elemType) value = cast(context, value, elemType, `${name}_cast`);
   return value;
 }
 
@@ -110,14 +110,14 @@ function fusedNode(context: RewriteContext, match: AttentionMatch, options: Fuse
 function packedProjection(context: RewriteContext, projection: NonNullable<AttentionMatch['projection']>): Value {
   const { input, weight, bias } = projection;
   const product = context.op('MatMul', [input, weight], { name: 'qkv_proj' });
-  const [batch, tokens] = context.shapes.shapeOf(input) ?? [];
-  const width = context.shapes.shapeOf(weight)?.[1];
+  const [batch, tokens] = context.shapeOf(input) ?? [];
+  const width = context.shapeOf(weight)?.[1];
   const shape = [batch, tokens, width];
-  const elemType = context.shapes.elemTypeOf(input);
-  context.shapes.set(product, { elemType, shape });
+  const elemType = context.elemTypeOf(input);
+  context.record(product, { elemType, shape });
   if (bias === undefined) return product;
   const sum = context.op('Add', [product, bias], { name: 'qkv_bias' });
-  context.shapes.set(sum, { elemType, shape });
+  context.record(sum, { elemType, shape });
   return sum;
 }
 

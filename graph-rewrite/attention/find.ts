@@ -6,7 +6,6 @@
 
 import { DataType, dataTypeName } from '../ir/dtypes.js';
 import type { Model } from '../ir/model.js';
-import { inferShapes, type ShapeInfo } from '../analysis/shape-inference.js';
 import { matchRules, type RuleMatch } from '../rewrite/engine.js';
 import { describeNode } from '../rewrite/match-context.js';
 import type { RewriteRule } from '../rewrite/rule.js';
@@ -44,7 +43,6 @@ export interface AttentionBlocksReport {
 /** @internal What find and convert share: the blocks with the matches behind them. */
 export interface AttentionAnalysis extends AttentionBlocksReport {
   readonly matches: readonly RuleMatch<AttentionMatch, FusedAttentionOptions>[];
-  readonly shapes: ShapeInfo;
 }
 
 /** 'float32', 'float16', … as the manifest and onnxruntime name element types. */
@@ -79,9 +77,9 @@ function toBlock(match: RuleMatch<AttentionMatch, FusedAttentionOptions>, index:
   };
 }
 
-/** @internal Runs the rules on `model`'s main graph. */
-export function analyseAttention(model: Model, rules: readonly AttentionRule[] = ATTENTION_RULES, shapes: ShapeInfo = inferShapes(model.graph)): AttentionAnalysis {
-  const { matches, unmatched, tracer } = matchRules(model.graph, rules, { opsets: model.opsetImports, shapes });
+/** @internal Runs the rules on `model`'s main graph (inferring its shapes unless they are current). */
+export function analyseAttention(model: Model, rules: readonly AttentionRule[] = ATTENTION_RULES): AttentionAnalysis {
+  const { matches, unmatched, tracer } = matchRules(model.graph, rules, { opsets: model.opsetImports });
   const report: UnmatchedAnchor[] = unmatched.map((anchor) => {
     const furthest = tracer.furthestFailure(anchor);
     return {
@@ -92,16 +90,16 @@ export function analyseAttention(model: Model, rules: readonly AttentionRule[] =
       ...(furthest?.node !== undefined && furthest.node !== anchor ? { stoppedAt: furthest.node.name ?? furthest.node.opType } : {}),
     };
   });
-  return { blocks: matches.map(toBlock), unmatched: report, matches, shapes };
+  return { blocks: matches.map(toBlock), unmatched: report, matches };
 }
 
 /**
  * Finds the attention blocks of `model` (read-only). Blocks are numbered in graph order; each says
  * its style, heads, head dim, tokens, scale, dtype and whether it can be converted (and if not,
  * why). `unmatched` explains every Softmax (and fused attention op) that is not part of a block.
- * `shapes`: the model's inferred shapes when the caller has them (analyses of one model share them).
+ * Analyses of one model share its shape inference (the facts on its values stay current until it is edited).
  */
-export function findAttentionBlocks(model: Model, shapes?: ShapeInfo): AttentionBlocksReport {
-  const { blocks, unmatched } = analyseAttention(model, ATTENTION_RULES, shapes);
+export function findAttentionBlocks(model: Model): AttentionBlocksReport {
+  const { blocks, unmatched } = analyseAttention(model, ATTENTION_RULES);
   return { blocks, unmatched };
 }

@@ -54,7 +54,7 @@ function mergedOutput(m: MatchContext, node: Node): OutputTarget {
   const value = node.outputs[0]!;
   const shape = m.shapeOf(value);
   m.ensure(shape?.length === 3, () => `the output of ${describeNode(node)} is ${formatShape(shape)}, not [B, N, D]`, node);
-  return { value, axes: [['B'], ['N'], ['H', 'd']], shape, elemType: m.shapes.elemTypeOf(value) };
+  return { value, axes: [['B'], ['N'], ['H', 'd']], shape, elemType: m.elemTypeOf(value) };
 }
 
 interface FusedOpFacts {
@@ -80,7 +80,7 @@ function toMatch(m: MatchContext, facts: FusedOpFacts): AttentionMatch {
   return {
     style: facts.style, anchor: facts.node, q, k, v,
     heads: facts.heads, headDim: facts.headDim, tokens: facts.tokens, keyTokens: facts.keyTokens, batch: facts.batch,
-    scale, elemType: m.shapes.elemTypeOf(facts.projection?.input ?? v.value), output: facts.output, interior: facts.interior,
+    scale, elemType: m.elemTypeOf(facts.projection?.input ?? v.value), output: facts.output, interior: facts.interior,
     notes: scale.matchesHeadDim ? [] : [`${describeNode(facts.node)} has scale ${given}, not 1/√${facts.headDim}; the linear attention does not use it`],
     ...(facts.projection === undefined ? {} : { projection: facts.projection }),
     ...(facts.blocker === undefined ? {} : { blocker: facts.blocker }),

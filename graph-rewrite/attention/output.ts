@@ -53,7 +53,7 @@ export function traceOutput(m: MatchContext, value: Value, axes: readonly (reado
     value: current,
     axes: layout.axes.map((group) => group.map((atom) => roleName(atom, atoms)).filter((role, i, list) => i === 0 || list[i - 1] !== role)),
     shape,
-    elemType: m.shapes.elemTypeOf(current),
+    elemType: m.elemTypeOf(current),
   };
 }
 

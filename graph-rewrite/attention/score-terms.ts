@@ -159,7 +159,7 @@ export function maskInputEffect(m: MatchContext, node: Node, mask: Value, maxRan
   const inputs = graphInputsReaching(mask);
   if (inputs.length > 0) return `${describeNode(node)} has an attention mask (${shape}) computed from graph input '${inputs.join("', '")}'; left alone`;
   const values = distinctValues(mask);
-  const noOp = m.shapes.elemTypeOf(mask) === DataType.BOOL ? (x: number) => x !== 0 : (x: number) => x === 0;
+  const noOp = m.elemTypeOf(mask) === DataType.BOOL ? (x: number) => x !== 0 : (x: number) => x === 0;
   if (values !== undefined && [...values].every(noOp) && (m.shapeOf(mask)?.length ?? Infinity) <= maxRank) return undefined;
   const tensor = constantTensorOf(mask);
   const maskShape = m.shapeOf(mask);
@@ -196,7 +196,7 @@ function computedTermParts(m: MatchContext, term: Value): string[] {
     }
     const node = value.producer();
     if (node === undefined) return;
-    const gathered = m.shapes.elemTypeOf(node.outputs[0]);
+    const gathered = m.elemTypeOf(node.outputs[0]);
     if (node.opType === 'Gather' && (gathered === undefined || isFloating(gathered)) && m.staticInts(node.outputs[0]) === undefined) parts.add('a relative-position bias (a table gathered by position index)');
     if (node.opType === 'Where' && [1, 2].some((i) => (m.scalar(node.inputs[i]) ?? 0) <= MASK_FILL)) parts.add('a constant attention mask (Where with a large negative fill)');
   });

@@ -191,7 +191,7 @@ function matchSoftmaxAttention(m: MatchContext, softmax: Node): AttentionMatch {
     anchor: softmax,
     ...tracedOperands(q, k, v),
     scale,
-    elemType: m.shapes.elemTypeOf(v.operand.value),
+    elemType: m.elemTypeOf(v.operand.value),
     output,
     interior: interiorNodes(m),
     notes: [...(cross === undefined ? [] : [cross]), ...perHeadNotes(q, k), ...scaleNotes(scale, headDim, describeNode(qk))],

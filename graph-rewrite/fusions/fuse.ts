@@ -6,7 +6,6 @@
 
 import { InvalidArgumentError } from '../errors.js';
 import type { Model } from '../ir/model.js';
-import { inferShapes, type ShapeInfo } from '../analysis/shape-inference.js';
 import { commitBlockRewrite, finishRewrittenModel, selectedBlockIndices } from '../rewrite/blocks.js';
 import { matchRules, type RuleMatch } from '../rewrite/engine.js';
 import { describeNode } from '../rewrite/match-context.js';
@@ -46,18 +45,18 @@ function toBlock(match: ExactMatch, index: number): ExactFusionBlock {
   };
 }
 
-function analyse(model: Model, shapes: ShapeInfo = inferShapes(model.graph)): { matches: ExactMatch[]; blocks: ExactFusionBlock[]; shapes: ShapeInfo } {
-  const { matches } = matchRules(model.graph, EXACT_FUSION_RULES, { opsets: model.opsetImports, shapes });
-  return { matches, blocks: matches.map(toBlock), shapes };
+function analyse(model: Model): { matches: ExactMatch[]; blocks: ExactFusionBlock[] } {
+  const { matches } = matchRules(model.graph, EXACT_FUSION_RULES, { opsets: model.opsetImports });
+  return { matches, blocks: matches.map(toBlock) };
 }
 
 /**
  * Finds the decomposed Hydra and linear-angular attention blocks of `model` (read-only), in graph
  * order: kind, heads, head dim, nodes, and whether each can be fused exactly (if not, why).
- * `shapes`: the model's inferred shapes when the caller has them.
+ * Shape inference is shared with the other analyses of the model (see `shapesCurrent`).
  */
-export function findExactFusions(model: Model, shapes?: ShapeInfo): ExactFusionsReport {
-  return { blocks: analyse(model, shapes).blocks };
+export function findExactFusions(model: Model): ExactFusionsReport {
+  return { blocks: analyse(model).blocks };
 }
 
 function selectedIndices(selection: FuseExactAttentionOptions['blocks'], count: number): number[] {
@@ -91,7 +90,7 @@ function selectedIndices(selection: FuseExactAttentionOptions['blocks'], count: 
 export function fuseExactAttention(model: Model, options: FuseExactAttentionOptions = {}): FuseExactAttentionResult {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`'options' must be an object like { blocks: 'all' }`);
   const copy = model.clone();
-  const { matches, blocks, shapes } = analyse(copy);
+  const { matches, blocks } = analyse(copy);
   const fused: FusedBlock[] = [];
   const skipped: { block: ExactFusionBlock; reason: string }[] = [];
   for (const index of selectedIndices(options.blocks, blocks.length)) {
@@ -101,7 +100,7 @@ export function fuseExactAttention(model: Model, options: FuseExactAttentionOpti
       continue;
     }
     const before = copy.graph.nodes;
-    const context = commitBlockRewrite(copy, shapes, matches[index]!, undefined, index, 'fusing');
+    const context = commitBlockRewrite(copy, matches[index]!, undefined, index, 'fusing');
     const node = context.created.find((created) => created.domain !== '')!;
     const removedNodes = before.filter((candidate) => candidate.graph !== copy.graph).map(nodeName);
     fused.push({ ...block, fusedNode: nodeName(node), opType: node.opType as FusedBlock['opType'], removedNodes });

@@ -79,7 +79,7 @@ function matchHydra(m: MatchContext, tokenSum: Node): ExactAttentionMatch {
     },
     ...[q, k].flatMap((n) => normalizationConditions(n, 2, 'feature dim')),
   ];
-  const elemType = m.shapes.elemTypeOf(v);
+  const elemType = m.elemTypeOf(v);
   return {
     kind: 'hydra',
     exactKind: 'hydra',
@@ -95,7 +95,7 @@ function matchHydra(m: MatchContext, tokenSum: Node): ExactAttentionMatch {
     batch: qShape![0],
     scale: makeScale(1, 'none', 1),
     elemType,
-    output: { value: output, axes: [['B'], ['N'], ['H', 'd']], shape: m.shapeOf(output) ?? [], elemType: m.shapes.elemTypeOf(output) },
+    output: { value: output, axes: [['B'], ['N'], ['H', 'd']], shape: m.shapeOf(output) ?? [], elemType: m.elemTypeOf(output) },
     interior: [...m.bound.keys()],
     notes: [],
     normalizations: [q, k],

@@ -157,7 +157,7 @@ function matchLinearAngular(m: MatchContext, sum: Node): ExactAttentionMatch {
   ];
   // With side terms, their sums and the merge stay the model's own nodes (see rewrite.ts).
   const kept = path.hasSideTerms ? new Set(['side-term sum', 'output chain']) : new Set<string>();
-  const elemType = m.shapes.elemTypeOf(v.operand.value);
+  const elemType = m.elemTypeOf(v.operand.value);
   return {
     kind: 'linear-angular',
     exactKind: path.gatedBranches.length > 0 ? 'castling-switch' : 'linear-angular',

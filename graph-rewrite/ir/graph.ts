@@ -66,6 +66,9 @@ export class Graph {
   #parentNode: Node | undefined;
   #orphaned = false;
   #allocator: NameAllocator | undefined;
+  #edits = 0;
+  /** @internal The edit count when shape inference last ran here (analysis/shape-inference.ts: `shapesCurrent`). */
+  _inferredAt: number | undefined;
 
   constructor(init: GraphInit = {}) {
     this.name = init.name;
@@ -173,6 +176,7 @@ export class Graph {
     const kept = this.#nodes.filter((node) => !set.has(node));
     this.#nodes.splice(0, this.#nodes.length, ...kept);
     this.#nodesView = undefined;
+    this.#edits++;
   }
 
   /** Reorders the nodes; `order` must hold exactly this graph's nodes (topologicalSort uses it). */
@@ -192,6 +196,7 @@ export class Graph {
     this.#ensureNamed(value, 'input');
     value._setInputOf(this);
     this.#inputs.push({ value });
+    this.#edits++;
   }
 
   /** Removes a graph input; refuses while nodes use it, unless it is also an initializer here. */
@@ -201,6 +206,7 @@ export class Graph {
     if (!value.isInitializer()) this.#refuseIfUsed(value, 'remove input');
     this.#inputs.splice(at, 1);
     value._setInputOf(undefined);
+    this.#edits++;
   }
 
   addOutput(value: Value): void {
@@ -239,6 +245,7 @@ export class Graph {
     value._setInitializer(this, tensor);
     this.#initializers.push(value);
     this.#initializerMap = undefined;
+    this.#edits++;
     return value;
   }
 
@@ -251,6 +258,7 @@ export class Graph {
     list.splice(at, 1);
     value._setInitializer(undefined, undefined);
     this.#initializerMap = this.#sparseInitializerMap = undefined;
+    this.#edits++;
   }
 
   /** Lists a value in `value_info` (saved with its type); no-op if already listed. */
@@ -266,6 +274,16 @@ export class Graph {
 
   toString(): string {
     return this.label;
+  }
+
+  /** @internal Counts edits that can change what shape inference finds (nodes, their inputs and attributes, inputs, initializers). */
+  get _edits(): number {
+    return this.#edits;
+  }
+
+  /** @internal */
+  _noteEdit(): void {
+    this.#edits++;
   }
 
   #indexOfAnchor(anchor: Node): number {
@@ -286,6 +304,7 @@ export class Graph {
     }
     this.#nodes.splice(at, 0, ...nodes);
     this.#nodesView = undefined;
+    this.#edits++;
     const allocator = this.nameAllocator;
     for (const node of nodes) {
       node._attach(this);

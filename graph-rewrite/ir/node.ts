@@ -112,6 +112,7 @@ export class Node {
       value?._addUse(this, index);
     }
     this.#inputs[index] = value;
+    this.#graph?._noteEdit();
   }
 
   /** Adds an input at the end (e.g. a trailing optional input). */
@@ -119,6 +120,7 @@ export class Node {
     if (value !== undefined && !(value instanceof Value)) throw new InvalidArgumentError(`'value' must be a Value or undefined`);
     this.#inputs.push(value);
     if (this.#graph !== undefined) value?._addUse(this, this.#inputs.length - 1);
+    this.#graph?._noteEdit();
   }
 
   /** The first attribute named `name`. */
@@ -128,6 +130,7 @@ export class Node {
 
   /** Sets an attribute: replaces the one of the same name in place, or appends it. */
   setAttribute(attr: Attr): void {
+    this.#graph?._noteEdit();
     const at = this.#attributes.findIndex((a) => a.name === attr.name);
     if (at < 0) {
       this._appendAttribute(attr);
@@ -145,6 +148,7 @@ export class Node {
   removeAttribute(name: string): boolean {
     const kept = this.#attributes.filter((attr) => attr.name !== name);
     if (kept.length === this.#attributes.length) return false;
+    this.#graph?._noteEdit();
     for (const attr of this.#attributes) {
       if (attr.name === name) for (const graph of subgraphsOfAttr(attr)) graph._setParentNode(undefined);
     }

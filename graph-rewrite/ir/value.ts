@@ -53,7 +53,9 @@ export class Value {
    * What the last shape inference of the value's graph found, or what the rewrite that created the
    * value declared. Never written to the model (`type` is the annotation, saved as read); cleared by
    * `clearInferredTypes` (every `inferShapes` starts with it), so it is never older than the last
-   * inference of the graph — edits made after it are the editor's to record (`ShapeInfo.set`).
+   * inference of the graph — edits made after it are the editor's to record (`recordInferred`). The
+   * graph counts its edits, so `ensureShapes` knows when the facts are no longer current; `Model.clone`
+   * carries them.
    */
   inferred: InferredType | undefined;
   docString: string | undefined;
@@ -156,6 +158,7 @@ export class Value {
   set constValue(tensor: Tensor) {
     if (this.#constValue === undefined) throw new IrEditError(`cannot set constValue of ${this.label}: it is not a dense initializer`);
     this.#constValue = tensor;
+    this.#initializerOf?._noteEdit();
   }
 
   /** The initializer's data, for a sparse initializer. */

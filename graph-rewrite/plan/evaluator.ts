@@ -2,7 +2,7 @@
  * What the planner needs from a runtime, injected so that the library stays browser-safe and the CLI, the
  * demo, the server and the web app run one pipeline: a fidelity evaluator (runs a model on held inputs
  * and compares two runs) and a block calibrator (fits each converted block's coefficients and writes
- * them). src/eval/ort-evaluator.ts and src/calibration/calibrator.ts implement them with onnxruntime.
+ * them). src/eval/backend-evaluator.ts and src/calibration/calibrator.ts implement them on any runtime backend (src/runtime/backend.ts).
  */
 import type { AttentionBlock } from '../attention/index.js';
 import type { Model } from '../ir/model.js';

@@ -6,7 +6,7 @@
  * figures comparable with the papers' MAC counts.
  */
 import { getKernel, kernelForOp } from '../../custom-ops/index.js';
-import { inferShapes, resolveShape, type ShapeInfo } from '../analysis/index.js';
+import { ensureShapes, resolveShape } from '../analysis/index.js';
 import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
@@ -22,9 +22,11 @@ export interface ConcreteShapeOptions {
 
 /**
  * The main graph's shapes as graph-rewrite's (symbolic) shape inference finds them, with symbolic
- * dims bound to numbers (`options.dims`, default 1): the sizes for one concrete input.
+ * dims bound to numbers (`options.dims`, default 1): the sizes for one concrete input. The graph is
+ * inferred unless its facts are current.
  */
-export function concreteShapes(model: Model, options: ConcreteShapeOptions = {}, info: ShapeInfo = inferShapes(model.graph)): Map<Value, readonly number[]> {
+export function concreteShapes(model: Model, options: ConcreteShapeOptions = {}): Map<Value, readonly number[]> {
+  const info = ensureShapes(model.graph);
   const shapes = new Map<Value, readonly number[]>();
   const values = [...model.graph.inputs, ...model.graph.initializers.values(), ...model.graph.nodes.flatMap((node) => node.outputs)];
   for (const value of values) {

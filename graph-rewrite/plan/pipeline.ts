@@ -5,7 +5,6 @@
  * injected calibrator's fits), count FLOPs, and optionally inline the function bodies. Never modifies
  * the model it is given.
  */
-import { inferShapes } from '../analysis/index.js';
 import { convertAttention, findAttentionBlocks, type AttentionBlock } from '../attention/index.js';
 import { UsageError } from '../errors.js';
 import { findExactFusions } from '../fusions/index.js';
@@ -91,10 +90,11 @@ export async function executePlan(analysis: SiteAnalysis, plan: ConversionPlan, 
     model = selected.model;
     calibration = { ...selected.report, blocks: selected.report.blocks.map((b) => ({ ...b, index: toGiven(baseBlocks[b.index]!).index })) };
   }
-  // Counted before inlining, while the fused ops are still recognisable as attention.
-  const afterShapes = inferShapes(model.graph);
-  const afterFacts = concreteShapes(model, {}, afterShapes);
-  const after = countFlops(model, modelAttentionCores(model, findAttentionBlocks(model, afterShapes), findExactFusions(model, afterShapes).blocks, afterFacts), afterFacts).current;
+  // Counted before inlining, while the fused ops are still recognisable as attention. The result's
+  // analysis (one shape inference) also gives the anchors it leaves unrecognised, with their reasons.
+  const afterFacts = concreteShapes(model);
+  const afterBlocks = findAttentionBlocks(model);
+  const after = countFlops(model, modelAttentionCores(model, afterBlocks, findExactFusions(model).blocks, afterFacts), afterFacts).current;
   if (request.inlineFunctions) model = inlineFunctions(model);
   const givenIndex = (i: number) => toGiven(baseBlocks[i]!).index;
   return {
@@ -113,5 +113,6 @@ export async function executePlan(analysis: SiteAnalysis, plan: ConversionPlan, 
     })) } } : {}),
     flops: { before: analysis.flops.before, after },
     inlined: request.inlineFunctions,
+    unrecognised: afterBlocks.unmatched,
   };
 }

@@ -6,7 +6,7 @@
  */
 import { findAttentionBlocks, type AttentionBlock, type AttentionBlocksReport } from '../attention/index.js';
 import { findExactFusions, fuseExactAttention, type ExactFusionBlock } from '../fusions/index.js';
-import { inferShapes } from '../analysis/index.js';
+import { ensureShapes } from '../analysis/index.js';
 import type { Model } from '../ir/model.js';
 import { toFusionResult, type ExactFusionResult } from './exact-fusion.js';
 import { attentionCores, concreteShapes, countFlops, modelAttentionCores, type AttentionCore, type FlopReport } from './flops.js';
@@ -51,10 +51,11 @@ function siteId(family: string, anchor: string, number: number): string {
  * base is `original` itself when nothing is fused (plans convert copies of it).
  */
 export function analyseSites(original: Model, options: { readonly fuse: boolean }): SiteAnalysis {
-  // One shape inference of the model as given, shared by every analysis of it.
-  const shapes = inferShapes(original.graph);
-  const given = findAttentionBlocks(original, shapes);
-  const found = findExactFusions(original, shapes).blocks;
+  // One shape inference of the model as given (none when its facts are current), shared by every
+  // analysis of it: the facts stay on its values (Value.inferred).
+  ensureShapes(original.graph);
+  const given = findAttentionBlocks(original);
+  const found = findExactFusions(original).blocks;
   // The model is copied and re-analysed only when something will be fused.
   const fused = options.fuse && found.some((b) => b.fusable) ? fuseExactAttention(original) : undefined;
   const fusion: ExactFusionResult = fused ? toFusionResult(fused) : {
@@ -64,8 +65,9 @@ export function analyseSites(original: Model, options: { readonly fuse: boolean 
   };
   const decomposed = found;
   const base = fusion.model;
-  const baseShapes = base === original ? shapes : inferShapes(base.graph);
-  const baseBlocks = fused && fused.fused.length ? findAttentionBlocks(base, baseShapes).blocks : given.blocks;
+  // A fused base was edited, so its first analysis infers it; every clone of it (each plan's
+  // conversion, each --blocks auto candidate) carries those facts and is not inferred again.
+  const baseBlocks = fused && fused.fused.length ? findAttentionBlocks(base).blocks : given.blocks;
   const baseIndex = new Map(baseBlocks.map((b) => [b.anchor, b.index]));
   const sites: AttentionSite[] = [
     ...given.blocks.map((block) => ({
@@ -74,9 +76,9 @@ export function analyseSites(original: Model, options: { readonly fuse: boolean 
     })),
     ...decomposed.map((block) => ({ id: siteId('decomposed', block.anchor, block.index), family: 'decomposed' as const, number: block.index, decomposed: block })),
   ];
-  const facts = concreteShapes(base, {}, baseShapes);
+  const facts = concreteShapes(base);
   const baseCores = attentionCores(base, baseBlocks, facts);
-  const originalFacts = base === original ? facts : concreteShapes(original, {}, shapes);
+  const originalFacts = base === original ? facts : concreteShapes(original);
   const before = countFlops(original, modelAttentionCores(original, given, decomposed, originalFacts), originalFacts).current;
   return { original, sites, given, fusion, base, baseBlocks, flops: { before, base: countFlops(base, baseCores, facts), baseCores } };
 }

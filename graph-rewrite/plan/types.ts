@@ -1,5 +1,5 @@
 /** What the pipeline is asked (a request), what it is given (services), and what it reports (an outcome). */
-import type { AttentionBlock, AttentionBlocksReport } from '../attention/index.js';
+import type { AttentionBlock, AttentionBlocksReport, UnmatchedAnchor } from '../attention/index.js';
 import type { Model } from '../ir/model.js';
 import type { AutoSelection, Budget } from './auto-select.js';
 import type { Fidelity, FidelityEvaluator, PipelineProgress, SelectionCalibrator } from './evaluator.js';
@@ -55,4 +55,9 @@ export interface ConvertOutcome {
   readonly auto?: AutoSelection;
   readonly flops: { readonly before: FlopReport['current']; readonly after: FlopReport['current'] };
   readonly inlined: boolean;
+  /**
+   * Softmax nodes and fused attention ops left in the result that no attention rule recognised, each
+   * with the matcher's reason (from the analysis of the result the FLOP count makes).
+   */
+  readonly unrecognised: readonly UnmatchedAnchor[];
 }

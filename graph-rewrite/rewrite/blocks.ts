@@ -7,7 +7,6 @@
 import { InvalidArgumentError, RewriteError, VitlinError } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import { topologicalSort } from '../passes/topological-sort.js';
-import type { ShapeInfo } from '../analysis/shape-inference.js';
 import { commitRewrite, type RuleMatch } from './engine.js';
 import { describeNode } from './match-context.js';
 import type { RewriteContext } from './rewrite-context.js';
@@ -34,9 +33,9 @@ export function selectedBlockIndices(selection: 'all' | readonly number[] | unde
  * {@link commitRewrite} for block `index`; a failure other than a RewriteError (a bug in a rewrite)
  * becomes a RewriteError naming the block: `${doing} block ${index} (${anchor}) failed: …`.
  */
-export function commitBlockRewrite<M, O>(model: Model, shapes: ShapeInfo, match: RuleMatch<M, O>, options: O, index: number, doing: string): RewriteContext {
+export function commitBlockRewrite<M, O>(model: Model, match: RuleMatch<M, O>, options: O, index: number, doing: string): RewriteContext {
   try {
-    return commitRewrite(model, shapes, match, options);
+    return commitRewrite(model, match, options);
   } catch (error) {
     if (error instanceof RewriteError) throw error;
     const detail = error instanceof Error ? error.message : String(error);

@@ -7,7 +7,7 @@ import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
-import { inferShapes, type ShapeInfo } from '../analysis/shape-inference.js';
+import { ensureShapes } from '../analysis/shape-inference.js';
 import { MatchContext, MatchFailure } from './match-context.js';
 import { RewriteContext } from './rewrite-context.js';
 import { isAnchorOf, type RewriteRule } from './rule.js';
@@ -30,21 +30,21 @@ export interface MatchRulesResult<M, O> {
   /** Anchors of some rule that no rule matched, in graph order. */
   readonly unmatched: Node[];
   readonly tracer: MatchTracer;
-  readonly shapes: ShapeInfo;
 }
 
 /**
  * Tries every rule at every anchor of `graph`, in graph order. At each anchor the first accepted
  * match wins; if none is accepted, the first rejected one is kept (so it can be reported). Anchors
- * inside an earlier match are not tried again.
+ * inside an earlier match are not tried again. Rules read the facts shape inference wrote on the
+ * values (`Value.inferred`); the graph is inferred first unless its facts are current.
  */
 export function matchRules<M, O>(
   graph: Graph,
   rules: readonly RewriteRule<M, O>[],
-  options: { opsets?: ReadonlyMap<string, number>; shapes?: ShapeInfo; tracer?: MatchTracer } = {},
+  options: { opsets?: ReadonlyMap<string, number>; tracer?: MatchTracer } = {},
 ): MatchRulesResult<M, O> {
   const opsets = options.opsets ?? new Map<string, number>();
-  const shapes = options.shapes ?? inferShapes(graph);
+  ensureShapes(graph);
   const tracer = options.tracer ?? new MatchTracer();
   const matches: RuleMatch<M, O>[] = [];
   const unmatched: Node[] = [];
@@ -55,7 +55,7 @@ export function matchRules<M, O>(
     let rejected: RuleMatch<M, O> | undefined;
     let accepted: RuleMatch<M, O> | undefined;
     for (const rule of applicable) {
-      const result = attempt(graph, shapes, opsets, tracer, rule, anchor);
+      const result = attempt(graph, opsets, tracer, rule, anchor);
       if (result === undefined) continue;
       if (result.rejection === undefined) {
         accepted = result;
@@ -71,18 +71,17 @@ export function matchRules<M, O>(
     matches.push(chosen);
     for (const node of chosen.nodes.keys()) claimed.add(node);
   }
-  return { matches, unmatched, tracer, shapes };
+  return { matches, unmatched, tracer };
 }
 
 function attempt<M, O>(
   graph: Graph,
-  shapes: ShapeInfo,
   opsets: ReadonlyMap<string, number>,
   tracer: MatchTracer,
   rule: RewriteRule<M, O>,
   anchor: Node,
 ): RuleMatch<M, O> | undefined {
-  const context = new MatchContext(graph, shapes, opsets, rule.name, anchor);
+  const context = new MatchContext(graph, opsets, rule.name, anchor);
   let value: M;
   try {
     value = rule.match(context, anchor);
@@ -115,8 +114,8 @@ export function namePrefixOf(anchor: Node): string {
  * before the first reader of a replaced value, readers are redirected, and the nodes and initializers
  * that no longer feed anything are removed (only those the match reached, never unrelated dead code).
  */
-export function commitRewrite<M, O>(model: Model, shapes: ShapeInfo, match: RuleMatch<M, O>, options: O): RewriteContext {
-  const context = new RewriteContext(model, shapes, namePrefixOf(match.anchor));
+export function commitRewrite<M, O>(model: Model, match: RuleMatch<M, O>, options: O): RewriteContext {
+  const context = new RewriteContext(model, namePrefixOf(match.anchor));
   match.rule.rewrite(context, match.value, options);
   const graph = model.graph;
   const order = new Map(graph.nodes.map((node, i) => [node, i]));

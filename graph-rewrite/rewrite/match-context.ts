@@ -12,7 +12,6 @@ import { dataTypeName } from '../ir/dtypes.js';
 import { constantScalarOf } from '../analysis/constants.js';
 import { evaluateScalar } from '../analysis/scalar-expression.js';
 import { formatShape, type Dim } from '../analysis/dims.js';
-import type { ShapeInfo } from '../analysis/shape-inference.js';
 
 /** A pattern or check that did not hold: why, at which node, and how many nodes were matched before. */
 export class MatchFailure extends Error {
@@ -50,7 +49,6 @@ export class MatchContext {
    */
   constructor(
     readonly graph: Graph,
-    readonly shapes: ShapeInfo,
     readonly opsets: ReadonlyMap<string, number>,
     readonly rule: string,
     readonly anchor: Node,
@@ -150,6 +148,11 @@ export class MatchContext {
   /** The value's shape as the graph's shape inference (or the rewrite that made it) found it. */
   shapeOf(value: Value | undefined): readonly Dim[] | undefined {
     return value?.inferred?.shape;
+  }
+
+  /** The value's element type (a `DataType` code) as shape inference (or the rewrite that made it) found it. */
+  elemTypeOf(value: Value | undefined): number | undefined {
+    return value?.inferred?.elemType;
   }
 
   /** `a [1,4,49,49] FLOAT` : a value's type for messages. */

@@ -14,12 +14,13 @@ import { DataType } from '../ir/dtypes.js';
 import { Node } from '../ir/node.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Value } from '../ir/value.js';
-import type { ShapeInfo, TensorInfo } from '../analysis/shape-inference.js';
+import { recordInferred, type TensorInfo } from '../analysis/shape-inference.js';
+import type { Dim } from '../analysis/dims.js';
 
 export interface NewNodeOptions {
   readonly domain?: string;
   readonly attributes?: readonly Attr[];
-  /** Types of the outputs, recorded in the shape info. */
+  /** Types of the outputs, recorded on them (`Value.inferred`). */
   readonly outputTypes?: readonly TensorInfo[];
   readonly outputCount?: number;
   readonly overload?: string;
@@ -32,7 +33,7 @@ export class RewriteContext implements NodeTape<Value> {
   readonly #replacements: [Value, Value][] = [];
 
   /** `prefix` starts the names of new nodes and values, e.g. '/blocks.0/attn/'. */
-  constructor(readonly model: Model, readonly shapes: ShapeInfo, readonly prefix: string) {}
+  constructor(readonly model: Model, readonly prefix: string) {}
 
   get graph(): Graph {
     return this.model.graph;
@@ -70,7 +71,7 @@ export class RewriteContext implements NodeTape<Value> {
     this.#created.push(node);
     node.outputs.forEach((output, i) => {
       const info = options.outputTypes?.[i];
-      if (info !== undefined) this.shapes.set(output, info);
+      if (info !== undefined) recordInferred(output, info);
     });
     return [...node.outputs];
   }
@@ -94,8 +95,23 @@ export class RewriteContext implements NodeTape<Value> {
   initializer(tensor: Tensor, hint: string): Value {
     const name = this.graph.nameAllocator.freshValueName(`${this.prefix}${hint}`);
     const value = this.graph.addInitializer(tensor, name);
-    this.shapes.set(value, { elemType: tensor.dataType, shape: tensor.dims }, tensor.elementCount <= 64 && tensor.dataType === DataType.INT64 ? tensor.toNumberArray() : undefined);
+    recordInferred(value, { elemType: tensor.dataType, shape: tensor.dims }, tensor.elementCount <= 64 && tensor.dataType === DataType.INT64 ? tensor.toNumberArray() : undefined);
     return value;
+  }
+
+  /** The value's shape as shape inference (or an earlier step of this rewrite) found it. */
+  shapeOf(value: Value | undefined): readonly Dim[] | undefined {
+    return value?.inferred?.shape;
+  }
+
+  /** The value's element type (a `DataType` code), when known. */
+  elemTypeOf(value: Value | undefined): number | undefined {
+    return value?.inferred?.elemType;
+  }
+
+  /** Records what the rewrite knows about a value it made (see `recordInferred`). */
+  record(value: Value, info: TensorInfo): void {
+    recordInferred(value, info);
   }
 
   /** Every reader of `old` (and its place among graph outputs) will read `replacement` instead. */

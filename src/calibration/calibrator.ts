@@ -1,17 +1,17 @@
 /**
- * The planner's calibration seam (graph-rewrite/plan/evaluator.ts) on onnxruntime: `ortRefitCalibrator`,
+ * The planner's calibration seam (graph-rewrite/plan/evaluator.ts) on any runtime backend: `refitCalibrator`,
  * the sequential, drift-correcting refit of each converted block's output projection (pipeline.ts,
  * refit.ts), which splits the inputs into a fitting and a selection part and, with `--blocks auto`,
  * chooses the blocks.
  */
 import type { SelectionCalibrator } from '../../graph-rewrite/plan/evaluator.js';
 import type { InputSet } from '../eval/inputs.js';
-import type { ExecutionProvider } from '../runtime/session.js';
+import type { RunTarget } from '../eval/backend-evaluator.js';
 import type { CalibrationBasis } from './basis.js';
 import { calibrateConversion } from './pipeline.js';
 
 /** The sequential refit as the planner's selection calibrator (see the file comment). */
-export function ortRefitCalibrator(inputs: InputSet, options: { readonly ep?: ExecutionProvider; readonly basis?: CalibrationBasis } = {}): SelectionCalibrator {
+export function refitCalibrator(inputs: InputSet, options: RunTarget & { readonly basis?: CalibrationBasis }): SelectionCalibrator {
   return {
     description: inputs.description,
     count: inputs.count,
@@ -20,7 +20,7 @@ export function ortRefitCalibrator(inputs: InputSet, options: { readonly ep?: Ex
       const bar = job.progress.start(job.auto ? 'choosing blocks' : 'calibrating', job.auto ? 2 + (n * (n + 1)) / 2 : 1);
       try {
         const result = await calibrateConversion({
-          base: job.reference, blocks: job.candidates, inputs, basis: options.basis ?? 'plain', ep: options.ep,
+          base: job.reference, blocks: job.candidates, inputs, basis: options.basis ?? 'plain', backend: options.backend, ep: options.ep,
           convert: (blocks) => { const r = job.convert(blocks); return { model: r.model, blocks: r.converted }; },
           ...(job.auto ? { auto: job.auto } : {}),
           onProgress: () => bar.tick(),

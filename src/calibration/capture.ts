@@ -15,10 +15,9 @@ import type { Model } from '../../graph-rewrite/ir/model.js';
 import { Node } from '../../graph-rewrite/ir/node.js';
 import type { Value } from '../../graph-rewrite/ir/value.js';
 import { topologicalSort } from '../../graph-rewrite/passes/topological-sort.js';
+import { openSession, type RunTarget } from '../eval/backend-evaluator.js';
 import type { InputSet } from '../eval/inputs.js';
-import { modelToBytes } from '../model-io.js';
 import { tensorToFloat32 } from '../runtime/float16.js';
-import { createSession, type ExecutionProvider } from '../runtime/session.js';
 import { batchSizeFor } from '../eval/inputs.js';
 import { softmaxAttention, type BlockCapture } from './fit.js';
 
@@ -81,13 +80,13 @@ export interface BlockInfo {
 }
 
 /**
- * Runs the probe on `inputs` and returns one capture per fused node of `converted` (in graph order),
+ * Runs the probe on `inputs` (on `options.backend`) and returns one capture per fused node of `converted` (in graph order),
  * with the softmax target computed for `blocks[i]` (heads and scale of the block fused node i replaced).
  */
-export async function captureBlocks(original: Model, converted: Model, blocks: readonly BlockInfo[], inputs: InputSet, options: { ep?: ExecutionProvider; maxBatch?: number; onItems?: (n: number) => void } = {}): Promise<BlockCapture[]> {
+export async function captureBlocks(original: Model, converted: Model, blocks: readonly BlockInfo[], inputs: InputSet, options: RunTarget & { maxBatch?: number; onItems?: (n: number) => void }): Promise<BlockCapture[]> {
   const { probe, outputs } = buildProbe(original, converted);
   if (outputs.length !== blocks.length) throw new InvalidArgumentError(`calibration: ${outputs.length} fused nodes but ${blocks.length} block descriptions`);
-  const session = await createSession(modelToBytes(probe), { ep: options.ep ?? 'cpu' }, 'calibration probe');
+  const session = await openSession(options, probe, 'calibration probe');
   const parts = outputs.map(() => ({ q: [] as Float32Array[], k: [] as Float32Array[], v: [] as Float32Array[], dims: [] as number[] }));
   try {
     const batch = batchSizeFor(session.inputs, options.maxBatch ?? 32);

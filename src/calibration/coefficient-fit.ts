@@ -6,8 +6,8 @@
  */
 import type { LinearAngularMode } from '../../custom-ops/schemas.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
+import type { RunTarget } from '../eval/backend-evaluator.js';
 import type { InputSet } from '../eval/inputs.js';
-import type { ExecutionProvider } from '../runtime/session.js';
 import { applyCoefficients, type BlockCoefficients } from './apply.js';
 import { captureBlocks, fusedNodes, type BlockInfo } from './capture.js';
 import { fitHydraScale, fitLinearAngularWeights } from './fit.js';
@@ -19,11 +19,10 @@ export interface BlockFit {
   readonly mseAfter: number;
 }
 
-export interface CalibrateOptions {
+export interface CalibrateOptions extends RunTarget {
   /** The fused op the blocks were converted to. */
   readonly attention: 'hydra' | 'linear-angular';
   readonly linearAngularMode: LinearAngularMode;
-  readonly ep?: ExecutionProvider;
   readonly onItems?: (n: number) => void;
 }
 
@@ -33,7 +32,7 @@ export interface CalibrateOptions {
  * Does not modify either model: {@link applyCoefficients} writes the result.
  */
 export async function fitBlocks(original: Model, converted: Model, blocks: readonly BlockInfo[], inputs: InputSet, options: CalibrateOptions): Promise<BlockFit[]> {
-  const captures = await captureBlocks(original, converted, blocks, inputs, { ep: options.ep, onItems: options.onItems });
+  const captures = await captureBlocks(original, converted, blocks, inputs, { backend: options.backend, ep: options.ep, onItems: options.onItems });
   return captures.map((capture, i) => {
     if (options.attention === 'hydra') {
       const fit = fitHydraScale(capture);

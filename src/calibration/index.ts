@@ -14,6 +14,6 @@ export { NormalEquations, DEFAULT_RIDGE } from './ridge.js';
 export { SequentialRefitter, applyRefits, newFusedNodes, writeRefits, type BlockRefit, type ConvertBlocks, type ConvertedForRefit, type RefitOptions, type RefitPhase } from './refit.js';
 export { calibrateConversion, type CalibratedConversion, type CalibratedConversionRequest } from './pipeline.js';
 export { refitReportLines, refitReportOf, type BlockCalibrationReport, type RefitCalibrationReport } from './report.js';
-export { ortRefitCalibrator } from './calibrator.js';
+export { refitCalibrator } from './calibrator.js';
 export { sliceInputs, splitInputs } from './split.js';
 export { writeBlockWeights, type BlockWeights } from './write-back.js';

@@ -7,16 +7,16 @@
  */
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import { greedySelect, type AutoSelection, type Budget, type SelectionScore } from '../../graph-rewrite/plan/auto-select.js';
-import { fidelityOf, runModel, type Fidelity, type ModelRun } from '../eval/fidelity.js';
+import { runOn, type RunTarget } from '../eval/backend-evaluator.js';
+import { fidelityOf, type Fidelity } from '../eval/fidelity.js';
 import type { InputSet } from '../eval/inputs.js';
-import { modelToBytes } from '../model-io.js';
-import { createSession, type ExecutionProvider } from '../runtime/session.js';
 import type { CalibrationBasis } from './basis.js';
 import type { BlockCalibrationReport, RefitCalibrationReport } from './report.js';
 import { SequentialRefitter, type BlockRefit, type ConvertBlocks } from './refit.js';
 import { splitInputs } from './split.js';
 
-export interface CalibratedConversionRequest {
+/** What to convert and refit, and where the models run (`backend`, `ep`). */
+export interface CalibratedConversionRequest extends RunTarget {
   /** The model blocks are numbered in (after exact fusion); not modified. */
   readonly base: Model;
   readonly convert: ConvertBlocks;
@@ -27,7 +27,6 @@ export interface CalibratedConversionRequest {
   /** Share of the inputs held out for selection and the report (default ½ with auto, ¼ without). */
   readonly selectionShare?: number;
   readonly auto?: { readonly budget: Budget; readonly flops: (blocks: readonly number[]) => number };
-  readonly ep?: ExecutionProvider;
   readonly lambda?: number;
   readonly onProgress?: (stage: 'fitting' | 'choosing', blocks: readonly number[]) => void;
 }
@@ -40,15 +39,6 @@ export interface CalibratedConversion {
   readonly fits: readonly BlockRefit[];
 }
 
-async function runOn(model: Model, inputs: InputSet, ep: ExecutionProvider | undefined, label: string): Promise<ModelRun> {
-  const session = await createSession(modelToBytes(model), { ep }, label);
-  try {
-    return await runModel(session, inputs);
-  } finally {
-    await session.release();
-  }
-}
-
 function top1Of(f: Fidelity): number {
   return f.accuracy ? f.accuracy.converted : (f.top1Agreement ?? NaN);
 }
@@ -57,9 +47,9 @@ function top1Of(f: Fidelity): number {
 export async function calibrateConversion(request: CalibratedConversionRequest): Promise<CalibratedConversion> {
   const share = request.selectionShare ?? (request.auto ? 0.5 : 0.25);
   const { fitting, selection } = splitInputs(request.inputs, share);
-  const refitter = new SequentialRefitter(request.base, request.convert, fitting, { basis: request.basis ?? 'plain', ep: request.ep, ...(request.lambda ? { lambda: request.lambda } : {}) });
-  const baseRun = await runOn(request.base, selection, request.ep, 'original');
-  const fidelity = async (model: Model, label: string) => fidelityOf(baseRun, await runOn(model, selection, request.ep, label), selection.labels);
+  const refitter = new SequentialRefitter(request.base, request.convert, fitting, { basis: request.basis ?? 'plain', backend: request.backend, ep: request.ep, ...(request.lambda ? { lambda: request.lambda } : {}) });
+  const baseRun = await runOn(request, request.base, selection, 'original');
+  const fidelity = async (model: Model, label: string) => fidelityOf(baseRun, await runOn(request, model, selection, label), selection.labels);
 
   let chosen = [...request.blocks].sort((a, b) => a - b);
   let auto: AutoSelection | undefined;

@@ -9,7 +9,7 @@
  * in float64 from normal equations accumulated batch by batch (memory independent of the number of
  * inputs) and written into the projection (write-back.ts). The extended basis adds v, mean_t v and T1
  * to X (basis.ts). A block with no projection to refit gets an added one (write-back.ts), fitted the same
- * way. Intermediates come from real onnxruntime sessions on probe copies with extra outputs.
+ * way. Intermediates come from real sessions (any runtime backend) on probe copies with extra outputs.
  */
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { VITLIN_DOMAIN } from '../../custom-ops/domain.js';
@@ -22,9 +22,9 @@ import { removeDeadNodes } from '../../graph-rewrite/passes/remove-dead-nodes.js
 import { removeUnusedInitializers } from '../../graph-rewrite/passes/remove-unused-initializers.js';
 import { topologicalSort } from '../../graph-rewrite/passes/topological-sort.js';
 import { batchSizeFor, type InputSet } from '../eval/inputs.js';
-import { modelToBytes } from '../model-io.js';
+import { openSession, type RunTarget } from '../eval/backend-evaluator.js';
+import type { BackendSession, Feeds } from '../runtime/backend.js';
 import { tensorToFloat32 } from '../runtime/float16.js';
-import { createSession, type ExecutionProvider, type RuntimeSession } from '../runtime/session.js';
 import { addBasisTerms, basisWidth, type CalibrationBasis } from './basis.js';
 import { GraphEditor } from './graph-edit.js';
 import { findOutputProjection, projectionAsRidge, type OutputProjection } from './projection.js';
@@ -38,11 +38,11 @@ export interface ConvertedForRefit {
 }
 export type ConvertBlocks = (blocks: readonly number[]) => ConvertedForRefit;
 
-export interface RefitOptions {
+/** Where the probes run (`backend`, `ep`) and how the refit is made. */
+export interface RefitOptions extends RunTarget {
   readonly basis?: CalibrationBasis;
   /** Ridge strength relative to the mean diagonal of XᵀX (default 1e-4). */
   readonly lambda?: number;
-  readonly ep?: ExecutionProvider;
   readonly maxBatch?: number;
   readonly onItems?: (n: number) => void;
   /** Seconds each block spent converting and opening its probes, running them and accumulating, solving (bench/calibration.ts). */
@@ -96,12 +96,12 @@ function onlyCaptures(model: Model, names: readonly string[]): void {
 }
 
 interface Probe {
-  readonly session: RuntimeSession;
+  readonly session: BackendSession;
   readonly names: readonly string[];
 }
 
-async function openProbe(model: Model, names: readonly string[], ep: ExecutionProvider | undefined, label: string): Promise<Probe> {
-  return { session: await createSession(modelToBytes(model), { ep: ep ?? 'cpu' }, label), names };
+async function openProbe(model: Model, names: readonly string[], target: RunTarget, label: string): Promise<Probe> {
+  return { session: await openSession(target, model, label), names };
 }
 
 /**
@@ -111,7 +111,7 @@ async function openProbe(model: Model, names: readonly string[], ep: ExecutionPr
 export class SequentialRefitter {
   readonly #cache = new Map<string, BlockRefit>();
 
-  constructor(readonly base: Model, readonly convert: ConvertBlocks, readonly inputs: InputSet, readonly options: RefitOptions = {}) {}
+  constructor(readonly base: Model, readonly convert: ConvertBlocks, readonly inputs: InputSet, readonly options: RefitOptions) {}
 
   /** The refits of `blocks` (sorted), fitting those not yet fitted for the same prefix. */
   async refits(blocks: readonly number[]): Promise<BlockRefit[]> {
@@ -198,8 +198,8 @@ export class SequentialRefitter {
     const width = basisWidth(basis, features);
     const out = projection.outFeatures;
     const equations = new NormalEquations(width, out);
-    const orig = await openProbe(originalProbe, [origName], this.options.ep, 'calibration probe (original)');
-    const conv = await openProbe(probe, names, this.options.ep, `calibration probe (block ${block})`);
+    const orig = await openProbe(originalProbe, [origName], this.options, 'calibration probe (original)');
+    const conv = await openProbe(probe, names, this.options, `calibration probe (block ${block})`);
     phaseDone('prepare');
     try {
       await forEachBatch(this.inputs, [orig.session, conv.session], this.options.maxBatch ?? 32, async (feedsFor, size) => {
@@ -293,13 +293,13 @@ function elemTypeOfWeight(p: OutputProjection): number {
 }
 
 /** Runs `probe` on feeds and returns its captured outputs as float32, in `names` order. */
-async function runProbe(probe: Probe, feeds: Parameters<RuntimeSession['run']>[0]): Promise<Float32Array[]> {
+async function runProbe(probe: Probe, feeds: Feeds): Promise<Float32Array[]> {
   const result = await probe.session.run(feeds);
   return probe.names.map((n) => tensorToFloat32(result[n]!));
 }
 
 /** Calls `body` for consecutive batches of `inputs`, sized for every session (fixed batch axes respected). */
-async function forEachBatch(inputs: InputSet, sessions: readonly RuntimeSession[], maxBatch: number, body: (feedsFor: (s: RuntimeSession) => ReturnType<InputSet['feeds']>, size: number) => Promise<void>): Promise<void> {
+async function forEachBatch(inputs: InputSet, sessions: readonly BackendSession[], maxBatch: number, body: (feedsFor: (s: BackendSession) => ReturnType<InputSet['feeds']>, size: number) => Promise<void>): Promise<void> {
   const batch = Math.min(...sessions.map((s) => batchSizeFor(s.inputs, maxBatch)));
   const fixed = sessions.some((s) => batchSizeFor(s.inputs, 0) > 0);
   for (let start = 0; start < inputs.count; start += batch) {

@@ -5,10 +5,12 @@
  */
 import { findAttentionBlocks } from '../../graph-rewrite/attention/index.js';
 import { findExactFusions } from '../../graph-rewrite/fusions/index.js';
-import { attentionMatcher, measureInterleaved, nameFunctionBodyNodes, profileOps, type LatencyStats, type OpBreakdown } from '../eval/bench.js';
+import { attentionMatcher, measureInterleaved, nameFunctionBodyNodes, profileOps, type LatencyStats, type OpBreakdown } from '../runtime/bench.js';
 import { randomInputs } from '../eval/inputs.js';
 import { loadModel, modelToBytes } from '../model-io.js';
-import { EXECUTION_PROVIDERS, createSession, type ExecutionProvider, type Feeds, type RuntimeSession } from '../runtime/session.js';
+import type { BackendSession, Feeds } from '../runtime/backend.js';
+import { nodeBackend } from '../runtime/node-backend.js';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../runtime/session.js';
 import { choiceListOption, intOption, parseCommandArgs, positionalArgs } from './args.js';
 import type { Command } from './commands.js';
 import { resolveModelArg, type ModelArg } from './paths.js';
@@ -80,11 +82,11 @@ export async function benchModels(models: readonly ModelArg[], options: BenchOpt
   try {
     for (const ep of options.eps) {
       // Open every model first; one that fails to load gets its row and is left out of the timing.
-      const open: { i: number; session: RuntimeSession; feeds: Feeds; batch: number }[] = [];
+      const open: { i: number; session: BackendSession; feeds: Feeds; batch: number }[] = [];
       const failed = new Map<number, string>();
       for (const [i, { arg, source }] of prepared.entries()) {
         try {
-          const session = await createSession(source, { ep, intraOpThreads: options.threads }, arg.arg);
+          const session = await nodeBackend.createSession(source, { ep, intraOpThreads: options.threads, label: arg.arg });
           const batch = batchOf(session, options.batch);
           open.push({ i, session, feeds: randomInputs(1, 0, { batch }).feeds(session.inputs, 0, batch), batch });
         } catch (error) {

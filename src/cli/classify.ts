@@ -6,11 +6,13 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, VitlinIoError } from '../../graph-rewrite/errors.js';
 import { preprocessImage } from '../data/images.js';
-import { describeRecipe, modelConfigCandidates, resolveImagePreprocessing } from '../data/preprocess-config.js';
-import { listImages } from '../eval/image-folder.js';
+import { modelConfigCandidates } from '../data/preprocess-config.js';
+import { chwToHwc, describeRecipe, resolveImagePreprocessing } from '../data/preprocess-recipe.js';
+import { listImages } from '../data/image-folder.js';
 import { imageArrayInputs } from '../eval/inputs.js';
 import { tensorToFloat32 } from '../runtime/float16.js';
-import { EXECUTION_PROVIDERS, createSession } from '../runtime/session.js';
+import { nodeBackend } from '../runtime/node-backend.js';
+import { EXECUTION_PROVIDERS } from '../runtime/session.js';
 import { topClasses } from '../web/predictions.js';
 import { choiceOption, intOption, parseCommandArgs, positionalArgs, UsageError } from './args.js';
 import type { Command } from './commands.js';
@@ -30,7 +32,7 @@ Runs a model on PNG / JPEG images and prints each one's most probable classes. T
 (resize, crop, rescale, mean / std) and the class labels come from the model's config: <name>.vitlin.json
 beside <name>.onnx (or vitlin.json in its folder), else a Hugging Face folder's preprocessor_config.json
 and config.json; without either the standard recipe (mean = std = 0.5) is used, with a warning.
-What was used is printed before the results (docs/cli.md#per-model-config).
+What was used is printed before the results (docs/model-config.md).
 
 Options:
   --top <n>          classes per image (default 3)
@@ -56,7 +58,7 @@ async function runClassify(argv: string[]): Promise<number> {
   const ep = choiceOption(values.ep, '--ep', EXECUTION_PROVIDERS, 'cpu');
   const model = resolveModelArg(modelArg!);
   const files = imageFiles(imageArgs);
-  const session = await createSession(model.path, { ep }, model.arg);
+  const session = await nodeBackend.createSession(model.path, { ep, label: model.arg });
   try {
     const input = session.inputs[0];
     if (!input?.isTensor || session.inputs.length !== 1) throw new UsageError(`${model.arg}: classify needs a model with one image input`);
@@ -74,7 +76,8 @@ async function runClassify(argv: string[]): Promise<number> {
         throw new InvalidArgumentError(`${file}: ${(error as Error).message}`);
       }
       const [, c, h, w] = tensor.dims;
-      const outputs = await session.run(imageArrayInputs(file, tensor.data, [1, c, h, w]).feeds(session.inputs, 0, 1));
+      const image = resolved.layout === 'NHWC' ? { data: chwToHwc(tensor.data, c, h, w), dims: [1, h!, w!, c!] as const } : { data: tensor.data, dims: [1, c!, h!, w!] as const };
+      const outputs = await session.run(imageArrayInputs(file, image.data, image.dims).feeds(session.inputs, 0, 1));
       const logits = tensorToFloat32(outputs[session.outputs[0]!.name]!);
       results.push({ image: file, top: topClasses(logits, top).map((c) => ({ index: c.index, label: label(c.index), probability: c.probability })) });
     }

@@ -1,5 +1,4 @@
 /** The pipeline's part of `vitlin convert`'s report, shared with the web app (browser-safe: no terminal, no Node globals). */
-import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
 import type { ConvertOutcome, Fidelity } from '../../graph-rewrite/plan/index.js';
 import { refitReportLines, refitReportOf } from '../calibration/report.js';
 import { formatError, formatFlops, formatPercent } from './format.js';
@@ -20,9 +19,9 @@ export function fidelityLine(f: Fidelity): string {
  */
 export function formatConversion(
   o: ConvertOutcome, attention: string | undefined, linearAngularMode: string, highlight: (text: string) => string = (text) => text,
-  unrecognised: readonly UnmatchedAnchor[] = [],
 ): string[] {
   const r = { attention, linearAngularMode };
+  const unrecognised = o.unrecognised;
   const lines: string[] = [];
   const total = o.found.blocks.length;
   const what = r.attention === 'linear-angular' ? `linear-angular (${r.linearAngularMode})` : r.attention ?? '—';

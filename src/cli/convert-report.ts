@@ -1,7 +1,6 @@
 /** The text report of `vitlin convert`: what was converted, FLOPs before/after, calibration, the check, and `--blocks auto`'s trade-off table. */
 import type { AutoSelection } from '../eval/auto-select.js';
 import type { Fidelity } from '../eval/fidelity.js';
-import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
 import type { ConvertCheck } from './check.js';
 import type { ConvertOutcome } from './convert-model.js';
 import { fidelityLine, formatConversion } from './conversion-report.js';
@@ -13,9 +12,8 @@ export interface ConvertReport {
   readonly bytes: number;
   readonly attention?: string;
   readonly linearAngularMode: string;
+  /** Its `unrecognised`: Softmax nodes left in the result that no rule recognised as attention. */
   readonly outcome: ConvertOutcome;
-  /** Softmax nodes left in the result that no rule recognised as attention. */
-  readonly unrecognised?: readonly UnmatchedAnchor[];
   /** The quick check on random inputs, or why it did not run. */
   readonly check: ConvertCheck;
 }
@@ -41,7 +39,7 @@ export function formatTradeOff(auto: AutoSelection, budget: string): string {
 
 export function formatConvert(r: ConvertReport, budget = ''): string {
   const o = r.outcome;
-  const lines: string[] = [`${style.bold('convert')} ${r.input} → ${r.output}`, '', ...formatConversion(o, r.attention, r.linearAngularMode, style.yellow, r.unrecognised)];
+  const lines: string[] = [`${style.bold('convert')} ${r.input} → ${r.output}`, '', ...formatConversion(o, r.attention, r.linearAngularMode, style.yellow)];
   const check = r.check;
   lines.push('skipped' in check ? `  check        ${check.skipped}`
     : `  check        ${check.inputs}: ${fidelityLine(check)} (${check.seconds.toFixed(1)} s, ${check.sessions} onnxruntime sessions)`);

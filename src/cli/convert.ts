@@ -9,11 +9,10 @@ import { join } from 'node:path';
 import { kernelNames } from '../../custom-ops/index.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import { CALIBRATION_BASES } from '../calibration/index.js';
-import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
 import { FOLDER_CONFIG_NAME, modelConfigCandidates } from '../data/preprocess-config.js';
 import type { InputSet } from '../eval/inputs.js';
 import { loadModel, stageModel } from '../model-io.js';
-import { createSession } from '../runtime/session.js';
+import { nodeBackend } from '../runtime/node-backend.js';
 import { UsageError, choiceOption, fractionOption, intOption, numberOption, parseBlockSelection, parseCommandArgs, positionalArgs } from './args.js';
 import { DEFAULT_CHECK_COUNT, checkConversion, checkSkipReason, collectGarbage, type ConvertCheck } from './check.js';
 import type { Command } from './commands.js';
@@ -22,7 +21,7 @@ import { formatConvert, type ConvertReport } from './convert-report.js';
 import { integerMeaningsOf, resolveInputsArg } from './input-arg.js';
 import { planOutput, resolveModelArg, samePath, type ModelArg, type OutputPlan } from './paths.js';
 import { stepProgress, writeJson, type StepProgress } from './ui.js';
-import { UnrecognisedAttentionError, unrecognisedAttention } from './unrecognised.js';
+import { UnrecognisedAttentionError } from './unrecognised.js';
 
 const OPTIONS = {
   output: { type: 'string', short: 'o' },
@@ -124,7 +123,6 @@ async function runConvert(argv: string[]): Promise<number> {
   let outcome: ConvertOutcome;
   let check: ConvertCheck;
   let written: string;
-  let unrecognised: UnmatchedAnchor[];
   try {
     const request: ConvertRequest = {
       attention, selection: blocksSpec, linearAngularMode: mode, eps, fuse: !values['no-fuse'], fit: !values['no-fit'],
@@ -133,7 +131,7 @@ async function runConvert(argv: string[]): Promise<number> {
     };
     const calibration = values.calibration === undefined ? undefined : { arg: values.calibration, count: calibrationCount, labelsFile: values.labels };
     let staged: StagedOutput;
-    ({ outcome, staged, unrecognised } = await convertAndStage(model, plan, request, calibration, values['external-data'] ?? false, steps, values['allow-partial'] ?? false));
+    ({ outcome, staged } = await convertAndStage(model, plan, request, calibration, values['external-data'] ?? false, steps, values['allow-partial'] ?? false));
     const skip = checkSkipReason(outcome, checkCount);
     try {
       if (skip === undefined) {
@@ -153,7 +151,7 @@ async function runConvert(argv: string[]): Promise<number> {
   } finally {
     steps.done();
   }
-  const report: ConvertReport = { input: model.arg, output: values.output!, bytes: statSync(written).size, attention, linearAngularMode: mode, outcome, check, unrecognised };
+  const report: ConvertReport = { input: model.arg, output: values.output!, bytes: statSync(written).size, attention, linearAngularMode: mode, outcome, check };
   if (values.json) writeJson(toJson(report));
   else process.stdout.write(formatConvert(report, values.budget !== undefined ? `top-1 drop ≤ ${values.budget}` : `cosine ≥ ${values['min-cosine']}`) + '\n');
   return 0;
@@ -161,7 +159,7 @@ async function runConvert(argv: string[]): Promise<number> {
 
 /** Calibration inputs; an image folder is preprocessed for the model's input, read from a session that is released at once. */
 async function calibrationInputs(arg: string, count: number, labelsFile: string | undefined, model: ModelArg): Promise<InputSet> {
-  const session = await createSession(model.path, {}, model.arg);
+  const session = await nodeBackend.createSession(model.path, { label: model.arg });
   try {
     return await resolveInputsArg(arg, { flag: '--calibration', count, labelsFile, model, session, command: 'convert' });
   } finally {
@@ -174,13 +172,13 @@ async function calibrationInputs(arg: string, count: number, labelsFile: string 
  * returns nothing holds them (the check then runs with memory for one onnxruntime session).
  */
 async function convertAndStage(model: ModelArg, plan: OutputPlan, request: ConvertRequest, calibration: { arg: string; count: number; labelsFile?: string } | undefined,
-  externalData: boolean, steps: StepProgress, allowPartial: boolean): Promise<{ outcome: ConvertOutcome; staged: StagedOutput; unrecognised: UnmatchedAnchor[] }> {
+  externalData: boolean, steps: StepProgress, allowPartial: boolean): Promise<{ outcome: ConvertOutcome; staged: StagedOutput }> {
   steps.step('load');
   const original = await loadModel(model.path);
   const inputs = calibration === undefined ? undefined : await calibrationInputs(calibration.arg, calibration.count, calibration.labelsFile, model);
   steps.step('rewrite');
   const outcome = await convertModel(original, { ...request, ...(inputs ? { calibration: inputs } : {}) });
-  const unrecognised = unrecognisedAttention(outcome.model);
+  const unrecognised = outcome.unrecognised;
   // Nothing matched while Softmax nodes remain: never a silent "no attention here".
   const nothingMatched = outcome.converted.length === 0 && outcome.fusion.fused.length === 0;
   if (request.attention !== undefined && nothingMatched && unrecognised.length > 0 && !allowPartial) throw new UnrecognisedAttentionError(unrecognised);
@@ -190,7 +188,7 @@ async function convertAndStage(model: ModelArg, plan: OutputPlan, request: Conve
   void _converted;
   void _fused;
   // The report never reads the models; they are left out so that they can be collected.
-  return { outcome: { ...rest, fusion } as unknown as ConvertOutcome, staged, unrecognised };
+  return { outcome: { ...rest, fusion } as unknown as ConvertOutcome, staged };
 }
 
 /** The output, written under a hidden name: `finish` moves it into place, `discard` removes it. */

@@ -12,13 +12,14 @@ import { join, resolve } from 'node:path';
 import { VitlinIoError } from '../../graph-rewrite/errors.js';
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import { parseSampleFile, type LabelledSample } from '../data/sample-file.js';
-import { measureInterleaved } from '../eval/bench.js';
+import { measureInterleaved } from '../runtime/bench.js';
 import { fidelityOf, runModel, type ModelRun } from '../eval/fidelity.js';
 import { randomInputs, sampleInputs, type InputSet } from '../eval/inputs.js';
 import { tensorFileInputs } from '../data/tensor-file.js';
 import { refitReportOf } from '../calibration/report.js';
 import { loadModel, modelToBytes } from '../model-io.js';
-import { createSession, type Feeds, type RuntimeSession } from '../runtime/session.js';
+import type { BackendSession, Feeds } from '../runtime/backend.js';
+import { nodeBackend } from '../runtime/node-backend.js';
 import { intOption, parseCommandArgs } from './args.js';
 import type { Command } from './commands.js';
 import { convertModel, type ConvertRequest } from './convert-model.js';
@@ -88,12 +89,12 @@ interface DemoSettings {
 /** A model loaded for the demo: its outputs on the whole sample, and its session kept open for timing. */
 interface Loaded {
   readonly run: ModelRun;
-  readonly session: RuntimeSession;
+  readonly session: BackendSession;
   readonly feeds: Feeds;
 }
 
 async function load(source: string | Uint8Array, sample: LabelledSample, label: string): Promise<Loaded> {
-  const session = await createSession(source, { intraOpThreads: 1 }, label);
+  const session = await nodeBackend.createSession(source, { intraOpThreads: 1, label });
   try {
     const run = await runModel(session, sampleInputs(sample, 'sample'), { maxBatch: 100 });
     return { run, session, feeds: randomInputs(1).feeds(session.inputs, 0, 1) };
@@ -104,7 +105,7 @@ async function load(source: string | Uint8Array, sample: LabelledSample, label: 
 }
 
 /** The training-split images calibration fits on and chooses with (see CALIBRATION_FILE). */
-function calibrationInputs(folder: string, session: RuntimeSession, count: number): InputSet {
+function calibrationInputs(folder: string, session: BackendSession, count: number): InputSet {
   const path = join(folder, CALIBRATION_FILE);
   if (!existsSync(path)) throw new VitlinIoError(`no calibration images: ${CALIBRATION_FILE} is not in ${folder}`);
   const input = session.inputs[0] as { name: string; shape: readonly (number | string)[] };

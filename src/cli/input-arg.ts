@@ -6,14 +6,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { VitlinIoError } from '../../graph-rewrite/errors.js';
-import { describeRecipe, resolveImagePreprocessing } from '../data/preprocess-config.js';
+import { describeRecipe, resolveImagePreprocessing } from '../data/preprocess-recipe.js';
 import { parseSampleFile } from '../data/sample-file.js';
 import { isTensorFile, tensorFileInputs } from '../data/tensor-file.js';
-import { imageFolderInputs } from '../eval/image-folder.js';
+import { imageFolderInputs } from '../data/image-folder.js';
 import { randomInputs, sampleInputs, type InputPreprocessing, type InputSet } from '../eval/inputs.js';
 import { integerInputMeanings, type IntegerInputMeaning } from '../eval/integer-inputs.js';
 import { readModelFile } from '../io/model-file.js';
-import type { RuntimeSession } from '../runtime/session.js';
+import type { BackendSession } from '../runtime/backend.js';
 import { UsageError } from './args.js';
 import { displayPath, type ModelArg } from './paths.js';
 import { style } from './ui.js';
@@ -29,7 +29,7 @@ export interface InputArgOptions {
   readonly labelsFile?: string;
   /** The model the images are for: preprocessing and labels come from its folder. */
   readonly model: ModelArg;
-  readonly session: RuntimeSession;
+  readonly session: BackendSession;
   /** The command, for the prefix of warnings on stderr (`vitlin verify: warning: …`). */
   readonly command?: string;
 }
@@ -55,7 +55,7 @@ export async function resolveInputsArg(arg: string | undefined, options: InputAr
     for (const warning of resolved.warnings) process.stderr.write(`vitlin${options.command ? ` ${options.command}` : ''}: warning: ${warning}\n`);
     return imageFolderInputs(path, {
       inputShape: input.shape, modelName: options.model.name, hf: options.model.folder, labelsFile: options.labelsFile, limit: options.count,
-      recipe: resolved.recipe, ...(resolved.labels ? { classes: resolved.labels } : {}),
+      recipe: resolved.recipe, layout: resolved.layout, ...(resolved.labels ? { classes: resolved.labels } : {}),
       preprocessing: {
         description: describeRecipe(resolved.recipe), source: resolved.source === 'defaults' ? 'defaults' : displayPath(resolved.source),
         ...(resolved.labelsSource ? { labelsSource: displayPath(resolved.labelsSource) } : {}),

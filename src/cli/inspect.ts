@@ -7,7 +7,7 @@ import { findAttentionBlocks, type AttentionBlock, type AttentionBlocksReport } 
 import { findExactFusions, type ExactFusionBlock } from '../../graph-rewrite/fusions/index.js';
 import { VITLIN_DOMAIN } from '../../custom-ops/index.js';
 import { concreteShapes, countFlops, fusedAttentionDims, modelAttentionCores, projectFlops, type FlopSplit } from '../eval/flops.js';
-import { formatSignature, summarizeModel, type ModelSummary } from '../eval/model-summary.js';
+import { formatSignature, summarizeModel, type ModelSummary } from './model-summary.js';
 import { loadModel } from '../model-io.js';
 import { UsageError, intOption, parseCommandArgs, positionalArgs } from './args.js';
 import type { Command } from './commands.js';

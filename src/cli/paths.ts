@@ -9,7 +9,18 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import { VitlinIoError } from '../../graph-rewrite/errors.js';
 import { isHfModelFolder, readHfFolder, type HfModelFolder } from '../data/hf-folder.js';
 import { findModelConfig, type ModelConfig } from '../data/preprocess-config.js';
+import { servingConfig } from '../server/model-config.js';
 import { UsageError } from './args.js';
+
+/**
+ * The model's config file, checked whole — its server sections too, though the CLI does not use them — so
+ * that a file is valid or invalid, with the same error, whichever of the CLI and `vitlin serve` reads it.
+ */
+function modelConfigOf(modelPath: string, folder?: string): ModelConfig | undefined {
+  const config = findModelConfig(modelPath, folder);
+  if (config) servingConfig(config);
+  return config;
+}
 
 /** A model argument, resolved. */
 export interface ModelArg {
@@ -32,10 +43,10 @@ export function resolveModelArg(arg: string): ModelArg {
   if (statSync(path).isDirectory()) {
     if (!isHfModelFolder(path)) throw new VitlinIoError(`${arg}: a folder, but neither onnx/model.onnx nor model.onnx is in it`);
     const folder = readHfFolder(path);
-    const config = findModelConfig(folder.modelPath, folder.folder);
+    const config = modelConfigOf(folder.modelPath, folder.folder);
     return { arg, path: folder.modelPath, name: folder.name, folder, ...(config ? { config } : {}) };
   }
-  const config = findModelConfig(path);
+  const config = modelConfigOf(path);
   return { arg, path, name: basename(path).replace(/\.onnx$/, ''), ...(config ? { config } : {}) };
 }
 

@@ -18,6 +18,7 @@ const OPTIONS = {
   'max-body': { type: 'string' },
   'timeout-ms': { type: 'string' },
   'max-queue': { type: 'string' },
+  'compress-min-bytes': { type: 'string' },
   quiet: { type: 'boolean' },
 } as const;
 
@@ -46,6 +47,7 @@ export function parseServeArgs(argv: string[]): ServerOptions {
     maxBodyBytes: integer('max-body', values['max-body'], 1),
     timeoutMs: integer('timeout-ms', values['timeout-ms'], 1),
     maxQueue: integer('max-queue', values['max-queue'], 1),
+    compressMinBytes: integer('compress-min-bytes', values['compress-min-bytes'], 0),
   };
   const defined = Object.fromEntries(Object.entries(numbers).filter(([, v]) => v !== undefined));
   return {
@@ -104,6 +106,7 @@ export const serveCommand: Command = {
     `  --max-body BYTES     largest request body; larger is 413 (default ${DEFAULTS.maxBodyBytes})`,
     `  --timeout-ms T       deadline per request: 408 while the body arrives, 504 after (default ${DEFAULTS.timeoutMs})`,
     `  --max-queue N        most requests waiting per model; more is 503 (default ${DEFAULTS.maxQueue})`,
+    `  --compress-min-bytes N  smallest answer compressed when Accept-Encoding asks (br, gzip, deflate) (default ${DEFAULTS.compressMinBytes})`,
     '  --quiet              no request log (default: one JSON line per request on stderr)',
     '',
     'SIGTERM / SIGINT: stop accepting, finish in-flight requests, release the models, exit 0.',

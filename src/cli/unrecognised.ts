@@ -2,16 +2,11 @@
  * Softmax nodes that `vitlin convert` leaves in the model unrecognised: a conversion must never look
  * complete while attention it could not read is still there. They are always listed with the matcher's
  * reasons; when nothing at all was converted, converting fails on them unless --allow-partial accepts
- * the result (a model whose attention was converted may still end in a classifier's Softmax).
+ * the result (a model whose attention was converted may still end in a classifier's Softmax). The
+ * pipeline finds them (`ConvertOutcome.unrecognised`) in its analysis of the result.
  */
-import { findAttentionBlocks, type UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
+import type { UnmatchedAnchor } from '../../graph-rewrite/attention/index.js';
 import { VitlinError } from '../../graph-rewrite/errors.js';
-import type { Model } from '../../graph-rewrite/ir/model.js';
-
-/** Anchors (Softmax, fused attention ops) of `model` that no attention rule recognised. */
-export function unrecognisedAttention(model: Model): UnmatchedAnchor[] {
-  return findAttentionBlocks(model).unmatched;
-}
 
 /** Converting stopped: nothing matched while attention-like nodes were not recognised; nothing was written. */
 export class UnrecognisedAttentionError extends VitlinError {

@@ -4,7 +4,9 @@
  */
 import { fidelityOf, runModel, type Fidelity } from '../eval/fidelity.js';
 import type { InputPreprocessing } from '../eval/inputs.js';
-import { EXECUTION_PROVIDERS, createSession, type ExecutionProvider, type RuntimeSession } from '../runtime/session.js';
+import type { BackendSession } from '../runtime/backend.js';
+import { nodeBackend } from '../runtime/node-backend.js';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../runtime/session.js';
 import { choiceOption, intOption, numberOption, parseCommandArgs, positionalArgs } from './args.js';
 import type { Command } from './commands.js';
 import { formatPreprocessing, resolveInputsArg } from './input-arg.js';
@@ -85,11 +87,11 @@ async function runVerify(argv: string[]): Promise<number> {
   const converted = resolveModelArg(convertedArg!);
 
   const started = performance.now();
-  const sessions: RuntimeSession[] = [];
+  const sessions: BackendSession[] = [];
   try {
-    const a = await createSession(original.path, { ep, intraOpThreads: threads }, original.arg);
+    const a = await nodeBackend.createSession(original.path, { ep, intraOpThreads: threads, label: original.arg });
     sessions.push(a);
-    const b = await createSession(converted.path, { ep, intraOpThreads: threads }, converted.arg);
+    const b = await nodeBackend.createSession(converted.path, { ep, intraOpThreads: threads, label: converted.arg });
     sessions.push(b);
     const inputs = await resolveInputsArg(values.inputs, { flag: '--inputs', count, seed, labelsFile: values.labels, model: original, session: a, command: 'verify' });
     const bar = progress('verify', inputs.count * 2);

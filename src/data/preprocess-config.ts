@@ -1,33 +1,28 @@
 /**
- * Per-model configuration: how images become the model's input, and its class labels, in one small JSON
- * file next to the model — for models that have no Hugging Face configs (a bare `.onnx` file):
+ * Per-model configuration, `vitlin.json`: how images become the model's input and its class labels, in one
+ * small JSON file next to the model — the one reader for the CLI (classify, verify, convert) and the server
+ * (which reads its own sections too; see src/server/model-config.ts). The format is
+ * described once, in docs/model-config.md:
  *
  *     my_model.onnx
- *     my_model.vitlin.json    (for a model folder: vitlin.json inside it)
+ *     my_model.vitlin.json    (in a model folder or a repository model's folder: vitlin.json)
  *
  *     {
- *       "preprocess": { "size": [28, 28], "resample": "bilinear", "rescale": 0.00392156862745098,
- *                       "mean": [0.286], "std": [0.353] },
- *       "labels": ["T-shirt/top", "Trouser", …]
+ *       "preprocess": { "layout": "NCHW", "size": [28, 28], "resample": "bilinear",
+ *                       "rescale": 0.00392156862745098, "mean": [0.286], "std": [0.353] },
+ *       "labels": ["T-shirt/top", "Trouser", …] | {"0": "T-shirt/top", …} | "labels.txt"
  *     }
  *
- * `preprocess` fields (all optional): `size` (n, [height, width], {height, width} or {shortest_edge}),
- * `crop` (n, [height, width] or {height, width}: a centre crop after the resize), `resample` (nearest,
- * bilinear, bicubic, box, hamming, lanczos), `rescale` (a factor, or false), `mean` and `std` (one value
- * or one per channel; `"normalize": false` for none). `labels` is a list by class index or an
- * `{ "0": … }` object (config.json's id2label). Other sections (e.g. the server's) are the caller's:
- * they are named in `extraKeys` and returned untouched; any other key is an error, so a typo is caught.
- *
- * {@link parseModelConfig} validates a parsed document; {@link readModelConfig} and {@link findModelConfig}
- * read files. {@link resolveImagePreprocessing} says what a model's images get and where that came
- * from, warning when it is a guess.
+ * The server's sections (batching, instance count, version policy) are part of the same format: every
+ * reader accepts them, so one file serves `vitlin classify` and `vitlin serve`, and the server validates them
+ * (this reader hands them over untouched in `extra`). Any other key is an error, so a typo is caught. Every error is a
+ * {@link ModelConfigError} naming the file and the dotted field, whichever consumer reads the file.
+ * The recipe a config gives for a model's input is in preprocess-recipe.ts.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { ConfigFileError } from './config-error.js';
-import { imagePreprocessingFor, type HfModelFolder } from './hf-folder.js';
-import { RESAMPLE, type ImagePreprocessing, type Resample, type ResizeTarget } from './images.js';
+import { RESAMPLE, type Resample, type ResizeTarget } from './images.js';
 
 /** The file name beside `<name>.onnx`: `<name>.vitlin.json`; inside a model folder: `vitlin.json`. */
 export const MODEL_CONFIG_SUFFIX = '.vitlin.json';
@@ -36,8 +31,12 @@ export const FOLDER_CONFIG_NAME = 'vitlin.json';
 /** A model config file or one of its fields is invalid; `file` and `field` say where. */
 export class ModelConfigError extends ConfigFileError {}
 
-/** The `preprocess` section, validated. Absent fields fall back to the model's shape and the standard recipe. */
+/** The order of an image input's axes. */
+export type ImageLayout = 'NCHW' | 'NHWC';
+
+/** The `preprocess` section, validated, as written. Absent fields fall back to the model's shape and the standard recipe. */
 export interface PreprocessConfig {
+  readonly layout?: ImageLayout;
   readonly size?: ResizeTarget;
   readonly crop?: { readonly height: number; readonly width: number };
   readonly resample?: Resample;
@@ -54,127 +53,195 @@ export interface ModelConfig {
   readonly file: string;
   readonly preprocess?: PreprocessConfig;
   readonly labels?: readonly string[];
-  /** The sections named in `extraKeys`, as written. */
+  /** The server's sections ({@link SERVER_SECTIONS}), as written (it reads them with a {@link ConfigReader}). */
   readonly extra: Readonly<Record<string, unknown>>;
 }
 
-const KNOWN_KEYS = ['preprocess', 'labels'] as const;
-const PREPROCESS_KEYS = ['size', 'crop', 'resample', 'rescale', 'mean', 'std', 'normalize', 'channels'] as const;
+/** The sections only `vitlin serve` reads (src/server/model-config.ts validates them). */
+export const SERVER_SECTIONS = ['max_batch_size', 'batching', 'instance_count', 'version_policy'];
+const SHARED_SECTIONS = ['preprocess', 'labels'];
+const PREPROCESS_KEYS = ['layout', 'size', 'crop', 'resample', 'rescale', 'mean', 'std', 'normalize', 'channels'];
 
 type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+export const isJsonObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const show = (value: unknown) => JSON.stringify(value);
 
-function positiveInt(file: string, field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new ModelConfigError(file, field, `must be a positive integer, got ${show(value)}`);
-  return value;
-}
+/** Typed readers over one JSON object of a config file; each failure names the file and the dotted field. */
+export class ConfigReader {
+  constructor(readonly file: string, readonly json: Json, readonly prefix = '') {}
 
-/** n, [height, width] or {height, width}; `size` also takes {shortest_edge}. */
-function readSize(file: string, field: string, value: unknown, allowShortestEdge: boolean): ResizeTarget {
-  if (typeof value === 'number') {
-    const side = positiveInt(file, field, value);
-    return { height: side, width: side };
+  fail(field: string, why: string): never {
+    throw new ModelConfigError(this.file, `${this.prefix}${field}`, why);
   }
-  if (Array.isArray(value) && value.length === 2) return { height: positiveInt(file, `${field}[0]`, value[0]), width: positiveInt(file, `${field}[1]`, value[1]) };
-  if (isObject(value) && ('height' in value || 'width' in value)) {
-    return { height: positiveInt(file, `${field}.height`, value.height), width: positiveInt(file, `${field}.width`, value.width) };
-  }
-  if (allowShortestEdge && isObject(value) && 'shortest_edge' in value) return { shortestEdge: positiveInt(file, `${field}.shortest_edge`, value.shortest_edge) };
-  throw new ModelConfigError(file, field, `must be an integer, [height, width] or {"height", "width"}${allowShortestEdge ? ' or {"shortest_edge"}' : ''}, got ${show(value)}`);
-}
 
-function readNumbers(file: string, field: string, value: unknown, positive: boolean): number[] {
-  const list = typeof value === 'number' ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0 || !list.every((v) => typeof v === 'number' && Number.isFinite(v) && (!positive || v > 0))) {
-    throw new ModelConfigError(file, field, `must be a ${positive ? 'positive ' : ''}number or a non-empty list of them, got ${show(value)}`);
-  }
-  return list as number[];
-}
-
-function readPreprocess(file: string, section: unknown): PreprocessConfig {
-  if (!isObject(section)) throw new ModelConfigError(file, 'preprocess', `must be an object, got ${show(section)}`);
-  const unknown = Object.keys(section).filter((key) => !(PREPROCESS_KEYS as readonly string[]).includes(key));
-  if (unknown.length) throw new ModelConfigError(file, `preprocess.${unknown[0]}`, `is not a preprocessing field (expected ${PREPROCESS_KEYS.join(', ')})`);
-  const out: { -readonly [K in keyof PreprocessConfig]: PreprocessConfig[K] } = {};
-  if (section.size !== undefined) out.size = readSize(file, 'preprocess.size', section.size, true);
-  if (section.crop !== undefined) out.crop = readSize(file, 'preprocess.crop', section.crop, false) as { height: number; width: number };
-  if (section.resample !== undefined) {
-    const value = section.resample;
-    const byName = typeof value === 'string' ? (RESAMPLE as Record<string, Resample>)[value] : undefined;
-    const byNumber = (Object.values(RESAMPLE) as unknown[]).includes(value) ? (value as Resample) : undefined;
-    if (byName === undefined && byNumber === undefined) throw new ModelConfigError(file, 'preprocess.resample', `must be one of ${Object.keys(RESAMPLE).join(', ')}, got ${show(value)}`);
-    out.resample = byName ?? byNumber!;
-  }
-  if (section.rescale !== undefined) {
-    if (section.rescale !== false && !(typeof section.rescale === 'number' && Number.isFinite(section.rescale) && section.rescale > 0)) {
-      throw new ModelConfigError(file, 'preprocess.rescale', `must be a positive factor (such as 1/255 = 0.00392156862745098) or false, got ${show(section.rescale)}`);
+  /** Refuses any key not in `known` (a typo must not be silently ignored). */
+  only(known: readonly string[]): void {
+    for (const key of Object.keys(this.json)) {
+      if (!known.includes(key)) this.fail(key, `is not a known field (known: ${known.join(', ')})`);
     }
-    out.rescale = section.rescale;
   }
-  if (section.normalize !== undefined) {
-    if (typeof section.normalize !== 'boolean') throw new ModelConfigError(file, 'preprocess.normalize', `must be true or false, got ${show(section.normalize)}`);
-    out.normalize = section.normalize;
+
+  child(field: string): ConfigReader | undefined {
+    const value = this.json[field];
+    if (value === undefined) return undefined;
+    if (!isJsonObject(value)) this.fail(field, `must be an object, got ${show(value)}`);
+    return new ConfigReader(this.file, value, `${this.prefix}${field}.`);
   }
-  if (section.mean !== undefined) out.mean = readNumbers(file, 'preprocess.mean', section.mean, false);
-  if (section.std !== undefined) out.std = readNumbers(file, 'preprocess.std', section.std, true);
-  if ((out.mean === undefined) !== (out.std === undefined) && out.normalize !== false) {
-    throw new ModelConfigError(file, out.mean === undefined ? 'preprocess.mean' : 'preprocess.std', `is missing: give mean and std together (or "normalize": false)`);
+
+  int(field: string, min: number, value = this.json[field]): number | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) this.fail(field, `must be an integer ≥ ${min}, got ${show(value)}`);
+    return value;
   }
-  if (section.channels !== undefined) {
-    if (section.channels !== 1 && section.channels !== 3) throw new ModelConfigError(file, 'preprocess.channels', `must be 1 or 3, got ${show(section.channels)}`);
-    out.channels = section.channels;
+
+  /** A number or a non-empty list of them, each `kind` (`what` names it in the error). */
+  list(field: string, what: string, kind: (v: unknown) => boolean): number[] | undefined {
+    const value = this.json[field];
+    if (value === undefined) return undefined;
+    const items: unknown = typeof value === 'number' ? [value] : value;
+    if (Array.isArray(items) && items.length > 0 && items.every(kind)) return items as number[];
+    return this.fail(field, `must be ${what} or a non-empty list of them, got ${show(value)}`);
+  }
+
+  ints(field: string, min: number): number[] | undefined {
+    return this.list(field, `an integer ≥ ${min}`, (v) => Number.isInteger(v) && (v as number) >= min);
+  }
+
+  numbers(field: string, positive: boolean): number[] | undefined {
+    return this.list(field, positive ? 'a positive number' : 'a number', (v) => typeof v === 'number' && Number.isFinite(v) && (!positive || v > 0));
+  }
+
+  /** An image side: a positive integer. */
+  side(field: string, value: unknown): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) this.fail(field, `must be a positive integer, got ${show(value)}`);
+    return value;
+  }
+
+  /** n (square), [height, width], {height, width} or (when allowed) {shortest_edge}. */
+  size(field: string, allowShortestEdge: boolean): ResizeTarget | undefined {
+    const value = this.json[field];
+    if (value === undefined) return undefined;
+    if (typeof value === 'number') {
+      const side = this.side(field, value);
+      return { height: side, width: side };
+    }
+    if (Array.isArray(value) && value.length === 2) return { height: this.side(`${field}[0]`, value[0]), width: this.side(`${field}[1]`, value[1]) };
+    if (isJsonObject(value) && ('height' in value || 'width' in value)) {
+      return { height: this.side(`${field}.height`, value.height), width: this.side(`${field}.width`, value.width) };
+    }
+    if (allowShortestEdge && isJsonObject(value) && 'shortest_edge' in value) return { shortestEdge: this.side(`${field}.shortest_edge`, value.shortest_edge) };
+    return this.fail(field, `must be an integer, [height, width], {height, width}${allowShortestEdge ? ' or {shortest_edge}' : ''}, got ${show(value)}`);
+  }
+}
+
+function readPreprocess(reader: ConfigReader): PreprocessConfig | undefined {
+  const pre = reader.child('preprocess');
+  if (!pre) return undefined;
+  pre.only(PREPROCESS_KEYS);
+  const { layout, resample, rescale, normalize, channels } = pre.json;
+  const out: { -readonly [K in keyof PreprocessConfig]: PreprocessConfig[K] } = {};
+  if (layout !== undefined) {
+    if (layout !== 'NCHW' && layout !== 'NHWC') pre.fail('layout', `must be "NCHW" or "NHWC", got ${show(layout)}`);
+    out.layout = layout as ImageLayout;
+  }
+  const size = pre.size('size', true);
+  if (size) out.size = size;
+  const crop = pre.size('crop', false) as { height: number; width: number } | undefined;
+  if (crop) out.crop = crop;
+  if (resample !== undefined) {
+    // A filter name, or PIL's number as Hugging Face configs write it.
+    const byName = typeof resample === 'string' ? (RESAMPLE as Record<string, Resample>)[resample] : undefined;
+    const byNumber = (Object.values(RESAMPLE) as unknown[]).includes(resample) ? (resample as Resample) : undefined;
+    out.resample = byName ?? byNumber ?? pre.fail('resample', `must be one of ${Object.keys(RESAMPLE).join(', ')} (or PIL's number), got ${show(resample)}`);
+  }
+  if (rescale !== undefined) {
+    if (rescale !== false && !(typeof rescale === 'number' && Number.isFinite(rescale) && rescale > 0)) {
+      pre.fail('rescale', `must be a positive factor (such as 1/255 = 0.00392156862745098) or false, got ${show(rescale)}`);
+    }
+    out.rescale = rescale as number | false;
+  }
+  if (normalize !== undefined) {
+    if (typeof normalize !== 'boolean') pre.fail('normalize', `must be true or false, got ${show(normalize)}`);
+    out.normalize = normalize as boolean;
+  }
+  const mean = pre.numbers('mean', false);
+  const std = pre.numbers('std', true);
+  if (mean) out.mean = mean;
+  if (std) out.std = std;
+  if ((mean === undefined) !== (std === undefined) && normalize !== false) pre.fail(mean === undefined ? 'mean' : 'std', 'is missing: give mean and std together (or "normalize": false)');
+  if (channels !== undefined) {
+    if (channels !== 1 && channels !== 3) pre.fail('channels', `must be 1 or 3, got ${show(channels)}`);
+    out.channels = channels as 1 | 3;
   }
   return out;
 }
 
-function readLabelList(file: string, value: unknown): string[] {
-  if (Array.isArray(value)) {
+function readLabels(reader: ConfigReader): string[] | undefined {
+  const value = reader.json.labels;
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') {
+    // Triton's label_filename: one label per line, next to the config.
+    const path = join(dirname(reader.file), value);
+    if (!existsSync(path) || !statSync(path).isFile()) reader.fail('labels', `names ${path}, which does not exist`);
+    const lines = readFileSync(path, 'utf8').split(/\r?\n/);
+    if (lines.at(-1) === '') lines.pop();
+    if (lines.length === 0) reader.fail('labels', `names ${path}, which is empty`);
+    return lines;
+  }
+  if (Array.isArray(value) && value.length > 0) {
     value.forEach((label, i) => {
-      if (typeof label !== 'string') throw new ModelConfigError(file, `labels[${i}]`, `must be a string, got ${show(label)}`);
+      if (typeof label !== 'string') reader.fail(`labels[${i}]`, `must be a string, got ${show(label)}`);
     });
-    if (value.length === 0) throw new ModelConfigError(file, 'labels', 'is empty');
     return value as string[];
   }
-  if (!isObject(value)) throw new ModelConfigError(file, 'labels', `must be a list of class names or an {"0": name} object, got ${show(value)}`);
-  const entries = Object.entries(value);
-  const labels = new Array<string>(entries.length);
-  for (const [key, label] of entries) {
-    const index = Number(key);
-    if (!Number.isInteger(index) || index < 0 || index >= entries.length || String(index) !== key) throw new ModelConfigError(file, `labels.${key}`, `must be a class id from 0 to ${entries.length - 1}`);
-    if (typeof label !== 'string') throw new ModelConfigError(file, `labels.${key}`, `must be a string, got ${show(label)}`);
-    labels[index] = label;
+  if (isJsonObject(value) && Object.keys(value).length > 0) {
+    // config.json's id2label form: {"0": "T-shirt", …}, every class id once.
+    const entries = Object.entries(value);
+    const labels = new Array<string>(entries.length);
+    for (const [key, label] of entries) {
+      const index = Number(key);
+      if (String(index) !== key || index >= entries.length) reader.fail(`labels.${key}`, `must be a class id from 0 to ${entries.length - 1}`);
+      if (typeof label !== 'string') reader.fail(`labels.${key}`, `must be a string, got ${show(label)}`);
+      labels[index] = label;
+    }
+    return labels;
   }
-  return labels;
+  return reader.fail('labels', `must be a non-empty list of strings, an {"0": name} object or a file name, got ${show(value)}`);
 }
 
-/** Validates a parsed config document; `file` names it in errors. */
-export function parseModelConfig(json: unknown, file: string, options: { readonly extraKeys?: readonly string[] } = {}): ModelConfig {
-  if (!isObject(json)) throw new ModelConfigError(file, undefined, 'must hold a JSON object');
-  const allowed = [...KNOWN_KEYS, ...(options.extraKeys ?? [])];
-  const unknown = Object.keys(json).filter((key) => !allowed.includes(key));
-  if (unknown.length) throw new ModelConfigError(file, unknown[0], `is not a config section (expected ${allowed.join(', ')})`);
-  const extra = Object.fromEntries(Object.entries(json).filter(([key]) => !(KNOWN_KEYS as readonly string[]).includes(key)));
+/** Validates a parsed config document; `file` names it in errors (and labels files are found beside it). */
+export function parseModelConfig(json: unknown, file: string): ModelConfig {
+  if (!isJsonObject(json)) throw new ModelConfigError(file, undefined, 'must hold a JSON object');
+  const reader = new ConfigReader(file, json);
+  reader.only([...SHARED_SECTIONS, ...SERVER_SECTIONS]);
+  const preprocess = readPreprocess(reader);
+  const labels = readLabels(reader);
   return {
     file,
-    ...(json.preprocess !== undefined ? { preprocess: readPreprocess(file, json.preprocess) } : {}),
-    ...(json.labels !== undefined ? { labels: readLabelList(file, json.labels) } : {}),
-    extra,
+    ...(preprocess ? { preprocess } : {}),
+    ...(labels ? { labels } : {}),
+    extra: Object.fromEntries(Object.entries(json).filter(([key]) => SERVER_SECTIONS.includes(key))),
   };
 }
 
 /** Reads and validates a config file. */
-export function readModelConfig(file: string, options: { readonly extraKeys?: readonly string[] } = {}): ModelConfig {
+export function readModelConfig(file: string): ModelConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new ModelConfigError(file, undefined, `cannot be read: ${(cause as Error).message}`);
+  }
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    json = JSON.parse(text);
   } catch (cause) {
-    throw new ModelConfigError(file, undefined, `is not readable JSON: ${(cause as Error).message}`);
+    throw new ModelConfigError(file, undefined, `is not valid JSON: ${(cause as Error).message}`);
   }
-  return parseModelConfig(json, file, options);
+  return parseModelConfig(json, file);
 }
 
-/** Where a model's config file is looked for: `<name>.vitlin.json` beside `<name>.onnx`, and `vitlin.json` in a model folder. */
+/** Where a model's config file is looked for: `vitlin.json` in a model folder, then `<name>.vitlin.json` beside `<name>.onnx`. */
 export function modelConfigCandidates(modelPath: string, folder?: string): string[] {
   return [
     ...(folder ? [join(folder, FOLDER_CONFIG_NAME)] : []),
@@ -183,96 +250,7 @@ export function modelConfigCandidates(modelPath: string, folder?: string): strin
 }
 
 /** The model's config file, read, or undefined when it has none. */
-export function findModelConfig(modelPath: string, folder?: string, options: { readonly extraKeys?: readonly string[] } = {}): ModelConfig | undefined {
+export function findModelConfig(modelPath: string, folder?: string): ModelConfig | undefined {
   const file = modelConfigCandidates(modelPath, folder).find((path) => existsSync(path) && statSync(path).isFile());
-  return file ? readModelConfig(file, options) : undefined;
-}
-
-/** What a model's images get, where each part came from, and warnings for the parts that are guesses. */
-export interface ResolvedPreprocessing {
-  readonly recipe: ImagePreprocessing;
-  /** Where the recipe came from: a config file's path, an HF folder's preprocessor_config.json, or 'defaults'. */
-  readonly source: string;
-  readonly labels?: readonly string[];
-  /** Where the labels came from; undefined when there are none (classes are then shown as LABEL_i). */
-  readonly labelsSource?: string;
-  /** Warnings about the recipe (a guess); missing labels are the caller's to mention where names matter. */
-  readonly warnings: readonly string[];
-}
-
-/** The standard recipe's mean and std (transformers' ViTImageProcessor): the guess for a model with no config. */
-const DEFAULT_MEAN_STD = 0.5;
-
-/**
- * The preprocessing for a model's image input (`shape` = [N, C, H, W]): its config file first, then an HF
- * folder's preprocessor_config.json, else the standard recipe — with a warning, since a model trained with
- * other statistics silently gets worse predictions.
- */
-export function resolveImagePreprocessing(
-  model: { readonly name: string; readonly path: string; readonly folder?: HfModelFolder; readonly config?: ModelConfig },
-  shape: ReadonlyArray<number | string>,
-): ResolvedPreprocessing {
-  const warnings: string[] = [];
-  const config = model.config;
-  const hfPre = model.folder?.preprocessor ? join(model.folder.folder, 'preprocessor_config.json') : undefined;
-  let recipe: ImagePreprocessing;
-  let source: string;
-  if (config?.preprocess) {
-    recipe = recipeFromConfig(config.preprocess, config.file, shape, model.name);
-    source = config.file;
-  } else {
-    recipe = imagePreprocessingFor(model.folder, shape, model.name);
-    source = hfPre ?? 'defaults';
-    if (!hfPre) {
-      warnings.push(`${model.name}: no preprocessing config (${modelConfigCandidates(model.path, model.folder?.folder).join(' or ')}${model.folder ? ' or preprocessor_config.json' : ''}); ` +
-        `using the standard recipe, mean = std = ${DEFAULT_MEAN_STD} — if the model was trained with other statistics its predictions will be off`);
-    }
-  }
-  const labels = config?.labels ?? model.folder?.labels;
-  const labelsSource = config?.labels ? config.file : model.folder?.labels ? join(model.folder.folder, 'config.json') : undefined;
-  return { recipe, source, ...(labels ? { labels, labelsSource } : {}), warnings };
-}
-
-/** A config's `preprocess` section as a recipe for this input shape: absent sizes come from the model. */
-export function recipeFromConfig(pre: PreprocessConfig, file: string, shape: ReadonlyArray<number | string>, model: string): ImagePreprocessing {
-  if (shape.length !== 4) throw new InvalidArgumentError(`${model}: an image input must be NCHW (rank 4), this one is [${shape.join(', ')}]`);
-  const fixed = (dim: number | string | undefined) => (typeof dim === 'number' && dim > 0 ? dim : undefined);
-  const channels = fixed(shape[1]) ?? pre.channels ?? 3;
-  if (channels !== 1 && channels !== 3) throw new InvalidArgumentError(`${model}: images have 1 or 3 channels, the model takes ${channels}`);
-  if (pre.channels !== undefined && pre.channels !== channels) throw new ModelConfigError(file, 'preprocess.channels', `is ${pre.channels}, the model takes ${channels}`);
-  const modelSize = fixed(shape[2]) && fixed(shape[3]) ? { height: shape[2] as number, width: shape[3] as number } : undefined;
-  const resize = pre.size ?? modelSize;
-  if (!resize) throw new ModelConfigError(file, 'preprocess.size', 'is needed: the model input has no fixed height and width');
-  const produced = pre.crop ?? ('height' in resize ? resize : undefined);
-  if (modelSize && produced && (produced.height !== modelSize.height || produced.width !== modelSize.width)) {
-    throw new ModelConfigError(file, pre.crop ? 'preprocess.crop' : 'preprocess.size', `gives ${produced.height}×${produced.width} images, the model takes ${modelSize.height}×${modelSize.width}`);
-  }
-  const normalize = pre.normalize !== false;
-  const mean = pre.mean ?? [DEFAULT_MEAN_STD];
-  const std = pre.std ?? [DEFAULT_MEAN_STD];
-  for (const [field, values] of [['preprocess.mean', mean], ['preprocess.std', std]] as const) {
-    if (normalize && values.length !== 1 && values.length !== channels) throw new ModelConfigError(file, field, `has ${values.length} values, the model takes ${channels} channel(s)`);
-  }
-  return {
-    channels,
-    resize,
-    resample: pre.resample ?? RESAMPLE.bilinear,
-    ...(pre.crop ? { crop: pre.crop } : {}),
-    ...(pre.rescale === false ? {} : { rescaleFactor: pre.rescale ?? 1 / 255 }),
-    ...(normalize ? { normalize: { mean, std } } : {}),
-  };
-}
-
-const RESAMPLE_NAMES = Object.fromEntries(Object.entries(RESAMPLE).map(([name, id]) => [id, name])) as Record<Resample, string>;
-const list = (values: readonly number[]) => (values.length === 1 ? String(values[0]) : `[${values.join(', ')}]`);
-
-/** One line for reports: "resize 28×28 (bilinear), ×1/255, mean 0.286, std 0.353, 1 channel". */
-export function describeRecipe(recipe: ImagePreprocessing): string {
-  const parts: string[] = [];
-  if (recipe.resize) parts.push('height' in recipe.resize ? `resize ${recipe.resize.height}×${recipe.resize.width} (${RESAMPLE_NAMES[recipe.resample]})` : `resize shortest edge ${recipe.resize.shortestEdge} (${RESAMPLE_NAMES[recipe.resample]})`);
-  if (recipe.crop) parts.push(`centre crop ${recipe.crop.height}×${recipe.crop.width}`);
-  if (recipe.rescaleFactor !== undefined) parts.push(Math.abs(recipe.rescaleFactor - 1 / 255) < 1e-12 ? '×1/255' : `×${recipe.rescaleFactor}`);
-  parts.push(recipe.normalize ? `mean ${list(recipe.normalize.mean)}, std ${list(recipe.normalize.std)}` : 'no normalisation');
-  parts.push(`${recipe.channels} channel${recipe.channels === 1 ? '' : 's'}`);
-  return parts.join(', ');
+  return file ? readModelConfig(file) : undefined;
 }

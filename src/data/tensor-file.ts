@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import ort from 'onnxruntime-node';
 import { InvalidArgumentError, VitlinIoError } from '../../graph-rewrite/errors.js';
 import type { InputSet } from '../eval/inputs.js';
 import { float32ToFloat16Bits } from '../runtime/float16.js';
@@ -79,8 +78,8 @@ export function tensorFileInputs(path: string, options: TensorFileOptions): Inpu
       if (!input?.isTensor || inputs.length !== 1) throw new InvalidArgumentError(`${where}: NumPy inputs feed a model with one tensor input, this one has ${inputs.length}`);
       const values = data.subarray(start * perItem, (start + size) * perItem);
       const dims = [size, ...itemShape];
-      if (input.type === 'float32') return { [input.name]: new ort.Tensor('float32', values, dims) };
-      if (input.type === 'float16') return { [input.name]: new ort.Tensor('float16', Uint16Array.from(values, float32ToFloat16Bits), dims) };
+      if (input.type === 'float32') return { [input.name]: { type: 'float32', dims, data: values } };
+      if (input.type === 'float16') return { [input.name]: { type: 'float16', dims, data: Uint16Array.from(values, float32ToFloat16Bits) } };
       throw new InvalidArgumentError(`${where}: input '${input.name}' has type ${input.type}; NumPy inputs feed float32 or float16 inputs`);
     },
   };

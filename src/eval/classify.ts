@@ -3,13 +3,11 @@
  * image by image when it is fixed. Returns the logits of every image, so two models can be compared
  * on exactly the same inputs.
  */
-import type ort from 'onnxruntime-node';
-import { onnxruntime } from '../runtime/ort.js';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import type { LabelledSample } from '../data/sample-file.js';
 import { argmaxRows } from '../runtime/compare.js';
 import { float32ToFloat16Bits, tensorToFloat32 } from '../runtime/float16.js';
-import type { RuntimeSession } from '../runtime/session.js';
+import type { BackendSession, Tensor } from '../runtime/backend.js';
 
 export interface SampleRun {
   /** Logits, [count, classes] row-major, as float32. */
@@ -18,12 +16,12 @@ export interface SampleRun {
   readonly accuracy: number;
 }
 
-function logitsOf(tensor: ort.Tensor): Float32Array {
+function logitsOf(tensor: Tensor): Float32Array {
   if (tensor.type !== 'float32' && tensor.type !== 'float16') throw new InvalidArgumentError(`model output must be float32 or float16 logits, got ${tensor.type}`);
   return tensorToFloat32(tensor);
 }
 
-export async function classifySample(session: RuntimeSession, sample: LabelledSample, maxBatch = 100): Promise<SampleRun> {
+export async function classifySample(session: BackendSession, sample: LabelledSample, maxBatch = 100): Promise<SampleRun> {
   const [input] = session.inputs;
   if (!input?.isTensor || session.inputs.length !== 1) {
     throw new InvalidArgumentError(`classification needs a model with one image input, this one has ${session.inputs.length}`);
@@ -38,9 +36,10 @@ export async function classifySample(session: RuntimeSession, sample: LabelledSa
     const size = Math.min(batch, count - start);
     if (typeof batchDim === 'number' && batchDim > 0 && size !== batchDim) break; // fixed batch: drop a ragged tail
     const pixels = sample.images.subarray(start * perImage, (start + size) * perImage);
-    const tensor = input.type === 'float16'
-      ? new (onnxruntime().Tensor)('float16', Uint16Array.from(pixels, float32ToFloat16Bits), [size, ...imageDims])
-      : new (onnxruntime().Tensor)('float32', pixels, [size, ...imageDims]);
+    const dims = [size, ...imageDims];
+    const tensor: Tensor = input.type === 'float16'
+      ? { type: 'float16', dims, data: Uint16Array.from(pixels, float32ToFloat16Bits) }
+      : { type: 'float32', dims, data: pixels };
     const outputs = await session.run({ [input.name]: tensor });
     chunks.push(logitsOf(outputs[outputName]!));
   }

@@ -6,7 +6,7 @@
 import { argmaxRows, compareOutputs } from '../runtime/compare.js';
 import { tensorToFloat32 } from '../runtime/float16.js';
 import type { Fidelity } from '../../graph-rewrite/plan/evaluator.js';
-import type { RuntimeSession } from '../runtime/session.js';
+import type { BackendSession } from '../runtime/backend.js';
 import { batchSizeFor, type InputSet } from './inputs.js';
 
 /** A model's outputs over an input set: the first output, [items, …] row-major as float32. */
@@ -18,10 +18,10 @@ export interface ModelRun {
 }
 
 /**
- * Runs `session` on every item of `inputs` (batched when the batch axis is dynamic) and returns its
+ * Runs `session` (any backend's) on every item of `inputs` (batched when the batch axis is dynamic) and returns its
  * first output. `onBatch` reports progress in items.
  */
-export async function runModel(session: RuntimeSession, inputs: InputSet, options: { maxBatch?: number; onBatch?: (items: number) => void } = {}): Promise<ModelRun> {
+export async function runModel(session: BackendSession, inputs: InputSet, options: { maxBatch?: number; onBatch?: (items: number) => void } = {}): Promise<ModelRun> {
   const batch = batchSizeFor(session.inputs, options.maxBatch ?? 64);
   const fixedBatch = batchSizeFor(session.inputs, 0) > 0;
   const outputName = session.outputs[0]!.name;

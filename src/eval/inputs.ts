@@ -3,16 +3,14 @@
  * the bundled labelled sample file, or preprocessed images. Each item is produced on demand for a
  * session's own input metadata, so two models with different batch axes see identical items.
  */
-import type ort from 'onnxruntime-node';
-import { onnxruntime } from '../runtime/ort.js';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import type { LabelledSample } from '../data/sample-file.js';
+import type { Feeds, Tensor, ValueInfo } from '../runtime/backend.js';
 import { float32ToFloat16Bits } from '../runtime/float16.js';
-import { gaussian, resolveInputShape, seededRandom } from '../runtime/random-feeds.js';
-import type { Feeds } from '../runtime/session.js';
+import { gaussian, resolveInputShape, seededRandom } from '../runtime/random.js';
 import type { IntegerInputMeaning } from './integer-inputs.js';
 
-type Metadata = ort.InferenceSession.ValueMetadata;
+type Metadata = ValueInfo;
 
 /** What an input set's images went through, said in reports. */
 export interface InputPreprocessing {
@@ -37,13 +35,13 @@ export interface InputSet {
   readonly classes?: readonly string[];
   /** How images became tensors, for reports (image folders and sample files). */
   readonly preprocessing?: InputPreprocessing;
-  /** Feeds holding items [start, start + size) stacked on the batch axis. */
+  /** Feeds holding items [start, start + size) stacked on the batch axis, for a session with these inputs. */
   feeds(inputs: readonly Metadata[], start: number, size: number): Feeds;
 }
 
-function tensorOf(type: string, values: Float32Array, dims: number[], name: string): ort.Tensor {
-  if (type === 'float32') return new (onnxruntime().Tensor)('float32', values, dims);
-  if (type === 'float16') return new (onnxruntime().Tensor)('float16', Uint16Array.from(values, float32ToFloat16Bits), dims);
+function tensorOf(type: string | undefined, values: Float32Array, dims: number[], name: string): Tensor {
+  if (type === 'float32') return { type: 'float32', dims, data: values };
+  if (type === 'float16') return { type: 'float16', dims, data: Uint16Array.from(values, float32ToFloat16Bits) };
   throw new InvalidArgumentError(`input '${name}' has type ${type}; image inputs must be float32 or float16`);
 }
 
@@ -96,9 +94,9 @@ export function randomInputs(
           for (let j = 0; j < perItem; j++) itemValues[j] = isInt ? Math.floor(Math.abs(next()) * 3) % 10 : next();
         }
         const batchDims = [size, ...shape.slice(1)];
-        if (input.type === 'int64') feeds[input.name] = new (onnxruntime().Tensor)('int64', BigInt64Array.from(values, (v) => BigInt(v)), batchDims);
-        else if (input.type === 'int32') feeds[input.name] = new (onnxruntime().Tensor)('int32', Int32Array.from(values), batchDims);
-        else if (input.type === 'bool') feeds[input.name] = new (onnxruntime().Tensor)('bool', new Uint8Array(values.length), batchDims);
+        if (input.type === 'int64') feeds[input.name] = { type: 'int64', dims: batchDims, data: BigInt64Array.from(values, (v) => BigInt(v)) };
+        else if (input.type === 'int32') feeds[input.name] = { type: 'int32', dims: batchDims, data: Int32Array.from(values) };
+        else if (input.type === 'bool') feeds[input.name] = { type: 'bool', dims: batchDims, data: new Uint8Array(values.length) };
         else feeds[input.name] = tensorOf(input.type, values, batchDims, input.name);
       }
       return feeds;
@@ -107,7 +105,7 @@ export function randomInputs(
 }
 
 /** Checks a model's single image input against the images' [C, H, W]; the message names both shapes. */
-function checkImageInput(inputs: readonly Metadata[], imageDims: readonly number[], what: string): Extract<Metadata, { isTensor: true }> {
+function checkImageInput(inputs: readonly Metadata[], imageDims: readonly number[], what: string): Metadata {
   const [input] = inputs;
   if (!input?.isTensor || inputs.length !== 1) {
     throw new InvalidArgumentError(`${what}: images need a model with one image input, this one has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')})`);

@@ -7,8 +7,9 @@ import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type ort from 'onnxruntime-node';
 import { onnxruntime } from './ort.js';
-import { InvalidArgumentError, VitlinError } from '../../graph-rewrite/errors.js';
+import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { prepareWebGpuEnvironment } from './webgpu-env.js';
+import { checkFeeds as checkTensorFeeds, RuntimeError, type TensorType, type ValueInfo } from './backend.js';
 
 export type ExecutionProvider = 'cpu' | 'webgpu';
 
@@ -39,12 +40,7 @@ export interface SessionOptions {
   readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
-/** A failure inside onnxruntime (load or run), with the model named. */
-export class RuntimeError extends VitlinError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('RUNTIME', message, options);
-  }
-}
+export { RuntimeError } from './backend.js';
 
 export type Feeds = Record<string, ort.Tensor>;
 
@@ -64,34 +60,16 @@ function checkEp(ep: unknown): ExecutionProvider {
   throw new InvalidArgumentError(`'ep' must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${JSON.stringify(ep)}`);
 }
 
+/** A session input or output as the backend interface describes it (non-tensors have no shape). */
+export function valueInfoOf(metadata: ort.InferenceSession.ValueMetadata): ValueInfo {
+  return metadata.isTensor
+    ? { name: metadata.name, isTensor: true, type: metadata.type as TensorType, shape: metadata.shape }
+    : { name: metadata.name, isTensor: false, shape: [] };
+}
+
 /** Checks `feeds` against the session's inputs: every input present, each an ort.Tensor of the declared type and rank. */
 export function checkFeeds(inputs: readonly ort.InferenceSession.ValueMetadata[], feeds: unknown): Feeds {
-  if (typeof feeds !== 'object' || feeds === null || Array.isArray(feeds)) {
-    throw new InvalidArgumentError(`'feeds' must be an object mapping input names to tensors`);
-  }
-  const record = feeds as Record<string, unknown>;
-  for (const name of Object.keys(record)) {
-    if (!inputs.some((input) => input.name === name)) {
-      throw new InvalidArgumentError(`'feeds' has '${name}', which is not a model input (inputs: ${inputs.map((i) => i.name).join(', ')})`);
-    }
-  }
-  for (const input of inputs) {
-    const tensor = record[input.name];
-    if (!(tensor instanceof onnxruntime().Tensor)) throw new InvalidArgumentError(`'feeds.${input.name}' must be an ort.Tensor`);
-    if (!input.isTensor) continue;
-    if (tensor.type !== input.type) {
-      throw new InvalidArgumentError(`'feeds.${input.name}' must be ${input.type}, got ${tensor.type}`);
-    }
-    if (input.shape.length > 0 && tensor.dims.length !== input.shape.length) {
-      throw new InvalidArgumentError(`'feeds.${input.name}' must have rank ${input.shape.length} [${input.shape.join(', ')}], got [${tensor.dims.join(', ')}]`);
-    }
-    input.shape.forEach((dim, axis) => {
-      if (typeof dim === 'number' && dim >= 0 && tensor.dims[axis] !== dim) {
-        throw new InvalidArgumentError(`'feeds.${input.name}' dim ${axis} must be ${dim}, got ${tensor.dims[axis]} (shape [${tensor.dims.join(', ')}])`);
-      }
-    });
-  }
-  return record as Feeds;
+  return checkTensorFeeds(inputs.map(valueInfoOf), feeds, { test: (value) => value instanceof onnxruntime().Tensor, what: 'an ort.Tensor' }) as unknown as Feeds;
 }
 
 /**

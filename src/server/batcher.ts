@@ -7,16 +7,15 @@
  * preferred size that can be formed leaves at once instead of waiting. With several instances (sessions),
  * up to that many batches run at a time, one per instance.
  */
-import ort from 'onnxruntime-node';
-import type { Feeds } from '../runtime/session.js';
+import { createTensor, type Feeds, type Tensor } from '../runtime/backend.js';
 import { HttpError, QueueFullError } from './errors.js';
 import type { RequestTiming } from './stats.js';
 
-export type Outputs = Record<string, ort.Tensor>;
+export type Outputs = Record<string, Tensor>;
 
 export interface BatcherOptions {
   readonly model: string;
-  /** Runs one (possibly batched) set of feeds: a RuntimeSession's run. */
+  /** Runs one (possibly batched) set of feeds: a BackendSession's run. */
   readonly run: (feeds: Feeds) => Promise<Outputs>;
   /** Whether every input and output has a dynamic leading (batch) axis. */
   readonly batchable: boolean;
@@ -49,11 +48,11 @@ interface Pending {
 type TypedArray = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
 
 /** Concatenates tensors of one input along axis 0. */
-function concatRows(tensors: readonly ort.Tensor[]): ort.Tensor {
+function concatRows(tensors: readonly Tensor[]): Tensor {
   const first = tensors[0]!;
   const rows = tensors.reduce((n, t) => n + t.dims[0]!, 0);
   const dims = [rows, ...first.dims.slice(1)];
-  if (first.type === 'string') return new ort.Tensor('string', tensors.flatMap((t) => t.data as string[]), dims);
+  if (first.type === 'string') return createTensor('string', tensors.flatMap((t) => t.data as string[]), dims);
   const total = tensors.reduce((n, t) => n + t.data.length, 0);
   const Kind = (first.data as TypedArray).constructor as new (length: number) => TypedArray;
   const data = new Kind(total);
@@ -62,17 +61,17 @@ function concatRows(tensors: readonly ort.Tensor[]): ort.Tensor {
     data.set(tensor.data as never, offset);
     offset += tensor.data.length;
   }
-  return new ort.Tensor(first.type as 'float32', data as Float32Array, dims);
+  return createTensor(first.type as 'float32', data as Float32Array, dims);
 }
 
 /** Rows [start, start + count) of a tensor, as a view. */
-function sliceRows(tensor: ort.Tensor, start: number, count: number): ort.Tensor {
+function sliceRows(tensor: Tensor, start: number, count: number): Tensor {
   const perRow = tensor.dims.slice(1).reduce((a, b) => a * b, 1);
   const dims = [count, ...tensor.dims.slice(1)];
   const data = tensor.type === 'string'
     ? (tensor.data as string[]).slice(start * perRow, (start + count) * perRow)
     : (tensor.data as TypedArray).subarray(start * perRow, (start + count) * perRow);
-  return new ort.Tensor(tensor.type as 'float32', data as Float32Array, dims);
+  return createTensor(tensor.type as 'float32', data as Float32Array, dims);
 }
 
 export class Batcher {

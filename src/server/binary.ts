@@ -8,9 +8,8 @@
  * Images as JSON float arrays cost ~10 characters per value to write and parse; as binary they cost 4 bytes
  * and a copy. Little-endian hosts only (x86, ARM), as onnxruntime's typed arrays are in host order.
  */
-import { gunzipSync, inflateSync } from 'node:zlib';
-import ort from 'onnxruntime-node';
-import { badRequest, HttpError } from './errors.js';
+import { createTensor, type Tensor } from '../runtime/backend.js';
+import { badRequest } from './errors.js';
 import type { Reply } from './routes.js';
 
 export const INFERENCE_HEADER_CONTENT_LENGTH = 'Inference-Header-Content-Length';
@@ -25,22 +24,6 @@ const ARRAY_OF: Readonly<Record<string, ArrayKind>> = {
   bool: Uint8Array, uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, int16: Int16Array, float16: Uint16Array,
   uint32: Uint32Array, int32: Int32Array, float32: Float32Array, uint64: BigUint64Array, int64: BigInt64Array, float64: Float64Array,
 };
-
-/**
- * Undoes a request's Content-Encoding (tritonclient's request_compression_algorithm: gzip or deflate),
- * never inflating past `maxBytes` (413), so a small compressed body cannot become a huge one.
- */
-export function decodeContent(body: Buffer, encoding: string | undefined, maxBytes: number): Buffer {
-  const name = (encoding ?? 'identity').trim().toLowerCase();
-  if (name === 'identity' || name === '') return body;
-  if (name !== 'gzip' && name !== 'deflate') throw new HttpError(415, `Content-Encoding '${encoding}' is not supported (gzip, deflate or none)`);
-  try {
-    return name === 'gzip' ? gunzipSync(body, { maxOutputLength: maxBytes }) : inflateSync(body, { maxOutputLength: maxBytes });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new HttpError(413, `the request body inflates to more than the ${maxBytes} bytes allowed (--max-body)`);
-    throw badRequest(`the body is not valid ${name} data: ${(error as Error).message}`);
-  }
-}
 
 /** Splits a request body at the header's length: the JSON object, and the binary data after it. */
 export function splitBody(body: Buffer, header: string | string[] | undefined): { json: Buffer; binary?: BinaryReader } {
@@ -96,10 +79,10 @@ function decodeStrings(bytes: Buffer, count: number, where: string): string[] {
   return out;
 }
 
-/** An onnxruntime tensor from an input's binary data, checked against its type and shape. */
-export function tensorFromBinary(ortType: string, dims: readonly number[], bytes: Buffer, where: string): ort.Tensor {
+/** A tensor from an input's binary data, checked against its type and shape. */
+export function tensorFromBinary(ortType: string, dims: readonly number[], bytes: Buffer, where: string): Tensor {
   const count = dims.reduce((a, b) => a * b, 1);
-  if (ortType === 'string') return new ort.Tensor('string', decodeStrings(bytes, count, where), [...dims]);
+  if (ortType === 'string') return createTensor('string', decodeStrings(bytes, count, where), [...dims]);
   const size = ELEMENT_BYTES[ortType];
   if (size === undefined) throw badRequest(`${where}: the model's input type ${ortType} is not supported as binary data`);
   if (bytes.length !== count * size) {
@@ -111,11 +94,11 @@ export function tensorFromBinary(ortType: string, dims: readonly number[], bytes
     const bad = new Uint8Array(copy).findIndex((b) => b > 1);
     if (bad >= 0) throw badRequest(`${where}: BOOL element ${bad} is byte ${bytes[bad]}, must be 0 or 1`);
   }
-  return new ort.Tensor(ortType as 'float32', new ARRAY_OF[ortType]!(copy) as Float32Array, [...dims]);
+  return createTensor(ortType as 'float32', new ARRAY_OF[ortType]!(copy) as Float32Array, [...dims]);
 }
 
 /** A tensor's binary data, as the extension lays it out. */
-export function tensorToBinary(tensor: ort.Tensor): Buffer {
+export function tensorToBinary(tensor: Tensor): Buffer {
   if (tensor.type === 'string') {
     const parts = (tensor.data as string[]).flatMap((text) => {
       const bytes = Buffer.from(text, 'utf8');

@@ -1,8 +1,8 @@
 /**
- * Open Inference Protocol tensors ↔ onnxruntime tensors: the protocol's datatype strings, its JSON tensor
+ * Open Inference Protocol tensors ↔ vitlin tensors (src/runtime/backend.ts): the protocol's datatype strings, its JSON tensor
  * data (flat or nested, row-major) in requests, and flat data in responses.
  */
-import ort from 'onnxruntime-node';
+import { createTensor, type Tensor } from '../runtime/backend.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../runtime/float16.js';
 import { badRequest } from './errors.js';
 
@@ -48,10 +48,10 @@ function flattenNested(value: unknown, shape: readonly number[], axis: number, o
 }
 
 /**
- * Builds an onnxruntime tensor from a request input's JSON `data`, checking the element count against
+ * Builds a tensor from a request input's JSON `data`, checking the element count against
  * `shape` and every element against `ortType`; `where` names the input in errors (`inputs[0] 'x'`).
  */
-export function tensorFromJson(ortType: string, shape: readonly number[], data: unknown, where: string): ort.Tensor {
+export function tensorFromJson(ortType: string, shape: readonly number[], data: unknown, where: string): Tensor {
   if (!Array.isArray(data)) throw badRequest(`${where}.data must be an array (flat or nested, row-major), got ${typeof data}`);
   const nested = data.length > 0 && Array.isArray(data[0]);
   const values: unknown[] = nested ? [] : data;
@@ -71,9 +71,9 @@ export function tensorFromJson(ortType: string, shape: readonly number[], data: 
         if (typeof v !== 'number') throw bad(i, 'a number');
         numbers[i] = v;
       });
-      if (ortType === 'float32') return new ort.Tensor('float32', Float32Array.from(numbers), dims);
-      if (ortType === 'float64') return new ort.Tensor('float64', numbers, dims);
-      return new ort.Tensor('float16', Uint16Array.from(numbers, float32ToFloat16Bits), dims);
+      if (ortType === 'float32') return createTensor('float32', Float32Array.from(numbers), dims);
+      if (ortType === 'float64') return createTensor('float64', numbers, dims);
+      return createTensor('float16', Uint16Array.from(numbers, float32ToFloat16Bits), dims);
     }
     case 'bool': {
       const bytes = new Uint8Array(values.length);
@@ -81,14 +81,14 @@ export function tensorFromJson(ortType: string, shape: readonly number[], data: 
         if (typeof v !== 'boolean') throw bad(i, 'true or false');
         bytes[i] = v ? 1 : 0;
       });
-      return new ort.Tensor('bool', bytes, dims);
+      return createTensor('bool', bytes, dims);
     }
     case 'string': {
       values.forEach((v, i) => {
         // onnxruntime keeps strings as C strings: a NUL would silently cut the element short.
         if (typeof v !== 'string' || v.includes('\0')) throw bad(i, 'a string without NUL characters');
       });
-      return new ort.Tensor('string', values as string[], dims);
+      return createTensor('string', values as string[], dims);
     }
     default: {
       const range = INT_RANGE[ortType];
@@ -99,21 +99,21 @@ export function tensorFromJson(ortType: string, shape: readonly number[], data: 
       });
       const numbers = values as number[];
       switch (ortType) {
-        case 'int64': return new ort.Tensor('int64', BigInt64Array.from(numbers, BigInt), dims);
-        case 'uint64': return new ort.Tensor('uint64', BigUint64Array.from(numbers, BigInt), dims);
-        case 'int32': return new ort.Tensor('int32', Int32Array.from(numbers), dims);
-        case 'uint32': return new ort.Tensor('uint32', Uint32Array.from(numbers), dims);
-        case 'int16': return new ort.Tensor('int16', Int16Array.from(numbers), dims);
-        case 'uint16': return new ort.Tensor('uint16', Uint16Array.from(numbers), dims);
-        case 'int8': return new ort.Tensor('int8', Int8Array.from(numbers), dims);
-        default: return new ort.Tensor('uint8', Uint8Array.from(numbers), dims);
+        case 'int64': return createTensor('int64', BigInt64Array.from(numbers, BigInt), dims);
+        case 'uint64': return createTensor('uint64', BigUint64Array.from(numbers, BigInt), dims);
+        case 'int32': return createTensor('int32', Int32Array.from(numbers), dims);
+        case 'uint32': return createTensor('uint32', Uint32Array.from(numbers), dims);
+        case 'int16': return createTensor('int16', Int16Array.from(numbers), dims);
+        case 'uint16': return createTensor('uint16', Uint16Array.from(numbers), dims);
+        case 'int8': return createTensor('int8', Int8Array.from(numbers), dims);
+        default: return createTensor('uint8', Uint8Array.from(numbers), dims);
       }
     }
   }
 }
 
 /** Flat JSON values of a tensor: float16 decoded to numbers, 64-bit integers as numbers (exact up to 2^53), bool as booleans. */
-export function tensorToJson(tensor: ort.Tensor): unknown[] {
+export function tensorToJson(tensor: Tensor): unknown[] {
   const data = tensor.data;
   switch (tensor.type) {
     case 'float16': return Array.from(data as Uint16Array, float16BitsToFloat32);

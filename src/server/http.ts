@@ -55,10 +55,16 @@ export function readBody(req: IncomingMessage, maxBytes: number, signal: AbortSi
   });
 }
 
-/** Sends `body` as JSON (text and bytes as they are: /metrics, binary tensor data); returns the bytes sent. */
+/** A reply body's bytes: JSON for values, text and bytes as they are (/metrics, binary tensor data). */
+export function bodyBytes(body: unknown): Buffer {
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
+}
+
+/** Sends `body` (see {@link bodyBytes}) with its Content-Length; returns the bytes sent. */
 export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, contentType = 'application/json'): number {
-  const text = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
-  const bytes = Buffer.byteLength(text);
+  const text = bodyBytes(body);
+  const bytes = text.length;
   if (res.headersSent || res.destroyed) return 0;
   res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': String(bytes), ...headers });
   res.end(text);

@@ -2,10 +2,9 @@
  * The two inference endpoints' request and response bodies: the Open Inference Protocol's inference
  * request / response JSON objects, and vitlin's image classification (`/v1/models/{name}/classify`).
  */
-import ort from 'onnxruntime-node';
 import { preprocessImage } from '../data/images.js';
 import { float32ToFloat16Bits } from '../runtime/float16.js';
-import type { Feeds } from '../runtime/session.js';
+import { createTensor, type Feeds, type Tensor } from '../runtime/backend.js';
 import type { Outputs } from './batcher.js';
 import { tensorFromBinary, tensorToBinary, type BinaryReader } from './binary.js';
 import { oipDatatype, tensorFromJson, tensorToJson } from './datatypes.js';
@@ -37,7 +36,7 @@ function tensorParameters(raw: Record<string, unknown>, where: string): Record<s
 }
 
 /** An input's data: JSON `data`, or (binary extension) `parameters.binary_data_size` bytes of the binary part. */
-function inputTensor(raw: Record<string, unknown>, ortType: string, dims: number[], where: string, binary: BinaryReader | undefined): ort.Tensor {
+function inputTensor(raw: Record<string, unknown>, ortType: string, dims: number[], where: string, binary: BinaryReader | undefined): Tensor {
   const size = tensorParameters(raw, where).binary_data_size;
   if (size === undefined) return tensorFromJson(ortType, dims, raw.data, where);
   if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) throw badRequest(`${where}.parameters.binary_data_size must be a byte count, got ${JSON.stringify(size)}`);
@@ -68,8 +67,9 @@ export function parseInferRequest(body: unknown, model: ServedModel, binary?: Bi
     const meta = modelInputs.find((i) => i.name === name);
     if (!meta) throw badRequest(`${where}: model '${model.name}' has no input '${name}' (inputs: ${modelInputs.map((i) => i.name).join(', ')})`);
     if (feeds[name]) throw badRequest(`${where}: input '${name}' is given twice`);
-    if (!meta.isTensor) throw badRequest(`${where}: input '${name}' is not a tensor`);
-    const expected = oipDatatype(meta.type);
+    if (!meta.isTensor || meta.type === undefined) throw badRequest(`${where}: input '${name}' is not a tensor`);
+    const type = meta.type;
+    const expected = oipDatatype(type);
     if (typeof datatype !== 'string') throw badRequest(`${where}.datatype must be a string such as ${expected}`);
     if (datatype !== expected) throw badRequest(`${where}.datatype must be ${expected}, got ${datatype}`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
@@ -89,7 +89,7 @@ export function parseInferRequest(body: unknown, model: ServedModel, binary?: Bi
         symbols.set(dim, { value: dims[axis]!, input: name });
       }
     });
-    feeds[name] = inputTensor(raw, meta.type, dims, where, binary);
+    feeds[name] = inputTensor(raw, type, dims, where, binary);
   });
   binary?.finish();
   const missing = modelInputs.filter((i) => !feeds[i.name]).map((i) => i.name);
@@ -169,8 +169,8 @@ export function imageFeeds(model: ServedModel, image: Uint8Array, maxPixels: num
   const { data, dims } = model.imageLayout === 'NHWC' ? { data: chwToHwc(chw.data, c, h, w), dims: [1, h, w, c] } : chw;
   const input = model.session.inputs[0]!;
   const tensor = input.isTensor && input.type === 'float16'
-    ? new ort.Tensor('float16', Uint16Array.from(data, float32ToFloat16Bits), dims)
-    : new ort.Tensor('float32', data, dims);
+    ? createTensor('float16', Uint16Array.from(data, float32ToFloat16Bits), dims)
+    : createTensor('float32', data, dims);
   return { [input.name]: tensor };
 }
 

@@ -11,10 +11,10 @@ import { InvalidArgumentError, VitlinError, VitlinIoError } from '../../graph-re
 import { decodeModelProto } from '../../graph-rewrite/serde/decode.js';
 import { HfFolderError, imagePreprocessingFor, isHfModelFolder, readHfFolder, type HfModelFolder } from '../data/hf-folder.js';
 import type { ImagePreprocessing } from '../data/images.js';
-import { createSession, RuntimeError, type ExecutionProvider, type Feeds, type RuntimeSession } from '../runtime/session.js';
+import { RuntimeError, type Backend, type BackendSession, type Feeds } from '../runtime/backend.js';
 import { Batcher, type BatcherOptions } from './batcher.js';
 import { oipDatatype, oipShape } from './datatypes.js';
-import { CONFIG_FILE, CONFIG_SUFFIX, configuredImageRecipe, ModelConfigError, readModelConfig, type ImageLayout, type ModelConfig } from './model-config.js';
+import { configuredImageRecipe, findServingConfig, ModelConfigError, type ImageLayout, type ModelConfig } from './model-config.js';
 import { isRepositoryModelFolder, readRepositoryModel } from './repository-layout.js';
 import { ModelStats } from './stats.js';
 
@@ -46,8 +46,8 @@ function repositorySources(folder: string): ModelSource[] {
 }
 
 /** The config of a single model (a file or an HF folder): no versions to choose from. */
-function singleModelConfig(file: string): { config?: ModelConfig } {
-  const config = readModelConfig(file);
+function singleModelConfig(modelPath: string, folder?: string): { config?: ModelConfig } {
+  const config = findServingConfig(modelPath, folder);
   if (config?.versionPolicy) throw new ModelConfigError(config.file, 'version_policy', 'applies to repository models (version folders), not to a single model file');
   return config ? { config } : {};
 }
@@ -57,12 +57,12 @@ function sourcesAt(full: string, isFile: boolean): ModelSource[] | undefined {
   if (isFile) {
     if (extname(full) !== '.onnx') return undefined;
     const name = basename(full, '.onnx');
-    return [{ name, path: full, ...singleModelConfig(join(dirname(full), `${name}${CONFIG_SUFFIX}`)) }];
+    return [{ name, path: full, ...singleModelConfig(full) }];
   }
   if (isRepositoryModelFolder(full)) return repositorySources(full);
   if (isHfModelFolder(full)) {
     const hf = readHfFolder(full);
-    return [{ name: hf.name, path: hf.modelPath, hf, ...singleModelConfig(join(full, CONFIG_FILE)) }];
+    return [{ name: hf.name, path: hf.modelPath, hf, ...singleModelConfig(hf.modelPath, full) }];
   }
   return undefined;
 }
@@ -148,7 +148,7 @@ export interface ServedModel {
   readonly hf?: HfModelFolder;
   readonly config?: ModelConfig;
   /** The first instance's session: the model's inputs and outputs. */
-  readonly session: RuntimeSession;
+  readonly session: BackendSession;
   readonly batcher: Batcher;
   /** Whether requests can share onnxruntime runs (every input and output has a dynamic batch axis). */
   readonly batchable: boolean;
@@ -166,8 +166,9 @@ export interface ServedModel {
 }
 
 export interface LoadOptions {
-  readonly ep: ExecutionProvider;
-  readonly intraOpThreads?: number;
+  /** The runtime the models run on (the server's start-up picks it: onnxruntime-node) and its execution provider. */
+  readonly backend: Backend;
+  readonly ep: string;
   readonly batching: Pick<BatcherOptions, 'maxBatch' | 'maxDelayMs' | 'maxQueue'>;
   /** Metrics hooks for a model version's batcher. */
   readonly observe?: (model: string, version: string) => Pick<BatcherOptions, 'onBatch' | 'onQueueDepth'>;
@@ -180,7 +181,7 @@ export type PreprocessingReport =
   | (ImagePreprocessing & { readonly layout: ImageLayout; readonly source: string; readonly defaulted: readonly string[] })
   | { readonly error: string };
 
-const takesImage = (session: RuntimeSession) => {
+const takesImage = (session: BackendSession) => {
   const [input] = session.inputs;
   return session.inputs.length === 1 && input?.isTensor === true && (input.type === 'float32' || input.type === 'float16');
 };
@@ -217,11 +218,11 @@ async function explainLoadFailure(path: string, error: unknown): Promise<unknown
 }
 
 /** Creates `count` sessions of one model file; on a failure, releases the ones made. */
-async function createInstances(source: ModelSource, options: LoadOptions, count: number): Promise<RuntimeSession[]> {
-  const sessions: RuntimeSession[] = [];
+async function createInstances(source: ModelSource, options: LoadOptions, count: number): Promise<BackendSession[]> {
+  const sessions: BackendSession[] = [];
   try {
     for (let i = 0; i < count; i++) {
-      sessions.push(await createSession(source.path, { ep: options.ep, ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}) }, source.path));
+      sessions.push(await options.backend.createSession(source.path, { ep: options.ep, label: source.path }));
     }
   } catch (error) {
     await Promise.all(sessions.map((s) => s.release()));
@@ -230,7 +231,7 @@ async function createInstances(source: ModelSource, options: LoadOptions, count:
   return sessions;
 }
 
-function checkLabels(source: ModelSource, session: RuntimeSession): readonly string[] | undefined {
+function checkLabels(source: ModelSource, session: BackendSession): readonly string[] | undefined {
   const labels = source.config?.labels ?? source.hf?.labels;
   const classes = session.outputs[0]?.isTensor ? session.outputs[0].shape.at(-1) : undefined;
   if (labels && typeof classes === 'number' && classes > 0 && labels.length !== classes) {
@@ -265,7 +266,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   const batchable = shapes.every(dynamicLead);
   const describe = (values: typeof session.inputs): TensorMetadata[] => values.map((v) => ({
     name: v.name,
-    datatype: v.isTensor ? oipDatatype(v.type) : 'BYTES',
+    datatype: v.isTensor && v.type ? oipDatatype(v.type) : 'BYTES',
     shape: v.isTensor ? oipShape(v.shape) : [-1],
   }));
   const version = source.version ?? MODEL_VERSION;

@@ -3,6 +3,7 @@
  * per-model statistics and the model configuration, as Triton exposes them.
  */
 import { badRequest } from './errors.js';
+import { decodeContent } from './compression.js';
 import { readBody } from './http.js';
 import { describePreprocessing, type ServedModel } from './models.js';
 import type { Reply, Route, RouteContext } from './routes.js';
@@ -21,7 +22,7 @@ export function decodeName(raw: string): string {
 
 /** The body as a JSON object; an empty body is `{}` (the extension's request objects are all optional fields). */
 async function optionalJson(ctx: RouteContext): Promise<Record<string, unknown>> {
-  const body = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
+  const body = await decodeContent(await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal), ctx.req.headers['content-encoding'], ctx.maxBodyBytes);
   ctx.bodyRead();
   if (body.length === 0) return {};
   let value: unknown;

@@ -6,9 +6,10 @@
 import type { IncomingMessage } from 'node:http';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { ImageDecodeError } from '../data/images.js';
-import { RuntimeError } from '../runtime/session.js';
+import { RuntimeError } from '../runtime/backend.js';
 import type { Outputs } from './batcher.js';
-import { binaryReply, decodeContent, splitBody } from './binary.js';
+import { binaryReply, splitBody } from './binary.js';
+import { decodeContent } from './compression.js';
 import { badRequest, HttpError, notFound } from './errors.js';
 import { readBody } from './http.js';
 import { imageFeeds, inferResponse, parseInferRequest, topK } from './infer.js';
@@ -123,7 +124,7 @@ async function infer(ctx: RouteContext, [rawName, version]: ReadonlyArray<string
     const body = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
     ctx.bodyRead();
     marks.read();
-    const decoded = decodeContent(body, ctx.req.headers['content-encoding'], ctx.maxBodyBytes);
+    const decoded = await decodeContent(body, ctx.req.headers['content-encoding'], ctx.maxBodyBytes);
     const { json, binary } = splitBody(decoded, ctx.req.headers['inference-header-content-length']);
     const call = parseInferRequest(parseJson(json), model, binary);
     if (call.id !== undefined) ctx.requestId = call.id;
@@ -143,9 +144,10 @@ async function classify(ctx: RouteContext, [rawName]: ReadonlyArray<string | und
   const k = Number(kParam);
   if (!/^\d+$/.test(kParam) || k < 1) throw badRequest(`'k' must be a positive integer, got '${kParam}'`);
   return measured(model, async (marks) => {
-    const body = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
+    const raw = await readBody(ctx.req, ctx.maxBodyBytes, ctx.signal);
     ctx.bodyRead();
     marks.read();
+    const body = await decodeContent(raw, ctx.req.headers['content-encoding'], ctx.maxBodyBytes);
     if (body.length === 0) throw badRequest('the request body is empty; send a PNG or JPEG image');
     let feeds;
     try {

@@ -8,9 +8,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { DEFAULT_MAX_PIXELS } from '../data/images.js';
-import type { ExecutionProvider } from '../runtime/session.js';
+import { nodeBackendWith } from '../runtime/node-backend.js';
+import type { ExecutionProvider } from '../runtime/node-backend.js';
+import { INFERENCE_HEADER_CONTENT_LENGTH } from './binary.js';
+import { checkAcceptable, DEFAULT_COMPRESS_MIN_BYTES, encodeAnswer, parseAcceptEncoding, type AcceptedEncodings } from './compression.js';
 import { HttpError, RequestTimeoutError, ShuttingDownError } from './errors.js';
-import { ClientGoneError, logEntry, send, stderrLogger, type Logger } from './http.js';
+import { bodyBytes, ClientGoneError, logEntry, send, stderrLogger, type Logger } from './http.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import type { BatcherOptions } from './batcher.js';
 import { describePreprocessing, type ServedModel } from './models.js';
@@ -38,6 +41,8 @@ export interface ServerOptions {
   readonly timeoutMs?: number;
   /** Most requests waiting per model. Default 256. */
   readonly maxQueue?: number;
+  /** Answers shorter than this go uncompressed whatever Accept-Encoding says (unless it refuses identity). Default 1024. */
+  readonly compressMinBytes?: number;
   /** Largest image (pixels) the classify endpoint decodes. Default 40 M. */
   readonly maxImagePixels?: number;
   /** Where request logs go; `false` silences them. Default: one JSON line per request on stderr. */
@@ -59,7 +64,23 @@ export const SERVER_VERSION = '0.1.0';
 
 export const DEFAULTS = {
   host: '127.0.0.1', port: 8080, maxBatch: 8, maxDelayMs: 2, maxBodyBytes: 32 * 2 ** 20, timeoutMs: 30_000, maxQueue: 256,
+  compressMinBytes: DEFAULT_COMPRESS_MIN_BYTES,
 } as const;
+
+/**
+ * The reply's bytes, compressed as the client's Accept-Encoding and the size allow. An error reply goes
+ * uncompressed when nothing is acceptable (the 406 that says so, among others): it must reach the client.
+ */
+async function encodedReply(reply: Reply, accepted: AcceptedEncodings, minBytes: number): Promise<{ body: Buffer; headers: Record<string, string>; coding: string }> {
+  const body = bodyBytes(reply.body);
+  const binary = reply.headers?.[INFERENCE_HEADER_CONTENT_LENGTH] !== undefined;
+  try {
+    return await encodeAnswer(body, accepted, binary, minBytes);
+  } catch (error) {
+    if (error instanceof HttpError && reply.status >= 400) return { body, headers: { Vary: 'Accept-Encoding' }, coding: 'identity' };
+    throw error;
+  }
+}
 
 function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
   const v = value ?? fallback;
@@ -75,13 +96,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const timeoutMs = positiveInt('timeoutMs', options.timeoutMs, DEFAULTS.timeoutMs);
   const maxQueue = positiveInt('maxQueue', options.maxQueue, DEFAULTS.maxQueue);
   const maxImagePixels = positiveInt('maxImagePixels', options.maxImagePixels, DEFAULT_MAX_PIXELS);
+  const compressMinBytes = positiveInt('compressMinBytes', options.compressMinBytes, DEFAULTS.compressMinBytes, 0);
   const port = positiveInt('port', options.port, DEFAULTS.port, 0);
   const host = options.host ?? DEFAULTS.host;
   const log: Logger = options.log === false ? () => {} : options.log ?? stderrLogger;
   const metrics = createMetrics();
   const repository = await ModelRepository.open(options.models, options.name, {
+    // The edge where the runtime is chosen: everything below runs models through the Backend interface.
+    backend: nodeBackendWith(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
     ep: options.ep ?? 'cpu',
-    ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
     batching: { maxBatch, maxDelayMs, maxQueue },
     observe: (model, version) => batchObservers(model, version, metrics),
     onLoaded: (model) => warnOnGuessedPreprocessing(model, log),
@@ -108,12 +131,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     };
     let route = 'unknown';
     let reply: Reply;
+    const accepted = parseAcceptEncoding(req.headers['accept-encoding']);
     try {
       const matched = matchRoute(req.method ?? 'GET', url.pathname);
       route = matched.name;
       if (!matched.handler) {
         throw new HttpError(405, `${req.method} is not allowed on ${url.pathname} (allowed: ${matched.allowed.join(', ')})`, { Allow: matched.allowed.join(', ') });
       }
+      // Refused before any work: an answer the client could not take is not worth computing.
+      checkAcceptable(accepted);
       // Health and metrics stay available while draining (probes must see "not ready"); new work does not.
       if (draining && (route === 'infer' || route === 'classify' || route === 'repository_load')) throw new ShuttingDownError();
       reply = await matched.handler(ctx, matched.params);
@@ -131,8 +157,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // An error before the body was read (404, 413, 408, shutdown, …): do not spend time reading a body nobody
     // will use; close the connection once the reply is out. Draining: tell keep-alive clients to go away.
     const unread = reply.status >= 400 && !req.complete;
-    const headers = { ...reply.headers, ...(draining || unread ? { Connection: 'close' } : {}) };
-    const bytesOut = send(res, reply.status, reply.body, headers, reply.contentType);
+    let encoded: Awaited<ReturnType<typeof encodedReply>>;
+    try {
+      encoded = await encodedReply(reply, accepted, compressMinBytes);
+    } catch (error) {
+      reply = { status: 500, body: { error: `internal error: compressing the answer failed: ${(error as Error).message}` } };
+      encoded = { body: bodyBytes(reply.body), headers: {}, coding: 'identity' };
+    }
+    const headers = { ...reply.headers, ...encoded.headers, ...(draining || unread ? { Connection: 'close' } : {}) };
+    const bytesOut = send(res, reply.status, encoded.body, headers, reply.contentType);
     if (unread) res.once('finish', () => req.socket.destroySoon());
     // In flight until the answer is handed to the socket: shutdown closes connections only after that.
     await responseFlushed(res);
@@ -143,7 +176,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const level = reply.status >= 500 ? 'error' : reply.status >= 400 ? 'warn' : 'info';
     log(logEntry(level, 'request', {
       method: req.method, path: url.pathname, route, model: model || undefined, status: reply.status,
-      ms: Math.round(seconds * 10000) / 10, bytes_out: bytesOut, id: ctx.requestId,
+      ms: Math.round(seconds * 10000) / 10, bytes_out: bytesOut, encoding: encoded.coding === 'identity' ? undefined : encoded.coding, id: ctx.requestId,
       error: reply.status >= 400 ? (reply.body as { error?: string }).error : undefined,
     }));
   }

@@ -24,7 +24,6 @@ export { getOpFunction, makeVitlinNode } from '../../graph-rewrite/rewrite/vitli
 export * from '../../graph-rewrite/attention/index.js';
 export * from '../../graph-rewrite/plan/index.js';
 export { formatConversion } from '../cli/conversion-report.js';
-export { unrecognisedAttention } from '../cli/unrecognised.js';
 export { argmaxRows, compareOutputs, type OutputComparison } from '../runtime/compare.js';
 export { float16BitsToFloat32, float32ToFloat16Bits } from '../runtime/float16.js';
 export { parseSampleFile, SAMPLE_FORMAT, type LabelledSample, type SampleHeader } from '../data/sample-file.js';

@@ -19,7 +19,8 @@ import { addIdentityProjection } from '../../src/calibration/write-back.js';
 import { runModel } from '../../src/eval/fidelity.js';
 import { randomInputs, type InputSet } from '../../src/eval/inputs.js';
 import { loadModel, modelToBytes, saveModel } from '../../src/model-io.js';
-import { createSession, measureNodePlacement, type ExecutionProvider } from '../../src/runtime/index.js';
+import { measureNodePlacement, type ExecutionProvider } from '../../src/runtime/index.js';
+import { nodeBackend, toOrtFeeds } from '../../src/runtime/node-backend.js';
 import { BUILD_TIMEOUT_MS, ensureBuilt, MODELS, tempFolder, vitlin } from '../cli/helpers.js';
 import { webGpuUnavailableReason } from '../support/webgpu.js';
 
@@ -61,7 +62,7 @@ async function quantisedProjections(name: string): Promise<Model> {
 }
 
 async function run(model: Model | Uint8Array, inputs: InputSet, ep: ExecutionProvider = 'cpu'): Promise<Float32Array> {
-  const session = await createSession(model instanceof Uint8Array ? model : modelToBytes(model), { ep });
+  const session = await nodeBackend.createSession(model instanceof Uint8Array ? model : modelToBytes(model), { ep });
   try {
     return (await runModel(session, inputs)).output;
   } finally {
@@ -81,7 +82,7 @@ describe.each(FIXTURES)('%s with a quantised output projection', (name) => {
     base = await quantisedProjections(name);
     const blocks = findAttentionBlocks(base).blocks.filter((b) => b.convertible).map((b) => b.index);
     expect(blocks).toEqual([0, 1]);
-    const result = await calibrateConversion({ base, convert: converter(base), blocks, inputs });
+    const result = await calibrateConversion({ base, convert: converter(base), blocks, inputs, backend: nodeBackend });
     scored = result.model;
     report = result.report;
     const path = join(tmp.path, `${name}.refit.onnx`);
@@ -126,7 +127,10 @@ describe.each(FIXTURES)('%s with a quantised output projection', (name) => {
       return onCpu.reduce((worst, x, i) => Math.max(worst, Math.abs(onGpu[i]! - x) / (1 + Math.abs(x))), 0);
     };
     expect(await gap(written)).toBeLessThan(await gap(base) + 1e-3);
-    const placement = await measureNodePlacement(written, (inputs) => few.feeds(inputs, 0, 1), 'webgpu', { graphOptimizationLevel: 'disabled' });
+    const session = await nodeBackend.createSession(written);
+    const feeds = toOrtFeeds(few.feeds(session.inputs, 0, 1));
+    await session.release();
+    const placement = await measureNodePlacement(written, feeds, 'webgpu', { graphOptimizationLevel: 'disabled' });
     const added = placement.nodes.filter((n) => n.name.includes('/calibration/added'));
     expect(added).toHaveLength(4);
     expect(added.filter((n) => n.provider !== 'WebGpuExecutionProvider')).toEqual([]);

@@ -12,7 +12,7 @@ import { findOutputProjection, newFusedNodes, SequentialRefitter } from '../../s
 import { fidelityOf, runModel } from '../../src/eval/fidelity.js';
 import { randomInputs } from '../../src/eval/inputs.js';
 import { loadModel, modelToBytes } from '../../src/model-io.js';
-import { createSession } from '../../src/runtime/session.js';
+import { nodeBackend } from '../../src/runtime/node-backend.js';
 import { manifest } from '../cli/helpers.js';
 
 const MODELS = join(import.meta.dirname, '..', '..', 'models');
@@ -27,7 +27,7 @@ describe.each(fixtures)('%s', (name) => {
     };
     const all = findAttentionBlocks(base).blocks.filter((b) => b.convertible);
     const inputs = randomInputs(6, 3);
-    const { model, fits } = await new SequentialRefitter(base, convert, inputs, { basis }).model(all.map((b) => b.index));
+    const { model, fits } = await new SequentialRefitter(base, convert, inputs, { basis, backend: nodeBackend }).model(all.map((b) => b.index));
     expect(fits).toHaveLength(all.length);
     for (const f of fits) {
       expect(f.mseAfter).toBeLessThan(f.mseBefore);
@@ -37,7 +37,7 @@ describe.each(fixtures)('%s', (name) => {
       expect(f.driftCorrected).toBe(name !== 'tv_vit_mha');
       expect(f.notes).toEqual(f.driftCorrected ? [] : ['no drift correction: no residual Add reads the projection\'s output directly']);
     }
-    const session = await createSession(modelToBytes(model));
+    const session = await nodeBackend.createSession(modelToBytes(model));
     try {
       const run = await runModel(session, inputs);
       expect(run.output.every(Number.isFinite)).toBe(true);
@@ -72,7 +72,7 @@ describe('constants behind Identity nodes', () => {
       expect(p.biasAdd?.node.name).toMatch(/proj/); // the bias, not mistaken for the residual stream
       expect(p.residual?.stream.producer()?.opType).not.toBe('Identity');
     }
-    const { fits } = await new SequentialRefitter(base, convert, randomInputs(4, 5)).model([0, 1]);
+    const { fits } = await new SequentialRefitter(base, convert, randomInputs(4, 5), { backend: nodeBackend }).model([0, 1]);
     expect(fits.map((f) => f.mseAfter < f.mseBefore)).toEqual([true, true]);
   }, 120_000);
 });

@@ -17,7 +17,8 @@ import { tensorFileInputs } from '../../src/data/tensor-file.js';
 import { fidelityOf, runModel, type ModelRun } from '../../src/eval/fidelity.js';
 import { sampleInputs, type InputSet } from '../../src/eval/inputs.js';
 import { loadModel, modelToBytes, saveModel } from '../../src/model-io.js';
-import { createSession, measureNodePlacement, type ExecutionProvider } from '../../src/runtime/index.js';
+import { measureNodePlacement, type ExecutionProvider } from '../../src/runtime/index.js';
+import { nodeBackend, toOrtFeeds } from '../../src/runtime/node-backend.js';
 import { tempFolder } from '../cli/helpers.js';
 import { webGpuUnavailableReason } from '../support/webgpu.js';
 
@@ -38,7 +39,7 @@ const convert: ConvertBlocks = (blocks) => {
 let all: number[];
 
 async function run(model: Model | Uint8Array, inputs: InputSet, ep: ExecutionProvider = 'cpu'): Promise<ModelRun> {
-  const session = await createSession(model instanceof Uint8Array ? model : modelToBytes(model), { ep });
+  const session = await nodeBackend.createSession(model instanceof Uint8Array ? model : modelToBytes(model), { ep });
   try {
     return await runModel(session, inputs);
   } finally {
@@ -62,10 +63,10 @@ describe(`sequential refit on ${MODEL} (linear-angular, every block)`, () => {
 
   it('beats the per-head coefficient fit by a wide margin, on test images not fitted on', async () => {
     const converted = convertAttention(base, { attention: 'linear-angular', linearAngularMode: mode, blocks: all });
-    const fits = await fitBlocks(base, converted.model, converted.converted.map((b) => ({ heads: b.heads, scale: b.scale.value })), fit, { attention: 'linear-angular', linearAngularMode: mode });
+    const fits = await fitBlocks(base, converted.model, converted.converted.map((b) => ({ heads: b.heads, scale: b.scale.value })), fit, { attention: 'linear-angular', linearAngularMode: mode, backend: nodeBackend });
     applyFits(converted.model, fits);
     results.coefficients = await accuracy(converted.model);
-    const refit = await new SequentialRefitter(base, convert, fit).model(all);
+    const refit = await new SequentialRefitter(base, convert, fit, { backend: nodeBackend }).model(all);
     results.plain = await accuracy(refit.model);
     expect(refit.fits.map((f) => f.block)).toEqual(all);
     for (const f of refit.fits) {
@@ -78,7 +79,7 @@ describe(`sequential refit on ${MODEL} (linear-angular, every block)`, () => {
   }, 300_000);
 
   it('the extended basis beats the plain refit', async () => {
-    const refit = await new SequentialRefitter(base, convert, fit, { basis: 'extended' }).model(all);
+    const refit = await new SequentialRefitter(base, convert, fit, { basis: 'extended', backend: nodeBackend }).model(all);
     results.extended = await accuracy(refit.model);
     console.log(`${MODEL}: extended refit ${results.extended}`);
     expect(refit.fits.every((f) => f.basis === 'extended')).toBe(true);
@@ -91,7 +92,7 @@ describe('refitting blocks that are already exact', () => {
     const decomposed = await loadModel(join(MODELS, 'fmnist_hydra.onnx'));
     const fused = fuseExactAttention(decomposed);
     const blocks = fused.fused.map((b) => ({ index: b.index, heads: b.heads, embedDim: b.heads * b.headDim, tokens: 50 }));
-    const refit = await new SequentialRefitter(decomposed, () => ({ model: fuseExactAttention(decomposed).model, blocks }), fit).model(blocks.map((b) => b.index));
+    const refit = await new SequentialRefitter(decomposed, () => ({ model: fuseExactAttention(decomposed).model, blocks }), fit, { backend: nodeBackend }).model(blocks.map((b) => b.index));
     const before = await run(fused.model, test);
     const after = await run(refit.model, test);
     expect(fidelityOf(before, after).maxAbsError).toBeLessThanOrEqual(1e-4);
@@ -104,7 +105,7 @@ describe('the written model is the one that was scored', () => {
   const few = () => ({ ...test, count: 2 });
 
   beforeAll(async () => {
-    scored = (await new SequentialRefitter(base, convert, { ...fit, count: 16 }, { basis: 'extended' }).model(all)).model;
+    scored = (await new SequentialRefitter(base, convert, { ...fit, count: 16 }, { basis: 'extended', backend: nodeBackend }).model(all)).model;
     const path = join(tmp.path, 'refit.onnx');
     await saveModel(scored, path);
     written = readFileSync(path);
@@ -120,7 +121,7 @@ describe('the written model is the one that was scored', () => {
     if (reason) return ctx.skip(reason);
     const onGpu = await run(written, few(), 'webgpu');
     expect(fidelityOf(await run(scored, few()), onGpu).maxAbsError).toBeLessThan(1e-3);
-    const feeds = few().feeds((await createSession(written)).inputs, 0, 1);
+    const feeds = toOrtFeeds(few().feeds((await nodeBackend.createSession(written)).inputs, 0, 1));
     const placement = await measureNodePlacement(written, feeds, 'webgpu', { graphOptimizationLevel: 'disabled' });
     const added = placement.nodes.filter((n) => n.name.includes('/calibration/'));
     expect(added.length).toBeGreaterThanOrEqual(all.length * 15); // the extended basis: ~19 nodes a block

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argmaxRows } from '../../src/runtime/compare.js';
 import { parseSampleFile } from '../../src/data/sample-file.js';
-import { createSession } from '../../src/runtime/session.js';
+import { nodeBackend } from '../../src/runtime/node-backend.js';
 import { sampleInputs } from '../../src/eval/inputs.js';
 import { runModel } from '../../src/eval/fidelity.js';
 import { MODELS, SAMPLE, BUILD_TIMEOUT_MS, ensureBuilt, expectOneLineError, tempFolder, vitlin, writeText } from './helpers.js';
@@ -31,7 +31,7 @@ describe('vitlin classify', () => {
     expect(json.preprocessing).toEqual({ description: expect.stringContaining('mean 0.286'), source: 'models/fmnist_softmax.vitlin.json', labelsSource: 'models/fmnist_softmax.vitlin.json' });
     // The same images as tensors from the sample file (normalised with the same statistics): same classes.
     const sample = parseSampleFile(readFileSync(SAMPLE));
-    const session = await createSession(MODEL);
+    const session = await nodeBackend.createSession(MODEL);
     const run = await runModel(session, sampleInputs(sample, 'sample', 0, json.results.length));
     await session.release();
     const expected = argmaxRows(run.output, run.perItem).map((i) => sample.header.classes[i]);

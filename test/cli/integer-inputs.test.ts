@@ -14,7 +14,7 @@ import { randomInputs, TEXT_SEQUENCE_LENGTH } from '../../src/eval/inputs.js';
 import { integerInputMeanings } from '../../src/eval/integer-inputs.js';
 import { readModelFile } from '../../src/io/model-file.js';
 import { compareOutputs } from '../../src/runtime/compare.js';
-import { createSession } from '../../src/runtime/session.js';
+import { nodeBackend } from '../../src/runtime/node-backend.js';
 import { f32Bytes, floatTensor, make, model, node, valueInfo } from '../serde/fixtures.js';
 import { MODELS, ROOT } from './helpers.js';
 
@@ -65,7 +65,7 @@ describe('random inputs for integer inputs', () => {
   });
 
   it('gives valid ids and 0/1 masks keeping 1..n leading tokens, over a sequence long enough to mask', async () => {
-    const session = await createSession(join(MODELS, 'bert_mask.onnx'));
+    const session = await nodeBackend.createSession(join(MODELS, 'bert_mask.onnx'));
     try {
       const meanings = integerInputMeanings(await readModelFile(join(MODELS, 'bert_mask.onnx')));
       const feeds = randomInputs(64, 3, {}, meanings).feeds(session.inputs, 0, 64);

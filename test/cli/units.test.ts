@@ -14,10 +14,11 @@ import { captureBlocks } from '../../src/calibration/capture.js';
 import { fitHydraScale, fitLinearAngularWeights, softmaxAttention, type BlockCapture } from '../../src/calibration/fit.js';
 import { parseBlockSelection } from '../../src/cli/args.js';
 import { greedySelect } from '../../src/eval/auto-select.js';
-import { breakdownFromProfile, latencyStats, quantile } from '../../src/eval/bench.js';
+import { breakdownFromProfile, latencyStats, quantile } from '../../src/runtime/bench.js';
 import { randomInputs } from '../../src/eval/inputs.js';
 import { loadModel, modelToBytes } from '../../src/model-io.js';
 import { createSession, gaussian, randomFeeds, seededRandom } from '../../src/runtime/index.js';
+import { nodeBackend } from '../../src/runtime/node-backend.js';
 import { MODELS, manifest } from './helpers.js';
 
 describe('--blocks parsing', () => {
@@ -141,13 +142,13 @@ describe('calibration capture', () => {
     const analysis = analyseAttention(original);
     const converted = convertAttention(original, { attention: 'hydra' });
     const inputs = randomInputs(3, 7);
-    const captures = await captureBlocks(original, converted.model, converted.converted.map((b) => ({ heads: b.heads, scale: b.scale.value })), inputs);
+    const captures = await captureBlocks(original, converted.model, converted.converted.map((b) => ({ heads: b.heads, scale: b.scale.value })), inputs, { backend: nodeBackend });
     // The value each block's merged-heads output replaces, exposed on a copy of the original ([B, N, D] for these styles).
     const probe = await loadModel(join(MODELS, `${name}.onnx`));
     const byName = new Map(probe.graph.nodes.flatMap((n) => n.outputs).map((v) => [v.name, v]));
     const targets = analysis.matches.map((m) => byName.get(m.value.output.value.name)!);
     for (const t of targets) probe.graph.addOutput(t);
-    const session = await createSession(modelToBytes(probe));
+    const session = await nodeBackend.createSession(modelToBytes(probe));
     const runs: Record<string, { data: unknown }>[] = [];
     for (let item = 0; item < 3; item++) runs.push(await session.run(inputs.feeds(session.inputs, item, 1))); // batch 1 models too
     await session.release();

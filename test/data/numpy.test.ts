@@ -12,9 +12,9 @@ import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { NpyFormatError, npyToFloat32, npyToLabels, parseNpy } from '../../src/data/npy.js';
 import { parseNpz } from '../../src/data/npz.js';
 import { tensorFileInputs } from '../../src/data/tensor-file.js';
-import { imageFolderInputs } from '../../src/eval/image-folder.js';
+import { imageFolderInputs } from '../../src/data/image-folder.js';
 import { fidelityOf, runModel } from '../../src/eval/fidelity.js';
-import { createSession } from '../../src/runtime/session.js';
+import { nodeBackend } from '../../src/runtime/node-backend.js';
 import { tempFolder } from '../cli/helpers.js';
 
 const DIR = join(import.meta.dirname, 'npy');
@@ -76,7 +76,7 @@ describe('NumPy inputs for a model', () => {
   const calibration = join(MODELS, 'data', 'fashion-mnist-train-2000.npz');
 
   it('the committed calibration sample (np.savez_compressed, Zip64) feeds the model it was made for', async () => {
-    const session = await createSession(model);
+    const session = await nodeBackend.createSession(model);
     try {
       const input = session.inputs[0]! as unknown as { name: string; shape: readonly (number | string)[] };
       const inputs = tensorFileInputs(calibration, { inputShape: input.shape, inputName: input.name, limit: 200 });

@@ -3,9 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RESAMPLE } from '../../src/data/images.js';
-import {
-  describeRecipe, findModelConfig, ModelConfigError, modelConfigCandidates, parseModelConfig, recipeFromConfig, resolveImagePreprocessing,
-} from '../../src/data/preprocess-config.js';
+import { findModelConfig, ModelConfigError, modelConfigCandidates, parseModelConfig } from '../../src/data/preprocess-config.js';
+import { describeRecipe, recipeFromConfig, resolveImagePreprocessing } from '../../src/data/preprocess-recipe.js';
 import { tempFolder } from '../cli/helpers.js';
 
 const tmp = tempFolder('vitlin-preprocess-');
@@ -24,14 +23,14 @@ describe('parseModelConfig', () => {
     expect(parseModelConfig({ labels: { 1: 'dog', 0: 'cat' } }, 'f').labels).toEqual(['cat', 'dog']);
   });
 
-  it('returns the sections a caller names (the server\'s) untouched, and refuses any other key', () => {
-    expect(parseModelConfig({ labels: ['x'], batching: { max: 8 } }, 'f', { extraKeys: ['batching'] }).extra).toEqual({ batching: { max: 8 } });
-    expect(() => parseModelConfig({ preprocss: {} }, 'f')).toThrow("f: 'preprocss' is not a config section (expected preprocess, labels)");
+  it('returns the server\'s sections untouched (they are the server\'s to check), and refuses any other key', () => {
+    expect(parseModelConfig({ labels: ['x'], batching: { max: 8 } }, 'f').extra).toEqual({ batching: { max: 8 } });
+    expect(() => parseModelConfig({ preprocss: {} }, 'f')).toThrow("f: 'preprocss' is not a known field (known: preprocess, labels, max_batch_size, batching, instance_count, version_policy)");
   });
 
   const bad: [string, unknown, string][] = [
     ['not an object', [1], 'f must hold a JSON object'],
-    ['a typo in preprocess', { preprocess: { maen: [0.5] } }, "f: 'preprocess.maen' is not a preprocessing field"],
+    ['a typo in preprocess', { preprocess: { maen: [0.5] } }, "f: 'preprocess.maen' is not a known field"],
     ['a bad size', { preprocess: { size: [28] } }, "f: 'preprocess.size' must be an integer, [height, width]"],
     ['a zero height', { preprocess: { size: [0, 28] } }, "f: 'preprocess.size[0]' must be a positive integer, got 0"],
     ['an unknown resample', { preprocess: { resample: 'cubic' } }, "f: 'preprocess.resample' must be one of nearest, lanczos, bilinear, bicubic, box, hamming"],
@@ -50,16 +49,16 @@ describe('parseModelConfig', () => {
 describe('recipes', () => {
   it('a config section becomes the recipe; sizes it leaves out come from the model', () => {
     const pre = parseModelConfig(FMNIST, 'f').preprocess!;
-    const recipe = recipeFromConfig(pre, 'f', ['batch', 1, 28, 28], 'm');
+    const recipe = recipeFromConfig(pre, 'f', ['batch', 1, 28, 28]);
     expect(recipe).toEqual({ channels: 1, resize: { height: 28, width: 28 }, resample: RESAMPLE.bilinear, rescaleFactor: 1 / 255, normalize: { mean: [0.286], std: [0.353] } });
     expect(describeRecipe(recipe)).toBe('resize 28×28 (bilinear), ×1/255, mean 0.286, std 0.353, 1 channel');
-    expect(recipeFromConfig({ rescale: false, normalize: false }, 'f', [1, 3, 32, 32], 'm')).toEqual({ channels: 3, resize: { height: 32, width: 32 }, resample: RESAMPLE.bilinear });
+    expect(recipeFromConfig({ rescale: false, normalize: false }, 'f', [1, 3, 32, 32])).toEqual({ channels: 3, resize: { height: 32, width: 32 }, resample: RESAMPLE.bilinear });
   });
 
   it('refuses a config that disagrees with the model', () => {
-    expect(() => recipeFromConfig({ size: { height: 32, width: 32 } }, 'f', [1, 1, 28, 28], 'm')).toThrow("f: 'preprocess.size' gives 32×32 images, the model takes 28×28");
-    expect(() => recipeFromConfig({ mean: [0.1, 0.2], std: [1, 1] }, 'f', [1, 3, 8, 8], 'm')).toThrow("f: 'preprocess.mean' has 2 values, the model takes 3 channel(s)");
-    expect(() => recipeFromConfig({}, 'f', [1, 3, 'h', 'w'], 'm')).toThrow("f: 'preprocess.size' is needed");
+    expect(() => recipeFromConfig({ size: { height: 32, width: 32 } }, 'f', [1, 1, 28, 28])).toThrow("f: 'preprocess.size' gives 32×32 images, the model takes 28×28");
+    expect(() => recipeFromConfig({ mean: [0.1, 0.2], std: [1, 1] }, 'f', [1, 3, 8, 8])).toThrow("f: 'preprocess.mean' has 2 values, the model takes 3 channel(s)");
+    expect(() => recipeFromConfig({}, 'f', [1, 3, 'h', 'w'])).toThrow("f: 'preprocess.size' is needed");
   });
 });
 
@@ -75,7 +74,7 @@ describe('lookup and resolution', () => {
     writeFileSync(join(folder, 'vitlin.json'), JSON.stringify({ labels: ['only'] }));
     expect(findModelConfig(join(folder, 'model.onnx'), folder)?.labels).toEqual(['only']);
     writeFileSync(join(tmp.path, 'broken.vitlin.json'), '{ nope');
-    expect(() => findModelConfig(join(tmp.path, 'broken.onnx'))).toThrow(/broken\.vitlin\.json is not readable JSON/);
+    expect(() => findModelConfig(join(tmp.path, 'broken.onnx'))).toThrow(/broken\.vitlin\.json is not valid JSON/);
   });
 
   it('says where the recipe came from, and warns only when it is the default guess', () => {

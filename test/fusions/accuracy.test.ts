@@ -10,7 +10,8 @@ import { fuseExactAttention } from '../../graph-rewrite/fusions/index.js';
 import { parseSampleFile } from '../../src/data/sample-file.js';
 import { classifySample, type SampleRun } from '../../src/eval/classify.js';
 import { modelToBytes } from '../../src/model-io.js';
-import { argmaxRows, createSession } from '../../src/runtime/index.js';
+import { argmaxRows } from '../../src/runtime/index.js';
+import { nodeBackend } from '../../src/runtime/node-backend.js';
 import type { Model } from '../../graph-rewrite/ir/index.js';
 import { MODELS_DIR, fuseEntries, loadEntry, loadManifestEntries, maxAbsDifference } from './helpers.js';
 
@@ -20,7 +21,7 @@ const sample = parseSampleFile(new Uint8Array(fs.readFileSync(samplePath)), samp
 const report: string[] = [];
 
 async function classify(model: Model): Promise<SampleRun> {
-  const session = await createSession(modelToBytes(model));
+  const session = await nodeBackend.createSession(modelToBytes(model));
   try {
     return await classifySample(session, sample);
   } finally {

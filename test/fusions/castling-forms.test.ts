@@ -17,7 +17,8 @@ import { constantScalarOf } from '../../graph-rewrite/analysis/constants.js';
 import { parseSampleFile } from '../../src/data/sample-file.js';
 import { classifySample } from '../../src/eval/classify.js';
 import { modelToBytes } from '../../src/model-io.js';
-import { argmaxRows, createSession } from '../../src/runtime/index.js';
+import { argmaxRows } from '../../src/runtime/index.js';
+import { nodeBackend } from '../../src/runtime/node-backend.js';
 import { MODELS_DIR, countOps, fuseEntries, loadEntry, loadManifestEntries, maxAbsDifference, type FuseEntry } from './helpers.js';
 
 const forms = fuseEntries().filter((entry) => entry.blocks.some((block) => block.form !== undefined));
@@ -32,7 +33,7 @@ function required(name: string): FuseEntry {
 }
 
 async function logitsOnSample(model: Model): Promise<{ logits: Float32Array; classes: number }> {
-  const session = await createSession(modelToBytes(model));
+  const session = await nodeBackend.createSession(modelToBytes(model));
   try {
     const run = await classifySample(session, sample);
     return { logits: run.logits, classes: run.classes };

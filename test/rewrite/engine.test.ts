@@ -57,7 +57,7 @@ const foldDoubleRelu: RewriteRule<DoubleRelu, { readonly name: string }> = {
     return { input: relu.inputs[0]!, output: outer.outputs[0]! };
   },
   check(m: MatchContext, found: DoubleRelu) {
-    m.ensure(m.shapes.elemTypeOf(found.input) === DataType.FLOAT, 'only float', m.anchor);
+    m.ensure(m.elemTypeOf(found.input) === DataType.FLOAT, 'only float', m.anchor);
   },
   rewrite(context, found, options) {
     context.replace(found.output, context.op('Relu', [found.input], { name: options.name }));
@@ -81,7 +81,8 @@ describe('matching', () => {
 
   it('restores the bound nodes of failed alternatives', () => {
     const model = doubleReluModel('Sigmoid');
-    const m = new MatchContext(model.graph, inferShapes(model.graph), model.opsetImports, 'test', model.graph.nodes[0]!);
+    inferShapes(model.graph);
+    const m = new MatchContext(model.graph, model.opsetImports, 'test', model.graph.nodes[0]!);
     m.bind(model.graph.nodes[0]!, 'anchor');
     expect(() => m.firstOf('x', [['binds then fails', (c) => { c.bind(model.graph.nodes[1]!, 'tmp'); c.fail('no'); }]])).toThrow(MatchFailure);
     expect([...m.bound.values()]).toEqual(['anchor']);
@@ -102,9 +103,8 @@ describe('matching', () => {
 describe('committing a rewrite', () => {
   it('inserts, redirects, removes only what the match made dead, and the model still runs', async () => {
     const model = doubleReluModel('Relu');
-    const shapes = inferShapes(model.graph);
-    const [match] = matchRules(model.graph, [foldDoubleRelu], { opsets: model.opsetImports, shapes }).matches;
-    commitRewrite(model, shapes, match!, { name: 'folded' });
+    const [match] = matchRules(model.graph, [foldDoubleRelu], { opsets: model.opsetImports }).matches;
+    commitRewrite(model, match!, { name: 'folded' });
     // New nodes are named after the anchor; with no node reading the replaced value (a graph output) they go last.
     expect(model.graph.nodes.map((node) => node.name)).toEqual(['unrelated_dead', 'first/folded']);
     expect(model.graph.outputs.map((value) => [value.name, value.producer()?.name])).toEqual([['y', 'first/folded']]);

@@ -7,7 +7,7 @@ import { cast, reduce, tapeAttr, unsqueeze, type FunctionSpec, type NodeTape } f
 import { DataType, Graph, Model, Node, Value, tensorType } from '../../graph-rewrite/ir/index.js';
 import { nodeToProto } from '../../graph-rewrite/ir/to-proto.js';
 import { RewriteContext, buildFunction } from '../../graph-rewrite/rewrite/index.js';
-import { ShapeInfo, clearInferredTypes, inferShapes } from '../../graph-rewrite/analysis/index.js';
+import { clearInferredTypes, inferShapes } from '../../graph-rewrite/analysis/index.js';
 import { modelToBytes } from '../../src/model-io.js';
 
 /** x [2, 3] float → Relu → y. */
@@ -48,7 +48,7 @@ describe('the node tape: opset rules written once, for both tapes', () => {
     expect(axesForm(fn.nodes)).toEqual(expected);
 
     const model = reluModel(opset);
-    const context = new RewriteContext(model, new ShapeInfo(), 'blk/');
+    const context = new RewriteContext(model, 'blk/');
     expect(context.opset).toBe(opset);
     write(context, model.graph.outputs[0]!);
     expect(axesForm(context.created)).toEqual(expected);
@@ -109,8 +109,8 @@ describe('shapes on Value', () => {
 
   it('new nodes carry the types their rewrite declares', () => {
     const model = reluModel(17);
-    const shapes = inferShapes(model.graph);
-    const context = new RewriteContext(model, shapes, 'blk/');
+    inferShapes(model.graph);
+    const context = new RewriteContext(model, 'blk/');
     const out = context.op('Identity', [model.graph.outputs[0]!], { outputTypes: [{ elemType: DataType.FLOAT, shape: [2, 'n'] }] });
     expect(out.inferred).toEqual({ elemType: DataType.FLOAT, shape: [2, 'n'] });
     const axes = context.int64([0, 1], 'axes');

@@ -3,9 +3,9 @@
  * direct onnxruntime run), batches > 1 show in /metrics, and requests with different non-batch shapes never
  * share a run. The Batcher tests drive a real onnxruntime session and record what each run received.
  */
-import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSession, type Feeds, type RuntimeSession } from '../../src/runtime/session.js';
+import { createTensor, type BackendSession, type Feeds } from '../../src/runtime/backend.js';
+import { nodeBackend, toOrtFeeds } from '../../src/runtime/node-backend.js';
 import { Batcher, type BatcherOptions } from '../../src/server/batcher.js';
 import { directRun, directVit, fixture, maxAbsDiff, metric, metricsText, pixels, post, serve, vitRequest, type TestServer } from './helpers.js';
 
@@ -51,17 +51,17 @@ describe('32 concurrent clients over HTTP', () => {
 });
 
 describe('Batcher on a real session', () => {
-  let bert: RuntimeSession;
-  let vit: RuntimeSession;
+  let bert: BackendSession;
+  let vit: BackendSession;
   beforeAll(async () => {
-    [bert, vit] = await Promise.all([createSession(fixture('bert_mask')), createSession(fixture(DYNAMIC))]);
+    [bert, vit] = await Promise.all([nodeBackend.createSession(fixture('bert_mask')), nodeBackend.createSession(fixture(DYNAMIC))]);
   });
   afterAll(async () => {
     await Promise.all([bert.release(), vit.release()]);
   });
 
   /** A batcher whose runs are recorded (input dims per run) before going to onnxruntime. */
-  function recording(session: RuntimeSession, options: Partial<BatcherOptions> = {}) {
+  function recording(session: BackendSession, options: Partial<BatcherOptions> = {}) {
     const runs: number[][][] = [];
     const batcher = new Batcher({
       model: 'm', batchable: true, maxBatch: 8, maxDelayMs: 200, maxQueue: 100, ...options,
@@ -74,9 +74,9 @@ describe('Batcher on a real session', () => {
   }
   const bertFeeds = (seed: number, sequence: number, rows = 1): Feeds => {
     const ids = BigInt64Array.from(pixels(seed, rows * sequence), (v) => BigInt(Math.floor((v + 1) * 20)));
-    return { input_ids: new ort.Tensor('int64', ids, [rows, sequence]), attention_mask: new ort.Tensor('int64', new BigInt64Array(rows * sequence).fill(1n), [rows, sequence]) };
+    return { input_ids: createTensor('int64', ids, [rows, sequence]), attention_mask: createTensor('int64', new BigInt64Array(rows * sequence).fill(1n), [rows, sequence]) };
   };
-  const vitFeeds = (seed: number, rows: number): Feeds => ({ pixel_values: new ort.Tensor('float32', Float32Array.from(pixels(seed, rows * 3072)), [rows, 3, 32, 32]) });
+  const vitFeeds = (seed: number, rows: number): Feeds => ({ pixel_values: createTensor('float32', Float32Array.from(pixels(seed, rows * 3072)), [rows, 3, 32, 32]) });
 
   it('never mixes requests with different non-batch shapes, and slices each its own rows', async () => {
     const { batcher, runs } = recording(bert);
@@ -85,7 +85,7 @@ describe('Batcher on a real session', () => {
     // Two runs: the three sequence-5 requests together, then the three sequence-7 ones.
     expect(runs).toEqual([[[3, 5], [3, 5]], [[3, 7], [3, 7]]]);
     for (const [i, result] of results.entries()) {
-      const direct = await directRun(fixture('bert_mask'), requests[i]!);
+      const direct = await directRun(fixture('bert_mask'), toOrtFeeds(requests[i]!));
       expect(result.last_hidden_state!.dims).toEqual(direct.last_hidden_state!.dims);
       expect(maxAbsDiff(Array.from(result.last_hidden_state!.data as Float32Array), Array.from(direct.last_hidden_state!.data as Float32Array))).toBeLessThan(1e-4);
     }

@@ -42,6 +42,10 @@ describe('parseServeArgs', () => {
     });
   });
 
+  it('takes the compression threshold', () => {
+    expect(parseServeArgs(['m.onnx', '--compress-min-bytes', '0'])).toMatchObject({ compressMinBytes: 0 });
+  });
+
   it.each([
     [[], /name at least one model/],
     [['m.onnx', '--ep', 'cuda'], /--ep must be one of cpu, webgpu, got 'cuda'/],
@@ -49,6 +53,7 @@ describe('parseServeArgs', () => {
     [['m.onnx', '--timeout-ms', '1.5'], /--timeout-ms must be an integer ≥ 1/],
     [['m.onnx', '--port=-1'], /--port must be an integer ≥ 0, got '-1'/],
     [['m.onnx', '--bogus'], /Unknown option '--bogus'/],
+    [['m.onnx', '--compress-min-bytes', '1k'], /--compress-min-bytes must be an integer ≥ 0, got '1k'/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseServeArgs(argv)).toThrow(message);
   });

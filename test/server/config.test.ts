@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Feeds } from '../../src/runtime/session.js';
+import { createTensor, type Feeds } from '../../src/runtime/backend.js';
 import { Batcher } from '../../src/server/batcher.js';
 import { directRun, directVit, fixture, maxAbsDiff, post, request, serve, vitRequest, type TestServer } from './helpers.js';
 import { DataType, writeOneNodeModel } from './tiny-models.js';
@@ -196,7 +196,7 @@ describe('labels and preprocessing', () => {
 });
 
 describe('Batcher with instances and preferred sizes (a recording run function)', () => {
-  const feeds = (rows: number): Feeds => ({ x: new ort.Tensor('float32', new Float32Array(rows), [rows]) });
+  const feeds = (rows: number): Feeds => ({ x: createTensor('float32', new Float32Array(rows), [rows]) });
   /** A run that records its batch sizes and how many runs overlap, and finishes when released. */
   function recorder() {
     const sizes: number[] = [];

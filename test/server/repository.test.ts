@@ -8,6 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeBackend } from '../../src/runtime/node-backend.js';
 import { ModelRepository } from '../../src/server/repository.js';
 import { directVit, fixture, maxAbsDiff, metric, metricsText, pixels, post, request, serve, vitRequest, waitFor, type TestServer } from './helpers.js';
 import { writeOneNodeModel } from './tiny-models.js';
@@ -190,7 +191,7 @@ describe('the repository extension', () => {
 
 describe('ModelRepository', () => {
   it('runs loads and unloads of one model in the order they were asked for', async () => {
-    const repository = await ModelRepository.open([FIXED], undefined, { ep: 'cpu', batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 4 } });
+    const repository = await ModelRepository.open([FIXED], undefined, { backend: nodeBackend, ep: 'cpu', batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 4 } });
     try {
       // Not awaited one by one: each waits for the one before it.
       await Promise.all([repository.unload('hf_vit_op12'), repository.load('hf_vit_op12')]);
@@ -210,7 +211,7 @@ describe('ModelRepository on a single model file', () => {
     const file = join(folder, 'solo.onnx');
     copyFileSync(FIXED, file);
     writeFileSync(join(folder, 'solo.vitlin.json'), '{"max_batch_size": 1}');
-    const repository = await ModelRepository.open([file], undefined, { ep: 'cpu', batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 4 } });
+    const repository = await ModelRepository.open([file], undefined, { backend: nodeBackend, ep: 'cpu', batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 4 } });
     try {
       writeFileSync(join(folder, 'solo.vitlin.json'), '{"max_batch_size": "one"}');
       await expect(repository.load('solo')).rejects.toThrow(/failed to load 'solo': .*solo\.vitlin\.json: 'max_batch_size' must be an integer ≥ 1, got "one"/);

@@ -7,7 +7,7 @@
  * (node placement) to the console and shows placement per model; ?maxModelBytes=<n> caps model size.
  */
 import {
-  configureWebRuntime, DEFAULT_MAX_MODEL_BYTES, formatBytes, formatConversion, modelToBlob, modelToBytes, ort, readModelBytes, unrecognisedAttention,
+  configureWebRuntime, DEFAULT_MAX_MODEL_BYTES, formatBytes, formatConversion, modelToBlob, modelToBytes, ort, readModelBytes,
   webGpuUnavailableReason, type Model, type WebEpChoice,
 } from '../../src/web/index.js';
 import { fetchFixture, loadFixtures, loadSample, type Fixtures, type Sample } from './assets.js';
@@ -138,9 +138,8 @@ async function convert(): Promise<void> {
   const attention = selectedAttention();
   try {
     const outcome = await convertModel(opened.model, attention, blocks);
-    const { model, converted: done, skipped, fusion } = outcome;
+    const { model, converted: done, skipped, fusion, unrecognised } = outcome;
     // As `vitlin convert` does: Softmax nodes no rule recognised are listed, never hidden.
-    const unrecognised = unrecognisedAttention(model);
     if (done.length === 0) {
       showMessage('error', `Nothing was converted: ${[...skipped.map((s) => s.reason), ...unrecognised.map((u) => `unrecognised: ${u.reason}`)].join('; ')}`);
       return;
@@ -159,7 +158,7 @@ async function convert(): Promise<void> {
       `${fusion.fused.length ? `, fused ${fusion.fused.length} decomposed block${fusion.fused.length > 1 ? 's' : ''} exactly` : ''}: ` +
       `${formatBytes(opened.bytes.length)} → ${formatBytes(bytes.length)}.`;
     const report = byId('convert-report');
-    report.textContent = formatConversion(outcome, attention, CONVERT_MODE, undefined, unrecognised).join('\n');
+    report.textContent = formatConversion(outcome, attention, CONVERT_MODE).join('\n');
     report.hidden = false;
     renderPlaceholder('converted', 'not run yet');
     renderComparison(undefined, undefined);

@@ -7,10 +7,12 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { InvalidArgumentError, VitlinIoError } from '../../graph-rewrite/errors.js';
-import { imagePreprocessingFor, type HfModelFolder } from '../data/hf-folder.js';
-import { preprocessImage, type ImagePreprocessing } from '../data/images.js';
-import { listClassFolders } from '../data/class-folders.js';
-import { imageArrayInputs, type InputPreprocessing, type InputSet } from './inputs.js';
+import { imagePreprocessingFor, type HfModelFolder } from './hf-folder.js';
+import { preprocessImage, type ImagePreprocessing } from './images.js';
+import { listClassFolders } from './class-folders.js';
+import type { ImageLayout } from './preprocess-config.js';
+import { chwToHwc } from './preprocess-recipe.js';
+import { imageArrayInputs, type InputPreprocessing, type InputSet } from '../eval/inputs.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 
@@ -72,6 +74,8 @@ export interface ImageFolderOptions {
   readonly limit?: number;
   /** The recipe to apply (default: the HF folder's, else the standard one) and how to report it. */
   readonly recipe?: ImagePreprocessing;
+  /** The input's axis order (a config's `preprocess.layout`); default NCHW. */
+  readonly layout?: ImageLayout;
   readonly preprocessing?: InputPreprocessing;
   /** Class names (default: the HF folder's id2label). */
   readonly classes?: readonly string[];
@@ -101,7 +105,7 @@ export function imageFolderInputs(folder: string, options: ImageFolderOptions): 
     } else if (dims[1] !== h || dims[2] !== w) {
       throw new InvalidArgumentError(`${join(folder, file)}: preprocessed to ${h}×${w}, the first image to ${dims[1]}×${dims[2]} (the model's configs need a fixed size or crop)`);
     }
-    images!.set(tensor.data, i * c * h * w);
+    images!.set(options.layout === 'NHWC' ? chwToHwc(tensor.data, c, h, w) : tensor.data, i * c * h * w);
   });
   let labels: number[] | undefined;
   const classes = byClass?.classes ?? options.classes ?? options.hf?.labels;
@@ -114,6 +118,6 @@ export function imageFolderInputs(folder: string, options: ImageFolderOptions): 
     if (missing.length) throw new InvalidArgumentError(`${options.labelsFile}: no label for ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}`);
     labels = files.map((f) => map.get(f)!);
   }
-  const set = imageArrayInputs(`${folder} (${files.length} image${files.length === 1 ? '' : 's'})`, images!, [files.length, ...dims!], labels, classes);
+  const set = imageArrayInputs(`${folder} (${files.length} image${files.length === 1 ? '' : 's'})`, images!, options.layout === 'NHWC' ? [files.length, dims![1], dims![2], dims![0]] as const : [files.length, ...dims!] as const, labels, classes);
   return options.preprocessing ? { ...set, preprocessing: options.preprocessing } : set;
 }

@@ -15,9 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Model } from '../../graph-rewrite/ir/model.js';
 import { VITLIN_DOMAIN, functionBodyNodeName } from '../../custom-ops/index.js';
-import { profileKernels, type ProfileEvent } from '../runtime/profile-events.js';
-import { createSession, type ExecutionProvider, type Feeds, type RuntimeSession } from '../runtime/session.js';
-import { softmaxCoreNodes } from './flops.js';
+import { softmaxCoreNodes } from '../../graph-rewrite/plan/flops.js';
+import type { BackendSession, Feeds } from './backend.js';
+import { nodeBackend } from './node-backend.js';
+import { profileKernels, type ProfileEvent } from './profile-events.js';
+import type { ExecutionProvider } from './session.js';
 
 export interface LatencyStats {
   readonly runs: number;
@@ -53,7 +55,7 @@ export function latencyStats(samples: readonly number[], batch: number): Latency
 }
 
 /** Times `runs` runs of `session` on `feeds` after `warmup` untimed ones. */
-export async function measureLatency(session: RuntimeSession, feeds: Feeds, options: { warmup: number; runs: number; batch: number; onRun?: () => void }): Promise<LatencyStats> {
+export async function measureLatency(session: BackendSession, feeds: Feeds, options: { warmup: number; runs: number; batch: number; onRun?: () => void }): Promise<LatencyStats> {
   for (let i = 0; i < options.warmup; i++) {
     await session.run(feeds);
     options.onRun?.();
@@ -72,7 +74,7 @@ export async function measureLatency(session: RuntimeSession, feeds: Feeds, opti
  * Times several sessions in turn — one run of each per round — so that load from other processes
  * hits all of them alike and their ratios stay meaningful on a busy machine.
  */
-export async function measureInterleaved(entries: readonly { session: RuntimeSession; feeds: Feeds; batch: number }[], options: { warmup: number; runs: number; onRun?: () => void }): Promise<LatencyStats[]> {
+export async function measureInterleaved(entries: readonly { session: BackendSession; feeds: Feeds; batch: number }[], options: { warmup: number; runs: number; onRun?: () => void }): Promise<LatencyStats[]> {
   for (let i = 0; i < options.warmup; i++) {
     for (const e of entries) {
       await e.session.run(e.feeds);
@@ -174,7 +176,9 @@ export function breakdownFromProfile(events: readonly ProfileEvent[], isAttentio
 export async function profileOps(model: string | Uint8Array, feeds: Feeds, options: { ep: ExecutionProvider; threads?: number; runs: number; isAttention: AttentionMatcher; label?: string }): Promise<OpBreakdown> {
   const folder = mkdtempSync(join(tmpdir(), 'vitlin-bench-'));
   try {
-    const session = await createSession(model, { ep: options.ep, intraOpThreads: options.threads, profileFilePrefix: join(folder, 'profile') }, options.label);
+    const session = await nodeBackend.createSession(model, {
+      ep: options.ep, intraOpThreads: options.threads, profileFilePrefix: join(folder, 'profile'), ...(options.label ? { label: options.label } : {}),
+    });
     try {
       for (let i = 0; i < options.runs + 1; i++) await session.run(feeds);
       const file = session.endProfiling();
