@@ -20,7 +20,6 @@ torchvision's pure-Python parts import, its op registrations are skipped (as mod
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import types
@@ -112,14 +111,5 @@ def build(reuse: bool = False) -> dict:
                                         "dynamo exporter: the second family calibration accuracy is measured on.")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--reuse", action="store_true", help=f"reload models/generated/ckpt/{NAME}.pt")
-    args = ap.parse_args()
-    entry = build(args.reuse)
-    C.replace_manifest_entries([entry])
-    C.log(f"{NAME}: written; add its sample accuracy to models/accuracy.json and models/README.md's table")
-
-
 if __name__ == "__main__":
-    main()
+    C.run_alone(__doc__, NAME, build, "written; add its sample accuracy to models/accuracy.json and models/README.md's table")
