@@ -28,14 +28,19 @@ import { tensorToFloat32 } from '../runtime/float16.js';
 import { addBasisTerms, basisWidth, type CalibrationBasis } from './basis.js';
 import { GraphEditor } from './graph-edit.js';
 import { findOutputProjection, projectionAsRidge, type OutputProjection } from './projection.js';
+import { readoutWeights, tokenReadout, type TokenReadout } from './readout.js';
 import { DEFAULT_RIDGE, NormalEquations } from './ridge.js';
 import { addIdentityProjection, opsetOf, writeBlockWeights, type BlockWeights } from './write-back.js';
+
+/** Rows per unknown (per output feature) a fit on the readout tokens alone needs; see #readout. */
+const READOUT_ONLY_ROWS_PER_UNKNOWN = 2;
 
 /** A converted model for a set of block indices, and the blocks' heads / tokens (as findAttentionBlocks numbers them). */
 export interface ConvertedForRefit {
   readonly model: Model;
   readonly blocks: readonly { readonly index: number; readonly heads: number; readonly embedDim: number; readonly tokens: number | string | undefined }[];
 }
+export type RowWeighting = 'readout' | 'uniform';
 export type ConvertBlocks = (blocks: readonly number[]) => ConvertedForRefit;
 
 /** Where the probes run (`backend`, `ep`) and how the refit is made. */
@@ -43,6 +48,13 @@ export interface RefitOptions extends RunTarget {
   readonly basis?: CalibrationBasis;
   /** Ridge strength relative to the mean diagonal of XᵀX (default 1e-4). */
   readonly lambda?: number;
+  /**
+   * How rows count: `readout` (default) weighs the tokens the model's outputs read (readout.ts);
+   * `uniform` counts every token the same.
+   */
+  readonly weighting?: RowWeighting;
+  /** What the ridge penalty pulls toward: the block's original projection (default) or zero. */
+  readonly shrinkToward?: 'original' | 'zero';
   readonly maxBatch?: number;
   readonly onItems?: (n: number) => void;
   /** Seconds each block spent converting and opening its probes, running them and accumulating, solving (bench/calibration.ts). */
@@ -174,6 +186,8 @@ export class SequentialRefitter {
     const tokens = typeof info.tokens === 'number' ? info.tokens : 0;
     const target = this.#targetIn(projection, notes, added);
     if (!target.name) throw new InvalidArgumentError(`calibration: block ${block}: ${added!.reason}, and no value of the original model matches the fused op's output to fit an added projection to`);
+    const weighting = this.options.weighting ?? 'readout';
+    const readout = this.#readout(model, projection, tokens, weighting, basisWidth(basis, features), notes);
 
     // The original's side: the residual sum (or the branch output when there is no residual Add).
     const originalProbe = copyOf(this.base);
@@ -227,7 +241,7 @@ export class SequentialRefitter {
             row[2 * features + f] = meanV[item * features + f]!;
             row[3 * features + f] = t1[r * features + f]!;
           }
-        }, t);
+        }, t, weighting === 'readout' && perItem === tokens ? readoutWeights(readout, perItem) : undefined);
         this.options.onItems?.(size);
       });
     } finally {
@@ -239,7 +253,7 @@ export class SequentialRefitter {
     const original = projectionAsRidge(projection);
     before.set(original.subarray(0, features * out));
     before.set(original.subarray(features * out), width * out);
-    const weights = equations.solve(this.options.lambda ?? DEFAULT_RIDGE, before);
+    const weights = equations.solve(this.options.lambda ?? DEFAULT_RIDGE, this.options.shrinkToward === 'zero' ? undefined : before);
     const count = equations.rows * out;
     phaseDone('solve');
     return {
@@ -248,6 +262,20 @@ export class SequentialRefitter {
       targetPower: equations.targetPower / count, driftCorrected: target.drift, notes,
       ...(added ? { addedProjection: added.reason } : {}),
     };
+  }
+
+  /**
+   * The tokens the model's outputs read of this block's stream (readout.ts), when the rows are
+   * [B, N, D] in token order (no Transpose before the projection, static token count).
+   */
+  #readout(model: Model, p: OutputProjection, tokens: number, weighting: RowWeighting, width: number, notes: string[]): TokenReadout | undefined {
+    if (weighting !== 'readout' || !p.residual || !tokens || p.chain.some((n) => n.opType === 'Transpose')) return undefined;
+    let readout = tokenReadout(model, p.residual.sum, tokens);
+    // Fitting on the readout tokens alone needs enough of them for the unknowns (ViT-B with a few
+    // hundred images has not): with fewer, the other tokens keep counting, less.
+    if (readout && !readout.mixed && this.inputs.count * readout.tokens.length < READOUT_ONLY_ROWS_PER_UNKNOWN * (width + 1)) readout = { ...readout, mixed: true };
+    if (readout) notes.push(readout.mixed ? `rows of token ${readout.tokens.join(', ')} (what the output reads) weigh as much as all others together` : `fitted on token ${readout.tokens.join(', ')} only: the output reads nothing else after this block`);
+    return readout;
   }
 
   /**

@@ -28,27 +28,35 @@ export class NormalEquations {
 
   /**
    * Adds `rows` rows. `feature(r, out)` writes row r's features into out[0 .. features); `target`
-   * holds the targets row after row ([rows, targets]).
+   * holds the targets row after row ([rows, targets]); `weight(r)` (default 1) scales row r's share
+   * of the squared error (`rows` then counts the total weight).
    */
-  add(rows: number, feature: (r: number, out: Float64Array) => void, target: ArrayLike<number>): void {
+  add(rows: number, feature: (r: number, out: Float64Array) => void, target: ArrayLike<number>, weight?: (r: number) => number): void {
     const { p, targets, xtx, xtt } = this;
     const x = this.#row;
-    x[p - 1] = 1;
+    let total = 0;
     for (let r = 0; r < rows; r++) {
+      x[p - 1] = 1;
+      const w = weight ? weight(r) : 1;
+      if (!(w > 0)) continue;
+      total += w;
       feature(r, x);
+      // Weighted least squares: both sides of row r scaled by √w.
+      const scale = Math.sqrt(w);
+      if (w !== 1) for (let i = 0; i < p; i++) x[i]! *= scale;
+      const to = r * targets;
       for (let i = 0; i < p; i++) {
         const xi = x[i]!;
         if (xi === 0) continue;
         const base = i * p;
         for (let j = i; j < p; j++) xtx[base + j]! += xi * x[j]!;
         const tb = i * targets;
-        const to = r * targets;
-        for (let j = 0; j < targets; j++) xtt[tb + j]! += xi * target[to + j]!;
+        const xs = xi * scale;
+        for (let j = 0; j < targets; j++) xtt[tb + j]! += xs * target[to + j]!;
       }
-      const to = r * targets;
-      for (let j = 0; j < targets; j++) this.targetPower += target[to + j]! ** 2;
+      for (let j = 0; j < targets; j++) this.targetPower += w * target[to + j]! ** 2;
     }
-    this.rows += rows;
+    this.rows += total;
   }
 
   /** The full symmetric XᵀX. */

@@ -87,6 +87,20 @@ describe(`sequential refit on ${MODEL} (linear-angular, every block)`, () => {
   }, 300_000);
 });
 
+describe('rows weighted by what the output reads (the class token)', () => {
+  it('beat uniform rows on test images, fitted on 300 others', async () => {
+    const more = tensorFileInputs(join(MODELS, 'data', 'fashion-mnist-train-2000.npz'), { inputShape: ['batch', 1, 28, 28], inputName: 'pixel_values', limit: 300 });
+    const readout = await new SequentialRefitter(base, convert, more, { backend: nodeBackend }).model(all);
+    const uniform = await new SequentialRefitter(base, convert, more, { weighting: 'uniform', backend: nodeBackend }).model(all);
+    const [weighted, plain] = [await accuracy(readout.model), await accuracy(uniform.model)];
+    console.log(`${MODEL}: plain refit on 300 images, readout-weighted ${weighted}, uniform ${plain}`);
+    expect(readout.fits.at(-1)!.notes.some((n) => n.includes('token 0 only'))).toBe(true);
+    expect(readout.fits[0]!.notes.some((n) => n.includes('weigh as much'))).toBe(true);
+    expect(uniform.fits.every((f) => !f.notes.some((n) => n.includes('token')))).toBe(true);
+    expect(weighted - plain).toBeGreaterThan(0.02);
+  }, 300_000);
+});
+
 describe('refitting blocks that are already exact', () => {
   it('fmnist_hydra, fused exactly: the refit changes the logits by at most 1e-4', async () => {
     const decomposed = await loadModel(join(MODELS, 'fmnist_hydra.onnx'));
@@ -96,6 +110,20 @@ describe('refitting blocks that are already exact', () => {
     const before = await run(fused.model, test);
     const after = await run(refit.model, test);
     expect(fidelityOf(before, after).maxAbsError).toBeLessThanOrEqual(1e-4);
+  }, 300_000);
+
+  it('a strong ridge keeps the original projection, or with shrinkToward zero, pulls the weights to zero', async () => {
+    const decomposed = await loadModel(join(MODELS, 'fmnist_hydra.onnx'));
+    const fused = fuseExactAttention(decomposed);
+    const blocks = fused.fused.map((b) => ({ index: b.index, heads: b.heads, embedDim: b.heads * b.headDim, tokens: 50 }));
+    const refit = (shrinkToward: 'original' | 'zero') => new SequentialRefitter(decomposed, () => ({ model: fuseExactAttention(decomposed).model, blocks }),
+      { ...fit, count: 8 }, { backend: nodeBackend, lambda: 1e6, shrinkToward }).refits([blocks[0]!.index]);
+    const [toOriginal] = await refit('original');
+    const [toZero] = await refit('zero');
+    const features = toZero!.features * toZero!.outFeatures;
+    const norm = (w: Float64Array) => Math.sqrt(w.subarray(0, features).reduce((a, x) => a + x * x, 0));
+    expect(norm(toZero!.weights)).toBeLessThan(1e-3 * norm(toOriginal!.weights));
+    expect(toOriginal!.mseAfter).toBeLessThanOrEqual(toOriginal!.mseBefore);
   }, 300_000);
 });
 
