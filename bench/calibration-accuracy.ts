@@ -5,6 +5,8 @@
  * coefficients (fitBlocks), the sequential output-projection refit, and its extended basis.
  *
  *   npx tsx bench/calibration-accuracy.ts models/fmnist_softmax6.onnx linear-angular 1500
+ *   npx tsx bench/calibration-accuracy.ts models/fmnist_hfvit5.onnx linear-angular 1500   (the second family)
+ * Any model with one `pixel_values` [batch, 1, 28, 28] input normalised like the sample works.
  *   (env: BASES=plain,extended; MODE=kernel_normalized|reference; WEIGHTING=readout|uniform (the refit's
  *   rows); FIT_FROM=500 fits on images 500 .. 500+N instead of 0 .. N, a second split; LAMBDA=1e-4 (ridge,
  *   relative to the mean diagonal); SHRINK=original|zero (what the ridge pulls toward))

@@ -11,15 +11,17 @@
  * The export is made on demand in bench/out/ (gitignored; models/scripts/export_vit_b16.py, Debian's torch)
  * and reused. Reported: wall seconds in total and per block, and the process's peak resident memory
  * (getrusage maxRSS) with the memory before calibration started, so that the growth is visible: it must
- * not grow with the number of images (normal equations are accumulated batch by batch). Results also go
- * to bench/out/calibration-<size>-<basis>-<images>.json.
+ * not grow with the number of images (normal equations are accumulated batch by batch). Per block, the
+ * phases: prepare (convert, probe copies, onnxruntime sessions: a fixed cost per block, large for a 330 MB
+ * model), run + accumulate (the probes on every batch, XᵀX and XᵀT), solve. Results also go to
+ * bench/out/calibration-<size>-<basis>-<images>-<n>blocks.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { convertAttention, findAttentionBlocks } from '../graph-rewrite/attention/index.js';
-import { SequentialRefitter, type CalibrationBasis } from '../src/calibration/index.js';
+import { SequentialRefitter, type CalibrationBasis, type RefitPhase } from '../src/calibration/index.js';
 import { randomInputs } from '../src/eval/inputs.js';
 import { loadModel } from '../src/model-io.js';
 import { nodeBackend } from '../src/runtime/node-backend.js';
@@ -49,29 +51,31 @@ const convert = (selected: readonly number[]) => {
 };
 const rssBefore = rssMb();
 const peakBefore = peakMb();
-const times: number[] = [];
-let last = performance.now();
-const started = last;
-let done = 0;
+const phases: Record<RefitPhase, number>[] = [];
+const started = performance.now();
 const refitter = new SequentialRefitter(base, convert, randomInputs(images, 7), {
   backend: nodeBackend, basis, maxBatch: Number(values.batch),
-  onItems: (n) => {
-    done += n;
-    if (done % images !== 0) return;
-    const now = performance.now();
-    times.push((now - last) / 1000);
-    last = now;
-    console.log(`  block ${times.length - 1}: ${times.at(-1)!.toFixed(1)} s, rss ${rssMb().toFixed(0)} MB, peak ${peakMb().toFixed(0)} MB`);
+  onPhase: (block, phase, seconds) => {
+    const row = (phases[blocks.indexOf(block)] ??= { prepare: 0, accumulate: 0, solve: 0 });
+    row[phase] = seconds;
+    if (phase !== 'solve') return;
+    const total = row.prepare + row.accumulate + row.solve;
+    console.log(`  block ${block}: ${total.toFixed(1)} s (prepare ${row.prepare.toFixed(1)}, run + accumulate ${row.accumulate.toFixed(1)}, ` +
+      `solve ${row.solve.toFixed(1)}), rss ${rssMb().toFixed(0)} MB, peak ${peakMb().toFixed(0)} MB`);
   },
 });
 const { fits } = await refitter.model(blocks);
 const total = (performance.now() - started) / 1000;
+const sum = (phase: RefitPhase) => phases.reduce((n, row) => n + row[phase], 0);
 const result = {
-  model: path, size, images, basis, blocks: blocks.length, batch: Number(values.batch), totalSeconds: total, blockSeconds: times,
+  model: path, size, images, basis, blocks: blocks.length, batch: Number(values.batch), totalSeconds: total, blockPhases: phases,
+  phaseSeconds: { prepare: sum('prepare'), accumulate: sum('accumulate'), solve: sum('solve') },
   rssBeforeMb: rssBefore, peakBeforeMb: peakBefore, peakMb: peakMb(),
   relativeErrorAfter: fits.map((f) => f.mseAfter / (f.targetPower || 1)),
   cpus: cpus().length, load: loadavg(),
 };
-console.log(`total ${total.toFixed(1)} s (${(total / blocks.length).toFixed(1)} s a block); memory: ${rssBefore.toFixed(0)} MB before, peak ${result.peakMb.toFixed(0)} MB`);
+console.log(`total ${total.toFixed(1)} s (${(total / blocks.length).toFixed(1)} s a block): prepare ${result.phaseSeconds.prepare.toFixed(1)} s, ` +
+  `run + accumulate ${result.phaseSeconds.accumulate.toFixed(1)} s, solve ${result.phaseSeconds.solve.toFixed(1)} s, writing the refits ${(total - sum('prepare') - sum('accumulate') - sum('solve')).toFixed(1)} s; ` +
+  `memory: ${rssBefore.toFixed(0)} MB before, peak ${result.peakMb.toFixed(0)} MB; CPU ${((process.cpuUsage().user + process.cpuUsage().system) / 1e6).toFixed(0)} s`);
 mkdirSync(OUT_DIR, { recursive: true });
-writeFileSync(join(OUT_DIR, `calibration-${size}-${basis}-${images}.json`), JSON.stringify(result, null, 2) + '\n');
+writeFileSync(join(OUT_DIR, `calibration-${size}-${basis}-${images}-${blocks.length}blocks.json`), JSON.stringify(result, null, 2) + '\n');

@@ -280,6 +280,9 @@ const cast: ShapeRule = (c) => c.output(0, { elemType: c.node.getInt('to'), shap
 
 const castLike: ShapeRule = (c) => c.output(0, { elemType: c.input(1).elemType, shape: c.shape(0) }, c.values(0));
 
+/** QDQ-quantised weights (onnxruntime's quantiser): the shape of x, the type of the scale (or output_dtype, opset 21+). */
+const dequantizeLinear: ShapeRule = (c) => c.output(0, { elemType: c.node.getInt('output_dtype', 0) || c.input(1).elemType, shape: c.shape(0) });
+
 export const DATA_MOVEMENT_RULES: ReadonlyArray<readonly [string, ShapeRule]> = [
   ['::Identity', passThrough],
   ['::Reshape', reshape],
@@ -299,4 +302,5 @@ export const DATA_MOVEMENT_RULES: ReadonlyArray<readonly [string, ShapeRule]> = 
   ['::ConstantOfShape', constantOfShape],
   ['::Cast', cast],
   ['::CastLike', castLike],
+  ['::DequantizeLinear', dequantizeLinear],
 ];

@@ -57,6 +57,16 @@ def replace_manifest_entries(entries: List[dict]) -> None:
         f.write("\n")
 
 
+def run_alone(doc: str, name: str, build: Callable[[bool], dict], done: str) -> None:
+    """The command line of a script that trains one model and runs alone: --reuse reloads the checkpoint;
+    the model's manifest entry is replaced in place, then `done` is logged."""
+    import argparse
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reuse", action="store_true", help=f"reload models/generated/ckpt/{name}.pt")
+    replace_manifest_entries([build(ap.parse_args().reuse)])
+    log(f"{name}: {done}")
+
+
 def setup(seed: int = 0) -> None:
     """Fixed seeds, 2 threads, deterministic kernels."""
     torch.set_num_threads(2)

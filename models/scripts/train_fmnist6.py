@@ -14,7 +14,6 @@ accuracy is reported on the 1,000 test images of data/fashion-mnist-test-1000.bi
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -89,14 +88,5 @@ def build(reuse: bool = False) -> dict:
     return entry
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--reuse", action="store_true", help="reload models/generated/ckpt/fmnist_softmax6.pt")
-    args = ap.parse_args()
-    entry = build(args.reuse)
-    C.replace_manifest_entries([entry])
-    C.log(f"{NAME}: written (run make_all.py --reuse-checkpoints to refresh accuracy.json and the README table)")
-
-
 if __name__ == "__main__":
-    main()
+    C.run_alone(__doc__, NAME, build, "written (run make_all.py --reuse-checkpoints to refresh accuracy.json and the README table)")

@@ -11,7 +11,7 @@ export { applyFits, fitBlocks, type BlockFit, type CalibrateOptions } from './co
 export { CALIBRATION_BASES, type CalibrationBasis } from './basis.js';
 export { findOutputProjection, type OutputProjection } from './projection.js';
 export { NormalEquations, DEFAULT_RIDGE } from './ridge.js';
-export { SequentialRefitter, applyRefits, newFusedNodes, writeRefits, type BlockRefit, type ConvertBlocks, type ConvertedForRefit, type RefitOptions } from './refit.js';
+export { SequentialRefitter, applyRefits, newFusedNodes, writeRefits, type BlockRefit, type ConvertBlocks, type ConvertedForRefit, type RefitOptions, type RefitPhase } from './refit.js';
 export { calibrateConversion, type CalibratedConversion, type CalibratedConversionRequest } from './pipeline.js';
 export { refitReportLines, refitReportOf, type BlockCalibrationReport, type RefitCalibrationReport } from './report.js';
 export { refitCalibrator } from './calibrator.js';

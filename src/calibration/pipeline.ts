@@ -80,6 +80,7 @@ export async function calibrateConversion(request: CalibratedConversionRequest):
     blocks.push({
       index: fit.block, basis: fit.basis, mseBefore: fit.mseBefore, mseAfter: fit.mseAfter, targetPower: fit.targetPower,
       driftCorrected: fit.driftCorrected, selectionTop1: top1Of(f), notes: fit.notes,
+      ...(fit.addedProjection !== undefined ? { addedProjection: fit.addedProjection } : {}),
     });
   }
   const without = await fidelity(request.convert(chosen).model, 'uncalibrated');

@@ -8,7 +8,8 @@
  * the stream matches the original again, drift from earlier blocks included. Ridge [X 1]·W ≈ T is solved
  * in float64 from normal equations accumulated batch by batch (memory independent of the number of
  * inputs) and written into the projection (write-back.ts). The extended basis adds v, mean_t v and T1
- * to X (basis.ts). Intermediates come from real sessions (any runtime backend) on probe copies with extra outputs.
+ * to X (basis.ts). A block with no projection to refit gets an added one (write-back.ts), fitted the same
+ * way. Intermediates come from real sessions (any runtime backend) on probe copies with extra outputs.
  */
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
 import { VITLIN_DOMAIN } from '../../custom-ops/domain.js';
@@ -29,7 +30,7 @@ import { GraphEditor } from './graph-edit.js';
 import { findOutputProjection, projectionAsRidge, type OutputProjection } from './projection.js';
 import { readoutWeights, tokenReadout, type TokenReadout } from './readout.js';
 import { DEFAULT_RIDGE, NormalEquations } from './ridge.js';
-import { opsetOf, writeBlockWeights, type BlockWeights } from './write-back.js';
+import { addIdentityProjection, opsetOf, writeBlockWeights, type BlockWeights } from './write-back.js';
 
 /** Rows per unknown (per output feature) a fit on the readout tokens alone needs; see #readout. */
 const READOUT_ONLY_ROWS_PER_UNKNOWN = 2;
@@ -56,7 +57,10 @@ export interface RefitOptions extends RunTarget {
   readonly shrinkToward?: 'original' | 'zero';
   readonly maxBatch?: number;
   readonly onItems?: (n: number) => void;
+  /** Seconds each block spent converting and opening its probes, running them and accumulating, solving (bench/calibration.ts). */
+  readonly onPhase?: (block: number, phase: RefitPhase, seconds: number) => void;
 }
+export type RefitPhase = 'prepare' | 'accumulate' | 'solve';
 
 /** One block's refit and how well it fits, on the fitting inputs. */
 export interface BlockRefit extends BlockWeights {
@@ -145,6 +149,12 @@ export class SequentialRefitter {
 
   async #fitBlock(prefix: readonly number[], earlier: readonly BlockRefit[]): Promise<BlockRefit> {
     const block = prefix[prefix.length - 1]!;
+    let phaseStart = performance.now();
+    const phaseDone = (phase: RefitPhase) => {
+      const now = performance.now();
+      this.options.onPhase?.(block, phase, (now - phaseStart) / 1000);
+      phaseStart = now;
+    };
     const converted = this.convert(prefix);
     const model = converted.model;
     writeRefits(this.base, converted, earlier);
@@ -153,9 +163,17 @@ export class SequentialRefitter {
     const node = fused[converted.blocks.findIndex((b) => b.index === block)];
     if (!info || !node || fused.length !== converted.blocks.length) throw new InvalidArgumentError(`calibration: block ${block} was not converted`);
     const features = info.embedDim;
+    const notes: string[] = [];
+    const found = findOutputProjection(node, features);
+    let added: { reason: string; counterpart: string | undefined } | undefined;
+    if (typeof found === 'string') {
+      // No projection to refit: fit a new identity MatMul + Add after the fused op instead (write-back.ts).
+      added = { reason: found, counterpart: originalCounterpart(this.base, node) };
+      addIdentityProjection(model, node, features);
+      notes.push(`added projection: ${found}; a new MatMul + Add after the fused op is fitted instead`);
+    }
     const projection = findOutputProjection(node, features);
     if (typeof projection === 'string') throw new InvalidArgumentError(`calibration: block ${block}: ${projection}`);
-    const notes: string[] = [];
     let basis = this.options.basis ?? 'plain';
     if (basis === 'extended' && typeof info.tokens !== 'number') {
       notes.push(`plain basis: the token count is symbolic (${info.tokens}), the extended basis needs it static`);
@@ -166,7 +184,8 @@ export class SequentialRefitter {
       basis = 'plain';
     }
     const tokens = typeof info.tokens === 'number' ? info.tokens : 0;
-    const target = this.#targetIn(projection, notes);
+    const target = this.#targetIn(projection, notes, added);
+    if (!target.name) throw new InvalidArgumentError(`calibration: block ${block}: ${added!.reason}, and no value of the original model matches the fused op's output to fit an added projection to`);
     const weighting = this.options.weighting ?? 'readout';
     const readout = this.#readout(model, projection, tokens, weighting, basisWidth(basis, features), notes);
 
@@ -195,6 +214,7 @@ export class SequentialRefitter {
     const equations = new NormalEquations(width, out);
     const orig = await openProbe(originalProbe, [origName], this.options, 'calibration probe (original)');
     const conv = await openProbe(probe, names, this.options, `calibration probe (block ${block})`);
+    phaseDone('prepare');
     try {
       await forEachBatch(this.inputs, [orig.session, conv.session], this.options.maxBatch ?? 32, async (feedsFor, size) => {
         const [o] = await runProbe(orig, feedsFor(orig.session));
@@ -228,16 +248,19 @@ export class SequentialRefitter {
       await orig.session.release();
       await conv.session.release();
     }
+    phaseDone('accumulate');
     const before = new Float64Array((width + 1) * out);
     const original = projectionAsRidge(projection);
     before.set(original.subarray(0, features * out));
     before.set(original.subarray(features * out), width * out);
     const weights = equations.solve(this.options.lambda ?? DEFAULT_RIDGE, this.options.shrinkToward === 'zero' ? undefined : before);
     const count = equations.rows * out;
+    phaseDone('solve');
     return {
       block, basis, features, outFeatures: out, weights, tokens, heads: info.heads,
       mseBefore: equations.squaredError(before) / count, mseAfter: equations.squaredError(weights) / count,
       targetPower: equations.targetPower / count, driftCorrected: target.drift, notes,
+      ...(added ? { addedProjection: added.reason } : {}),
     };
   }
 
@@ -255,11 +278,40 @@ export class SequentialRefitter {
     return readout;
   }
 
-  /** The value whose original counterpart is the target: the residual sum (drift-correcting) or the branch output. */
-  #targetIn(p: OutputProjection, notes: string[]): { name: string | undefined; drift: boolean } {
+  /**
+   * The value whose original counterpart is the target: the residual sum (drift-correcting) or the branch
+   * output; for an added projection without a residual Add after it, the original's attention output.
+   */
+  #targetIn(p: OutputProjection, notes: string[], added: { counterpart: string | undefined } | undefined): { name: string | undefined; drift: boolean } {
     if (p.residual) return { name: p.residual.sum.name, drift: true };
+    if (added) {
+      notes.push(`no drift correction: the added projection is fitted to the original attention output`);
+      return { name: added.counterpart, drift: false };
+    }
     notes.push(`no drift correction: no residual Add reads the projection's output directly`);
     return { name: p.output.name, drift: false };
+  }
+}
+
+/** Nodes the rewrite may add after a fused op that keep the order of its elements. */
+const ORDER_PRESERVING = new Set(['Reshape', 'Identity', 'Flatten', 'Squeeze', 'Unsqueeze', 'Cast']);
+
+/**
+ * The name of the value of `base` that the output of `fused` (a node of a converted copy) stands for:
+ * the input of the first reader that `base` has too (same name and op), found through order-preserving
+ * nodes the rewrite added; undefined when there is none.
+ */
+function originalCounterpart(base: Model, fused: Node): string | undefined {
+  const originals = new Map(base.graph.nodes.filter((n) => n.name).map((n) => [n.name!, n]));
+  let value = fused.outputs[0]!;
+  for (;;) {
+    const uses = value.uses();
+    for (const { node, index } of uses) {
+      const original = node.name ? originals.get(node.name) : undefined;
+      if (original && original.opType === node.opType && original.domain === node.domain) return original.inputs[index]?.name;
+    }
+    if (uses.length !== 1 || uses[0]!.node.domain !== '' || !ORDER_PRESERVING.has(uses[0]!.node.opType)) return undefined;
+    value = uses[0]!.node.outputs[0]!;
   }
 }
 

@@ -15,6 +15,8 @@ export interface BlockCalibrationReport {
   readonly driftCorrected: boolean;
   /** On the selection part, with this block and those before it converted and refitted: accuracy (labels) or top-1 agreement. */
   readonly selectionTop1: number;
+  /** Why the block's own output projection could not be refitted, when a new MatMul + Add was added and fitted instead. */
+  readonly addedProjection?: string;
   readonly notes: readonly string[];
 }
 

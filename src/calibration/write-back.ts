@@ -2,7 +2,9 @@
  * Writing a block's refit into a converted model: the fitted weight and bias become the initializers of
  * the block's existing output projection (MatMul + bias Add, or Gemm; a bias Add is added when the
  * MatMul had none); with the extended basis, the extra terms' subgraph is added beside the fused op and
- * its sum added to the projection's output. Nothing else changes.
+ * its sum added to the projection's output. Nothing else changes. A block whose projection could not be
+ * refitted (a quantised weight, several readers, no projection at all) gets a new MatMul + Add right after
+ * the fused op instead: identity and zero until fitted, so it changes nothing before the fit.
  */
 import { RewriteError } from '../../graph-rewrite/errors.js';
 import { constantTensorOf } from '../../graph-rewrite/analysis/constants.js';
@@ -26,6 +28,8 @@ export interface BlockWeights {
   readonly tokens: number;
   /** Heads of the softmax block the fused op replaced (the extended basis splits by them). */
   readonly heads: number;
+  /** Why the block's own projection could not be refitted, when the fit is written into an added MatMul + Add. */
+  readonly addedProjection?: string;
 }
 
 export function opsetOf(model: Model): number {
@@ -49,8 +53,28 @@ export function projectionOf(fused: Node, features: number): OutputProjection {
   return p;
 }
 
+/**
+ * Adds an identity MatMul and a zero bias Add right after `fused` (its [B, N, features] output), which
+ * {@link findOutputProjection} then finds as the block's projection. Returns the Add's output.
+ */
+export function addIdentityProjection(model: Model, fused: Node, features: number): Value {
+  const output = fused.outputs[0]!;
+  const isHalf = (v: Value | undefined) => v?.type?.kind === 'tensor' && v.type.elemType === DataType.FLOAT16;
+  const dtype = isHalf(output) || isHalf(fused.inputs[0]) ? DataType.FLOAT16 : DataType.FLOAT;
+  const editor = new GraphEditor(model.graph, opsetOf(model), `${fused.name ?? fused.opType}/calibration`);
+  const identity = new Float32Array(features * features);
+  for (let i = 0; i < features; i++) identity[i * features + i] = 1;
+  const added = addAfter(output, (value) => editor.op('Add', [
+    editor.op('MatMul', [value, editor.floats(identity, [features, features], 'added_weight', dtype)], [], 'added_projection'),
+    editor.floats(new Float32Array(features), [features], 'added_bias', dtype),
+  ], [], 'added_bias_add'));
+  topologicalSort(model.graph);
+  return added;
+}
+
 /** Writes `fit` into the projection after `fused` (a node of `model`), in place. */
 export function writeBlockWeights(model: Model, fused: Node, fit: BlockWeights): void {
+  if (fit.addedProjection !== undefined) addIdentityProjection(model, fused, fit.features);
   const p = projectionOf(fused, fit.features);
   const editor = new GraphEditor(model.graph, opsetOf(model), `${fused.name ?? fused.opType}/calibration`);
   const dtype = weightType(p);
@@ -93,9 +117,10 @@ export function replayChain(editor: GraphEditor, chain: readonly Node[], value: 
 }
 
 /** Puts `make(value)` between `value` and its readers: they read the new value instead. */
-function addAfter(value: Value, make: (value: Value) => Value): void {
+function addAfter(value: Value, make: (value: Value) => Value): Value {
   if (value.isGraphOutput()) throw new RewriteError(`calibration: ${value.label} is a graph output; cannot add nodes after it`);
   const uses = value.uses();
   const made = make(value);
   for (const use of uses) use.node.replaceInput(use.index, made);
+  return made;
 }
