@@ -157,3 +157,31 @@ export function createTensor<T extends TensorType>(type: T, data: TensorDataByTy
 export function float32Tensor(data: Float32Array, dims: readonly number[]): Tensor<'float32'> {
   return createTensor('float32', data, dims);
 }
+
+/** What onnxruntime's JS tensors (node and web alike: onnxruntime-common's Tensor) have in common. */
+export interface RuntimeTensorLike {
+  readonly type: string;
+  readonly dims: readonly number[];
+  readonly data: unknown;
+}
+
+/**
+ * A runtime's CPU tensor as a vitlin tensor over the same memory, or undefined for a type vitlin does not
+ * read. float16 stays raw bits, also where a runtime hands back a Float16Array.
+ */
+export function tensorFromRuntime(tensor: RuntimeTensorLike): Tensor | undefined {
+  const { type, dims, data } = tensor;
+  if (!isTensorType(type)) return undefined;
+  if (type === 'float16' && !(data instanceof Uint16Array)) {
+    const view = data as ArrayBufferView & { length: number };
+    return { type, dims: [...dims], data: new Uint16Array(view.buffer, view.byteOffset, view.length) };
+  }
+  return { type, dims: [...dims], data: data as Tensor['data'] };
+}
+
+/** `record` with `convert` applied to each named tensor (feeds into a runtime, outputs out of it). */
+export function mapTensors<From, To>(record: Readonly<Record<string, From>>, convert: (tensor: From, name: string) => To): Record<string, To> {
+  const result: Record<string, To> = {};
+  for (const [name, tensor] of Object.entries(record)) result[name] = convert(tensor, name);
+  return result;
+}

@@ -9,7 +9,7 @@
 import type ort from 'onnxruntime-node';
 import { onnxruntime } from './ort.js';
 import {
-  checkFeeds, isTensorType, RuntimeError, type Backend, type BackendSession, type BackendSessionOptions, type Feeds, type Tensor,
+  checkFeeds, mapTensors, RuntimeError, tensorFromRuntime, type Backend, type BackendSession, type BackendSessionOptions, type Feeds, type Tensor,
 } from './backend.js';
 import { createSession, EXECUTION_PROVIDERS, valueInfoOf, type ExecutionProvider, type RuntimeSession, type SessionOptions } from './session.js';
 
@@ -34,9 +34,7 @@ export function toOrtTensor(tensor: Tensor): ort.Tensor {
 
 /** Vitlin feeds as ort.Tensor feeds (for onnxruntime-level tools such as measureNodePlacement). */
 export function toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor> {
-  const result: Record<string, ort.Tensor> = {};
-  for (const [name, tensor] of Object.entries(feeds)) result[name] = toOrtTensor(tensor);
-  return result;
+  return mapTensors(feeds, (tensor) => toOrtTensor(tensor));
 }
 
 /**
@@ -44,13 +42,9 @@ export function toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor> {
  * a runtime with Float16Array hands one back.
  */
 export function fromOrtTensor(tensor: ort.Tensor): Tensor {
-  const { type, dims, data } = tensor;
-  if (type === 'float16' && !(data instanceof Uint16Array)) {
-    const view = data as unknown as ArrayBufferView & { length: number };
-    return { type, dims, data: new Uint16Array(view.buffer, view.byteOffset, view.length) };
-  }
-  if (!isTensorType(type)) throw new RuntimeError(`onnxruntime returned a ${type} tensor, which vitlin does not read`);
-  return { type, dims, data: data as Tensor['data'] };
+  const converted = tensorFromRuntime(tensor);
+  if (!converted) throw new RuntimeError(`onnxruntime returned a ${tensor.type} tensor, which vitlin does not read`);
+  return converted;
 }
 
 /** Wraps an onnxruntime-node session (session.ts) in the backend interface. */
@@ -62,9 +56,7 @@ export function backendSessionOf(session: RuntimeSession): NodeBackendSession {
     outputs: session.outputs.map(valueInfoOf),
     async run(feeds: Feeds) {
       const outputs = await session.run(toOrtFeeds(checkFeeds(inputs, feeds)));
-      const result: Record<string, Tensor> = {};
-      for (const [name, tensor] of Object.entries(outputs)) result[name] = fromOrtTensor(tensor);
-      return result;
+      return mapTensors(outputs, (tensor) => fromOrtTensor(tensor));
     },
     endProfiling: () => session.endProfiling(),
     release: () => session.release(),

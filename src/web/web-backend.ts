@@ -5,7 +5,7 @@
  * the `Backend` interface runs in the page unchanged.
  */
 import { InvalidArgumentError } from '../../graph-rewrite/errors.js';
-import { checkFeeds, isTensorType, type Backend, type BackendSession, type BackendSessionOptions, type Feeds, type Tensor, type TensorType, type ValueInfo } from '../runtime/backend.js';
+import { checkFeeds, isTensorType, mapTensors, tensorFromRuntime, type Backend, type BackendSession, type BackendSessionOptions, type Feeds, type Tensor, type ValueInfo } from '../runtime/backend.js';
 import { createWebSession, ort, type WebEpChoice, type WebExecutionProvider } from './runtime.js';
 
 export const WEB_BACKEND_EPS: readonly WebExecutionProvider[] = ['webgpu', 'wasm'];
@@ -25,14 +25,9 @@ export function toOrtTensor(tensor: Tensor, name = 'tensor'): ort.Tensor {
  * whether onnxruntime-web hands a Uint16Array or, where the browser has one, a Float16Array.
  */
 export function fromOrtTensor(tensor: ort.Tensor, name = 'output'): Tensor {
-  const type = tensor.type as string;
-  if (!isTensorType(type)) throw new InvalidArgumentError(`output '${name}': tensor type ${type} is not one vitlin reads`);
-  const data = tensor.data as unknown as ArrayBufferView | string[];
-  if (type === 'float16' && !(data instanceof Uint16Array)) {
-    const view = data as ArrayBufferView & { length: number };
-    return { type: 'float16', dims: [...tensor.dims], data: new Uint16Array(view.buffer, view.byteOffset, view.length) };
-  }
-  return { type: type as TensorType, dims: [...tensor.dims], data: data as Tensor['data'] };
+  const converted = tensorFromRuntime(tensor);
+  if (!converted) throw new InvalidArgumentError(`output '${name}': tensor type ${tensor.type} is not one vitlin reads`);
+  return converted;
 }
 
 function valueInfo(meta: ort.InferenceSession.ValueMetadata): ValueInfo {
@@ -67,13 +62,9 @@ export const webBackend: Backend = {
       inputs,
       outputs: session.outputs.map(valueInfo),
       async run(feeds: Feeds) {
-        const ortFeeds: Record<string, ort.Tensor> = {};
         // The same checks, and the same wording, as every backend: names, types, ranks, fixed dims, lengths.
-        for (const [name, tensor] of Object.entries(checkFeeds(inputs, feeds))) ortFeeds[name] = toOrtTensor(tensor, name);
-        const { outputs } = await session.run(ortFeeds);
-        const result: Record<string, Tensor> = {};
-        for (const [name, tensor] of Object.entries(outputs)) result[name] = fromOrtTensor(tensor, name);
-        return result;
+        const { outputs } = await session.run(mapTensors(checkFeeds(inputs, feeds), toOrtTensor));
+        return mapTensors(outputs, fromOrtTensor);
       },
       release: () => session.release(),
     };
